@@ -71,8 +71,8 @@ def test_sysctls() -> None:
     cases = [
         (
             {"net.ipv4.ip_forward": "1"},
-            False,
             True,
+            False,
             "is not allowed in the hosts network namespace",
         ),
         ({"kernel.sem": "1"}, False, True, "is not allowed in the hosts ipc namespace"),
