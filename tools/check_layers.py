@@ -84,11 +84,7 @@ def main() -> int:
                 errors.append(f"{path}:{lineno}: imports unknown package berthd.{other}")
                 continue
             mine, theirs = LAYERS[own], LAYERS[other]
-            bad = (
-                theirs < mine
-                or (theirs == mine and mine != BOTTOM)
-                or (own, other) in FORBIDDEN
-            )
+            bad = theirs < mine or (theirs == mine and mine != BOTTOM) or (own, other) in FORBIDDEN
             if bad:
                 errors.append(
                     f"{path}:{lineno}: berthd.{own} (L{mine}) must not import "

@@ -1,0 +1,3 @@
+from berthd.cli.main import main
+
+main()

@@ -1,0 +1,40 @@
+"""build_app(): the aiohttp application from backends and options.
+
+The composition root (``berthd.daemon.assemble``) builds the backends; the
+CLI builds the app from them and serves it on every listener. Tests build it
+with fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, make_middlewares
+from berthd.api.routers.system import SystemBackend, SystemRouter
+from berthd.api.routes import register
+
+__all__ = ["APIOptions", "Backends", "build_app"]
+
+
+@dataclass(frozen=True)
+class Backends:
+    """One backend per API group; each router holds only its own."""
+
+    system: SystemBackend
+
+
+def build_app(backends: Backends, opts: APIOptions) -> web.Application:
+    # client_max_size: image loads and archive uploads stream, but JSON bodies
+    # are read whole; dockerd does not cap them either, so be generous.
+    app = web.Application(middlewares=make_middlewares(opts), client_max_size=64 * 1024 * 1024)
+    app.on_response_prepare.append(make_header_hook(opts))
+    register(app, SystemRouter(backends.system).routes())
+    if opts.cors_header:
+
+        async def options(request: web.Request) -> web.StreamResponse:
+            return web.Response(headers=cors_headers(opts.cors_header))
+
+        app.router.add_route("OPTIONS", "/{tail:.*}", options)
+    return app

@@ -1,0 +1,100 @@
+"""The table of daemon options: one row per daemon.json key.
+
+A flag's long name equals its daemon.json key, except where dockerd names them
+differently (``--host``/``hosts``, ``--label``/``labels``,
+``--add-runtime``/``runtimes``); the row records both. The CLI builds its
+argument parser from this table and the loader checks daemon.json against it,
+so a new option is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["OPTIONS", "OPTIONS_BY_KEY", "Option"]
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # daemon.json key
+    flags: tuple[str, ...]  # command-line spellings, long first
+    kind: str  # bool | str | int | list | runtimes
+    default: object
+    help: str
+    reloadable: bool = False
+
+    @property
+    def attr(self) -> str:
+        """The DaemonConfig attribute that holds this option."""
+        return self.key.replace("-", "_")
+
+    @property
+    def flag_name(self) -> str:
+        """The long flag name without dashes (what conflict messages print)."""
+        return self.flags[0].lstrip("-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("hosts", ("--host", "-H"), "list", (), "Daemon socket(s) to connect to"),
+    Option("data-root", ("--data-root",), "str", "/var/lib/berthd", "Root of persistent state"),
+    Option("exec-root", ("--exec-root",), "str", "/run/berthd", "Root of execution state"),
+    Option("pidfile", ("--pidfile", "-p"), "str", "/run/berthd.pid", "Path to the pid file"),
+    Option("debug", ("--debug", "-D"), "bool", False, "Enable debug mode", reloadable=True),
+    Option(
+        "log-level",
+        ("--log-level", "-l"),
+        "str",
+        "info",
+        'Logging level ("debug"|"info"|"warn"|"error"|"fatal")',
+        reloadable=True,
+    ),
+    Option("log-format", ("--log-format",), "str", "text", 'Log format ("text"|"json")'),
+    Option("group", ("--group", "-G"), "str", "docker", "Group for the unix socket"),
+    Option("tls", ("--tls",), "bool", False, "Use TLS; implied by --tlsverify"),
+    Option("tlsverify", ("--tlsverify",), "bool", False, "Use TLS and verify the remote"),
+    Option(
+        "tlscacert", ("--tlscacert",), "str", "~/.docker/ca.pem", "Trust certs signed by this CA"
+    ),
+    Option("tlscert", ("--tlscert",), "str", "~/.docker/cert.pem", "Path to TLS certificate file"),
+    Option("tlskey", ("--tlskey",), "str", "~/.docker/key.pem", "Path to TLS key file"),
+    Option("api-cors-header", ("--api-cors-header",), "str", "", "CORS headers in the API"),
+    Option("labels", ("--label",), "list", (), "Key=value labels for the daemon", reloadable=True),
+    Option(
+        "shutdown-timeout",
+        ("--shutdown-timeout",),
+        "int",
+        15,
+        "Default seconds to wait for containers at shutdown",
+        reloadable=True,
+    ),
+    Option(
+        "live-restore",
+        ("--live-restore",),
+        "bool",
+        False,
+        "Keep containers running while the daemon is down",
+        reloadable=True,
+    ),
+    Option(
+        "default-runtime",
+        ("--default-runtime",),
+        "str",
+        "",
+        "Default OCI runtime for containers (empty: the one that works on this host)",
+        reloadable=True,
+    ),
+    Option(
+        "runtimes",
+        ("--add-runtime",),
+        "runtimes",
+        {},
+        "Register an additional OCI runtime (name=path)",
+        reloadable=True,
+    ),
+    Option(
+        "storage-driver", ("--storage-driver", "-s"), "str", "", "Storage driver (overlay2|vfs)"
+    ),
+    Option("cgroup-parent", ("--cgroup-parent",), "str", "/berthd", "Parent cgroup for containers"),
+)
+
+OPTIONS_BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}

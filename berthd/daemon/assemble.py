@@ -1,0 +1,107 @@
+"""NewDaemon: build every store in dependency order and own their cleanup.
+
+The composition root of berthd. Each service receives only what it needs;
+nothing looks anything up globally. ``Daemon.shutdown`` undoes what
+``Daemon.create`` did, in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from typing import Any
+
+import orjson
+
+from berthd.config import DaemonConfig
+from berthd.daemon.components import probe_components
+from berthd.daemon.daemon_id import load_or_create_daemon_id
+from berthd.daemon.events import EventsService
+from berthd.daemon.hostinfo import HostInfo, read_host_info
+from berthd.daemon.layout import backing_filesystem, prepare_layout
+from berthd.daemon.system import StorageStatus, SystemService
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger("berthd.daemon")
+
+
+class Daemon:
+    """The assembled daemon: configuration, stores and services."""
+
+    def __init__(self, config: DaemonConfig, daemon_id: str, host: HostInfo) -> None:
+        self._config = config
+        self.id = daemon_id
+        self.host = host
+        self.events = EventsService()
+        self.system: SystemService  # set by create()
+
+    @property
+    def config(self) -> DaemonConfig:
+        return self._config
+
+    @classmethod
+    async def create(cls, config: DaemonConfig) -> Daemon:
+        await asyncio.to_thread(prepare_layout, config.data_root, config.exec_root)
+        daemon_id, host, components = await asyncio.gather(
+            asyncio.to_thread(load_or_create_daemon_id, os.path.join(config.data_root, "trust")),
+            asyncio.to_thread(read_host_info),
+            probe_components(),
+        )
+        daemon = cls(config, daemon_id, host)
+        daemon.system = SystemService(
+            config=lambda: daemon.config,
+            daemon_id=daemon_id,
+            host=host,
+            events=daemon.events,
+            components=components,
+            storage=daemon.storage_status,
+            default_runtime=daemon.default_runtime,
+        )
+        log.info("Daemon has completed initialization")
+        return daemon
+
+    def storage_status(self) -> StorageStatus:
+        cfg = self.config
+        driver = cfg.storage_driver or ("overlay2" if self.host.overlay_supported else "vfs")
+        status = [["Backing Filesystem", backing_filesystem(cfg.data_root)]]
+        if driver == "overlay2":
+            status += [
+                ["Supports d_type", "true"],
+                ["Using metacopy", "false"],
+                ["Native Overlay Diff", "true"],
+                ["userxattr", "false"],
+            ]
+        return StorageStatus(driver=driver, status=status)
+
+    def default_runtime(self) -> str:
+        if self.config.default_runtime:
+            return self.config.default_runtime
+        return "runc" if shutil.which("runc") else "crun"
+
+    def reload(self, new: DaemonConfig, applied: list[str]) -> None:
+        """Swap in a reloaded configuration and announce it (``daemon reload``)."""
+        self._config = new
+        self.events.log("daemon", "reload", self.id, self.reload_attributes())
+        log.info("Reloaded configuration: %s", ", ".join(applied) or "(no reloadable keys)")
+
+    def reload_attributes(self) -> dict[str, str]:
+        cfg = self.config
+        runtimes: dict[str, Any] = {n: s.to_api() for n, s in cfg.runtimes.items()}
+        return {
+            "debug": "true" if cfg.debug else "false",
+            "default-runtime": self.default_runtime(),
+            "labels": orjson.dumps(list(cfg.labels)).decode(),
+            "live-restore": "true" if cfg.live_restore else "false",
+            "log-level": cfg.log_level,
+            "runtimes": orjson.dumps(runtimes).decode(),
+            "shutdown-timeout": str(cfg.shutdown_timeout),
+            "name": self.host.hostname,
+        }
+
+    async def shutdown(self) -> None:
+        """Stop the daemon's services; containers get the shutdown policy."""
+        self.events.close()
+        log.info("Daemon shutdown complete")
