@@ -10,6 +10,7 @@ from aiohttp import web
 from berthd.errdefs import InvalidParameter
 
 __all__ = [
+    "API_VERSION_KEY",
     "api_version",
     "json_response",
     "query_bool",
@@ -17,6 +18,9 @@ __all__ = [
     "read_json",
     "version_less",
 ]
+
+# The request's API version, set by the version middleware.
+API_VERSION_KEY = web.RequestKey("api_version", str)
 
 # dockerd's httputils.BoolValue: these spellings (any case) are false.
 _FALSE = {"", "0", "no", "false", "none"}
@@ -64,7 +68,7 @@ async def read_json(request: web.Request, required: bool = True) -> Any:
 
 def api_version(request: web.Request) -> str:
     """The API version of this request (set by the version middleware)."""
-    return str(request["api_version"])
+    return request[API_VERSION_KEY]
 
 
 def _parts(v: str) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from berthd.api.errors import status_for
-from berthd.api.httputil import json_response, version_less
+from berthd.api.httputil import API_VERSION_KEY, json_response, version_less
 from berthd.errdefs import BerthdError, InvalidParameter
 
 __all__ = ["APIOptions", "cors_headers", "make_header_hook", "make_middlewares"]
@@ -93,7 +93,7 @@ def make_middlewares(opts: APIOptions) -> list[Callable[..., Awaitable[web.Strea
     async def version(request: web.Request, handler: Handler) -> web.StreamResponse:
         requested = request.match_info.get("version")
         if requested is None:
-            request["api_version"] = opts.version
+            request[API_VERSION_KEY] = opts.version
         else:
             if version_less(requested, opts.min_version):
                 raise InvalidParameter(
@@ -105,7 +105,7 @@ def make_middlewares(opts: APIOptions) -> list[Callable[..., Awaitable[web.Strea
                     f"client version {requested} is too new. Maximum supported API version "
                     f"is {opts.version}"
                 )
-            request["api_version"] = requested
+            request[API_VERSION_KEY] = requested
         log.debug("Calling %s %s", request.method, request.path)
         return await handler(request)
 

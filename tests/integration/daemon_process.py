@@ -1,0 +1,140 @@
+"""Start a real berthd as a subprocess on paths of its own, for integration tests.
+
+Each instance gets its own socket, data-root, exec-root, pid file and config
+file under a temporary directory, so a test never touches a berthd or dockerd
+running on the machine. Stopped by PID (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+BERTHD = [sys.executable, "-m", "berthd"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ping_unix(path: str, timeout: float = 0.5) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.0 200") or True
+    except OSError:
+        return False
+
+
+class BerthdProcess:
+    def __init__(
+        self,
+        root: Path | None = None,
+        args: Sequence[str] = (),
+        config: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        unix: bool = True,
+    ) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="berthd-it-", dir="/tmp"))
+        self.sock = str(self.root / "berthd.sock")
+        self.data_root = str(self.root / "data")
+        self.exec_root = str(self.root / "exec")
+        self.pidfile = str(self.root / "berthd.pid")
+        self.config_file = str(self.root / "daemon.json")
+        self.log_path = self.root / "berthd.log"
+        self.extra_args = list(args)
+        self.env = env
+        self.unix = unix
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.write_config(config or {})
+
+    @property
+    def base_url(self) -> str:
+        return "unix://" + self.sock
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        Path(self.config_file).write_text(json.dumps(config))
+
+    def argv(self) -> list[str]:
+        argv = [*BERTHD]
+        if self.unix:
+            argv += ["-H", "unix://" + self.sock]
+        argv += [
+            "--data-root", self.data_root,
+            "--exec-root", self.exec_root,
+            "--pidfile", self.pidfile,
+            "--config-file", self.config_file,
+            *self.extra_args,
+        ]
+        return argv
+
+    def start(self, wait: bool = True, **popen: Any) -> BerthdProcess:
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log_offset = self.log.tell()
+        self.proc = subprocess.Popen(
+            self.argv(), stdout=self.log, stderr=subprocess.STDOUT, env=env, **popen
+        )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"berthd exited {self.proc.returncode}:\n{self.logs()}")
+            if b"is up" in self.log_path.read_bytes()[getattr(self, "_log_offset", 0):]:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"berthd did not come up:\n{self.logs()}")
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        rc = 0
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        if hasattr(self, "log"):
+            self.log.close()
+        return rc
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_berthd(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run berthd to completion (for start-up failures and --validate)."""
+    return subprocess.run([*BERTHD, *args], capture_output=True, text=True, timeout=timeout)
