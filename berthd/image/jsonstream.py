@@ -7,8 +7,9 @@ grep "Loaded image: …", so field order, units and the bar itself match dockerd
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from berthd.image.gojson import marshal
 
 __all__ = [
     "error_line",
@@ -24,10 +25,8 @@ _PROGRESS_WIDTH = 200  # dockerd has no terminal: JSONProgress.width() falls bac
 
 
 def _dumps(obj: dict[str, Any]) -> bytes:
-    """Go's ``json.Marshal``: compact, UTF-8, with <, > and & escaped; plus "\\n"."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text.encode() + b"\n"
+    """One JSON message as Go's ``json.Marshal`` writes it, plus "\\n"."""
+    return marshal(obj) + b"\n"
 
 
 def human_size(size: float) -> str:

@@ -134,7 +134,7 @@ def oci_layout(
             "digest": f"sha256:{sha(inner)}",
             "size": len(inner),
         }
-    top["annotations"] = annotations  # type: ignore[assignment]
+    top["annotations"] = annotations
     b.file("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
     b.file("index.json", json.dumps({"schemaVersion": 2, "manifests": [top]}).encode())
     return b.build()

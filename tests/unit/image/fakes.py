@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -105,7 +106,7 @@ def make_config(
     *,
     cmd: str = "sh",
     extra: dict[str, object] | None = None,
-    history: list[dict[str, object]] | None = None,
+    history: Sequence[Mapping[str, object]] | None = None,
 ) -> bytes:
     diff_ids = [diff_id_of(t) for t in layer_tars]
     doc: dict[str, object] = {
