@@ -1,0 +1,111 @@
+"""Extract an untrusted tar into an existing tree that may hold hostile symlinks.
+
+``docker cp`` into a container writes into a tree its processes control: any
+directory on the way may be a symlink to ``/`` (CVE-2018-15664) or be swapped
+for one mid-copy. Path checks in the daemon can always lose that race, so, as
+dockerd's ``chrootarchive``, the extraction runs in a child process that first
+``chroot``\\s into the container's root: every path (absolute symlinks, ``..``)
+then resolves inside it, whatever the tree holds.
+
+The child is a fresh ``python -I -S`` (not ``fork()`` of a threaded daemon)
+that imports :mod:`tarfile`, chroots, and extracts our decompressed stream
+from stdin with full fidelity (owners, setuid bits, devices, xattrs are kept:
+the chroot is the safety, not a filter).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+
+from berthd import errdefs
+
+from .compression import CHUNK, ReadStream, decompressed
+
+__all__ = ["extract_in_root"]
+
+_CHILD = r"""
+import os, sys, tarfile
+root, dest, no_overwrite = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+os.chroot(root)
+os.chdir("/")
+try:
+    os.chdir(dest)
+except OSError as exc:
+    sys.stderr.write(f"NOTFOUND:{exc.strerror}")
+    sys.exit(3)
+
+def keep(member, path):
+    name = member.name.lstrip("/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise tarfile.FilterError(f"{member.name!r} is outside of {dest!r}")
+    member = member.replace(name="/".join(parts) or ".", deep=False)
+    if no_overwrite and parts:
+        try:
+            st = os.lstat(member.name)
+        except OSError:
+            st = None
+        if st is not None:
+            import stat
+            if stat.S_ISDIR(st.st_mode) and not member.isdir():
+                sys.stderr.write(f"CONFLICT:cannot overwrite directory {member.name!r}"
+                                 " with non-directory")
+                sys.exit(4)
+            if not stat.S_ISDIR(st.st_mode) and member.isdir():
+                sys.stderr.write(f"CONFLICT:cannot overwrite non-directory {member.name!r}"
+                                 " with directory")
+                sys.exit(4)
+    return member
+
+with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tf:
+    tf.extractall(".", numeric_owner=True, filter=keep)
+"""
+
+
+def extract_in_root(
+    source: ReadStream, root: str, dest: str = "/", *, no_overwrite_dir_nondir: bool = False
+) -> None:
+    """Extract ``source`` (plain/gzip/zstd/...) into ``dest`` resolved inside ``root``.
+
+    Raises NotFound if ``dest`` does not exist inside the root, Conflict for a
+    dir/non-dir clash when asked, InvalidParameter for a bad archive.
+    """
+    _, reader = decompressed(source)
+    flag = "1" if no_overwrite_dir_nondir else "0"
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _CHILD, root, dest, flag],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd="/",
+        )
+        assert proc.stdin is not None
+        feeder_error: BaseException | None = None
+        try:
+            while chunk := reader.read(CHUNK):
+                proc.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # the child stopped early; its exit status says why
+        except Exception as exc:  # a bad compressed stream: stop the child
+            feeder_error = exc
+            proc.kill()
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        rc = proc.wait()
+        err.seek(0)
+        msg = err.read().decode(errors="replace").strip()
+    if feeder_error is not None:
+        raise errdefs.InvalidParameter(f"failed to read archive: {feeder_error}")
+    if rc == 0:
+        return
+    if msg.startswith("NOTFOUND:"):
+        raise errdefs.NotFound(f"Could not find the file {dest} in container")
+    if msg.startswith("CONFLICT:"):
+        raise errdefs.Conflict(msg[len("CONFLICT:") :])
+    last = msg.splitlines()[-1] if msg else f"exit status {rc}"
+    raise errdefs.InvalidParameter(f"failed to extract archive: {last}")

@@ -1,0 +1,103 @@
+"""Reject tar entries that would write outside the extraction directory.
+
+GNU tar already refuses most tricks (``..`` members, writes through absolute
+symlinks via its placeholder files), but we check every header ourselves
+before GNU tar sees it, with dockerd's rules (pkg/archive ``createTarFile``
+breakout checks), so safety never rests on one tool's defaults:
+
+* names are cleaned and made relative; any ``..`` component is refused;
+* hardlink targets must stay inside (a leading ``/`` means the layer root);
+* a relative symlink target must not climb above the root;
+* an entry must not be written *through* a symlink of the same archive that
+  leads out of the root (absolute target or climbing ``..``), following
+  chains of symlinks lexically.
+"""
+
+from __future__ import annotations
+
+from berthd import errdefs
+
+from .tarheader import LNK, SYM, Header
+
+__all__ = ["BreakoutGuard", "clean_name"]
+
+MAX_HOPS = 40
+
+
+def _breakout(msg: str) -> errdefs.InvalidParameter:
+    return errdefs.InvalidParameter(msg)
+
+
+def clean_name(name: bytes) -> bytes:
+    """The entry's path relative to the root, as GNU tar will use it.
+
+    Leading slashes and ``.`` components go; ``..`` anywhere is refused.
+    Returns ``b""`` for the root itself.
+    """
+    parts = [p for p in name.split(b"/") if p not in (b"", b".")]
+    if b".." in parts:
+        raise _breakout(f"{name.decode(errors='replace')!r} is outside of the layer root")
+    return b"/".join(parts)
+
+
+class BreakoutGuard:
+    """Tracks the symlinks an archive made so far and vets each new entry."""
+
+    def __init__(self) -> None:
+        self._symlinks: dict[bytes, bytes] = {}
+
+    def check(self, hdr: Header) -> bytes:
+        """Vet ``hdr``; return its cleaned relative path."""
+        path = clean_name(hdr.name)
+        self._check_parents(path, hdr.name)
+        if hdr.typeflag == LNK:
+            target = clean_name(hdr.linkname)
+            self._check_parents(target + b"/x", hdr.linkname)
+            if not target:
+                raise _breakout(f"invalid hardlink {hdr.name!r} -> {hdr.linkname!r}")
+        if hdr.typeflag == SYM:
+            if not hdr.linkname.startswith(b"/"):
+                joined = path.rsplit(b"/", 1)[0] + b"/" if b"/" in path else b""
+                if _climbs(joined + hdr.linkname):
+                    raise _breakout(f"invalid symlink {hdr.name!r} -> {hdr.linkname!r}")
+            self._symlinks[path] = hdr.linkname
+        else:
+            self._symlinks.pop(path, None)
+        return path
+
+    def _check_parents(self, path: bytes, shown: bytes) -> None:
+        """Resolve the parent directories of ``path`` through known symlinks."""
+        parts = path.split(b"/")[:-1]
+        resolved: list[bytes] = []
+        hops = 0
+        queue = list(parts)
+        while queue:
+            comp = queue.pop(0)
+            if comp in (b"", b"."):
+                continue
+            if comp == b"..":
+                if not resolved:
+                    raise _breakout(f"{shown!r} is outside of the layer root")
+                resolved.pop()
+                continue
+            candidate = b"/".join([*resolved, comp])
+            target = self._symlinks.get(candidate)
+            if target is None:
+                resolved.append(comp)
+                continue
+            hops += 1
+            if hops > MAX_HOPS or target.startswith(b"/"):
+                raise _breakout(f"{shown!r} is outside of the layer root (through a symlink)")
+            queue = target.split(b"/") + queue
+
+
+def _climbs(path: bytes) -> bool:
+    depth = 0
+    for part in path.split(b"/"):
+        if part == b"..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in (b"", b"."):
+            depth += 1
+    return False
