@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 LAYERS: dict[str, int] = {
+    "__main__": 0,
     "cli": 1,
     "api": 2,
     "daemon": 3,

@@ -14,11 +14,25 @@ from berthd.daemon.hostinfo import HostInfo
 from berthd.daemon.system import StorageStatus, SystemService
 
 HOST = HostInfo(
-    hostname="testhost", kernel_version="6.1.0", operating_system="Debian GNU/Linux 12",
-    os_version="12", architecture="x86_64", ncpu=2, mem_total=1 << 30, cgroup_version="1",
-    memory_limit=True, swap_limit=False, cpu_cfs_period=True, cpu_cfs_quota=True,
-    cpu_shares=True, cpuset=True, pids_limit=True, oom_kill_disable=True,
-    ipv4_forwarding=True, bridge_nf_iptables=True, bridge_nf_ip6tables=True,
+    hostname="testhost",
+    kernel_version="6.1.0",
+    operating_system="Debian GNU/Linux 12",
+    os_version="12",
+    architecture="x86_64",
+    ncpu=2,
+    mem_total=1 << 30,
+    cgroup_version="1",
+    memory_limit=True,
+    swap_limit=False,
+    cpu_cfs_period=True,
+    cpu_cfs_quota=True,
+    cpu_shares=True,
+    cpuset=True,
+    pids_limit=True,
+    oom_kill_disable=True,
+    ipv4_forwarding=True,
+    bridge_nf_iptables=True,
+    bridge_nf_ip6tables=True,
     overlay_supported=True,
 )
 

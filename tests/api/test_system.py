@@ -55,14 +55,19 @@ async def test_version_out_of_range(client: Client) -> None:
     }
     r = await client.get("/v1.23/info")
     assert r.status == 400
-    assert "client version 1.23 is too old. Minimum supported API version is 1.24" in (
-        await r.json()
-    )["message"]
+    assert (
+        "client version 1.23 is too old. Minimum supported API version is 1.24"
+        in (await r.json())["message"]
+    )
 
 
 async def test_unknown_route_and_wrong_method_are_404(client: Client) -> None:
-    for method, path in [("GET", "/nope"), ("GET", "/v1.45/containers/json"), ("POST", "/info"),
-                         ("DELETE", "/_ping")]:
+    for method, path in [
+        ("GET", "/nope"),
+        ("GET", "/v1.45/containers/json"),
+        ("POST", "/info"),
+        ("DELETE", "/_ping"),
+    ]:
         r = await client.request(method, path)
         assert r.status == 404, (method, path)
         assert await r.json() == {"message": "page not found"}
@@ -82,16 +87,31 @@ async def test_info_fields(client: Client) -> None:
     assert info["Driver"] == "overlay2"
     assert info["NCPU"] == 2 and info["MemTotal"] == 1 << 30
     assert "WARNING: No swap limit support" in info["Warnings"]
-    for key in ("Containers", "ContainersRunning", "Images", "KernelVersion", "OperatingSystem",
-                "CgroupDriver", "CgroupVersion", "LiveRestoreEnabled", "SecurityOptions",
-                "ServerVersion", "NEventsListener"):
+    for key in (
+        "Containers",
+        "ContainersRunning",
+        "Images",
+        "KernelVersion",
+        "OperatingSystem",
+        "CgroupDriver",
+        "CgroupVersion",
+        "LiveRestoreEnabled",
+        "SecurityOptions",
+        "ServerVersion",
+        "NEventsListener",
+    ):
         assert key in info
 
 
 async def test_system_df_and_bad_type(client: Client) -> None:
     body = await (await client.get("/system/df")).json()
-    assert body == {"LayersSize": 0, "Images": [], "Containers": [], "Volumes": [],
-                    "BuildCache": []}
+    assert body == {
+        "LayersSize": 0,
+        "Images": [],
+        "Containers": [],
+        "Volumes": [],
+        "BuildCache": [],
+    }
     body = await (await client.get("/system/df?type=volume")).json()
     assert body == {"Volumes": []}
     r = await client.get("/system/df?type=bogus")
@@ -113,9 +133,7 @@ async def _read_events(client: Client, query: str, n: int) -> list[dict[str, Any
 
 
 async def test_events_stream_live_and_filtered(client: Client, events: EventsService) -> None:
-    task = asyncio.ensure_future(
-        _read_events(client, '?filters={"type":["daemon"]}', 1)
-    )
+    task = asyncio.ensure_future(_read_events(client, '?filters={"type":["daemon"]}', 1))
     while events.listener_count == 0:
         await asyncio.sleep(0.01)
     events.log("container", "start", "c1")

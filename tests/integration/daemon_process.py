@@ -74,10 +74,14 @@ class BerthdProcess:
         if self.unix:
             argv += ["-H", "unix://" + self.sock]
         argv += [
-            "--data-root", self.data_root,
-            "--exec-root", self.exec_root,
-            "--pidfile", self.pidfile,
-            "--config-file", self.config_file,
+            "--data-root",
+            self.data_root,
+            "--exec-root",
+            self.exec_root,
+            "--pidfile",
+            self.pidfile,
+            "--config-file",
+            self.config_file,
             *self.extra_args,
         ]
         return argv
@@ -100,7 +104,7 @@ class BerthdProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"berthd exited {self.proc.returncode}:\n{self.logs()}")
-            if b"is up" in self.log_path.read_bytes()[getattr(self, "_log_offset", 0):]:
+            if b"is up" in self.log_path.read_bytes()[getattr(self, "_log_offset", 0) :]:
                 return
             time.sleep(0.02)
         raise TimeoutError(f"berthd did not come up:\n{self.logs()}")

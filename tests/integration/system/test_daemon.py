@@ -18,13 +18,20 @@ import pytest
 from tests.integration.daemon_process import BerthdProcess, free_port, run_berthd
 
 
-def cli(docker_cli: str, host: str, *args: str, env: dict[str, str] | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    docker_cli: str, host: str, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     full_env["DOCKER_CONFIG"] = "/tmp/berthd-it-docker-config"
     full_env.update(env or {})
-    return subprocess.run([docker_cli, "-H", host, *args], capture_output=True, text=True,
-                          timeout=60, env=full_env, check=check)
+    return subprocess.run(
+        [docker_cli, "-H", host, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+        check=check,
+    )
 
 
 def test_cli_version_and_info(berthd: BerthdProcess, docker_cli: str) -> None:
@@ -102,8 +109,9 @@ def test_reload_emits_event_and_applies_labels(berthd: BerthdProcess) -> None:
     assert client.info()["Labels"] == ["team=berth"]
     assert "Error reconfiguring the daemon" in berthd.logs()
     # the reload event is in the history: --since replays it
-    past = list(client.events(since=0, until=int(time.time()) + 1, decode=True,
-                              filters={"event": "reload"}))
+    past = list(
+        client.events(since=0, until=int(time.time()) + 1, decode=True, filters={"event": "reload"})
+    )
     assert len(past) == 1
     client.close()
 
@@ -119,9 +127,20 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_pidfile_refuses_a_second_daemon(berthd: BerthdProcess, tmp_path: Path) -> None:
-    r = run_berthd(["-H", f"unix://{tmp_path}/other.sock", "--data-root", str(tmp_path / "d"),
-                    "--exec-root", str(tmp_path / "e"), "--pidfile", berthd.pidfile,
-                    "--config-file", berthd.config_file])
+    r = run_berthd(
+        [
+            "-H",
+            f"unix://{tmp_path}/other.sock",
+            "--data-root",
+            str(tmp_path / "d"),
+            "--exec-root",
+            str(tmp_path / "e"),
+            "--pidfile",
+            berthd.pidfile,
+            "--config-file",
+            berthd.config_file,
+        ]
+    )
     assert r.returncode == 1
     assert "is still running" in r.stderr
     assert Path(berthd.pidfile).read_text().strip() == str(berthd.proc.pid)  # type: ignore[union-attr]
@@ -155,17 +174,59 @@ def _make_certs(d: Path) -> None:
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
 
-    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test-ca")
-    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                  "extendedKeyUsage=serverAuth\n")
+    ossl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    )
+    (d / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+    )
     (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name in ("server", "client"):
-        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-             "-CAcreateserial", "-out", f"{name}-cert.pem", "-days", "2", "-extfile",
-             f"{name}.ext")
+        ossl(
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            f"{name}-key.pem",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}",
+        )
+        ossl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            f"{name}-cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+        )
 
 
 def test_tlsverify_with_client_certificates(tmp_path: Path, docker_cli: str) -> None:
@@ -173,27 +234,51 @@ def test_tlsverify_with_client_certificates(tmp_path: Path, docker_cli: str) -> 
     certs.mkdir()
     _make_certs(certs)
     port = free_port()
-    d = BerthdProcess(root=tmp_path, args=[
-        "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
-        "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "server-cert.pem"),
-        "--tlskey", str(certs / "server-key.pem")]).start()
+    d = BerthdProcess(
+        root=tmp_path,
+        args=[
+            "-H",
+            f"tcp://127.0.0.1:{port}",
+            "--tlsverify",
+            "--tlscacert",
+            str(certs / "ca.pem"),
+            "--tlscert",
+            str(certs / "server-cert.pem"),
+            "--tlskey",
+            str(certs / "server-key.pem"),
+        ],
+    ).start()
     host = f"tcp://127.0.0.1:{port}"
     try:
-        out = cli(docker_cli, host, "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
-                  "--tlscert", str(certs / "client-cert.pem"),
-                  "--tlskey", str(certs / "client-key.pem"),
-                  "version", "--format", "{{.Server.APIVersion}}")
+        out = cli(
+            docker_cli,
+            host,
+            "--tlsverify",
+            "--tlscacert",
+            str(certs / "ca.pem"),
+            "--tlscert",
+            str(certs / "client-cert.pem"),
+            "--tlskey",
+            str(certs / "client-key.pem"),
+            "version",
+            "--format",
+            "{{.Server.APIVersion}}",
+        )
         assert out.stdout.strip() == "1.45"
         # no client certificate: refused
-        bad = cli(docker_cli, host, "--tls", "--tlscacert", str(certs / "ca.pem"), "version",
-                  check=False)
+        bad = cli(
+            docker_cli, host, "--tls", "--tlscacert", str(certs / "ca.pem"), "version", check=False
+        )
         assert bad.returncode != 0
         # plain HTTP on the TLS port: refused
         plain = cli(docker_cli, host, "version", check=False)
         assert plain.returncode != 0
         # the SDK, with REQUESTS_CA_BUNDLE out of the way (it overrides ca_cert)
-        saved = {k: os.environ.pop(k) for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-                 if k in os.environ}
+        saved = {
+            k: os.environ.pop(k)
+            for k in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+            if k in os.environ
+        }
         try:
             tls = docker.tls.TLSConfig(
                 ca_cert=str(certs / "ca.pem"),
@@ -213,17 +298,34 @@ def test_tlsverify_with_client_certificates(tmp_path: Path, docker_cli: str) -> 
     ("config", "args", "message"),
     [
         ({"debug": True}, ["--debug"], "specified both as a flag and in the configuration file"),
-        ({"no-such-key": 1}, [], "the following directives don't match any configuration option: no-such-key"),
+        (
+            {"no-such-key": 1},
+            [],
+            "the following directives don't match any configuration option: no-such-key",
+        ),
         ({"log-level": "chatty"}, [], "invalid logging level: chatty"),
     ],
 )
-def test_bad_configuration_refuses_to_start(tmp_path: Path, config: dict[str, Any],
-                                            args: list[str], message: str) -> None:
+def test_bad_configuration_refuses_to_start(
+    tmp_path: Path, config: dict[str, Any], args: list[str], message: str
+) -> None:
     cfg = tmp_path / "daemon.json"
     cfg.write_text(json.dumps(config))
-    r = run_berthd(["-H", f"unix://{tmp_path}/s.sock", "--data-root", str(tmp_path / "d"),
-                    "--exec-root", str(tmp_path / "e"), "--pidfile", str(tmp_path / "p"),
-                    "--config-file", str(cfg), *args])
+    r = run_berthd(
+        [
+            "-H",
+            f"unix://{tmp_path}/s.sock",
+            "--data-root",
+            str(tmp_path / "d"),
+            "--exec-root",
+            str(tmp_path / "e"),
+            "--pidfile",
+            str(tmp_path / "p"),
+            "--config-file",
+            str(cfg),
+            *args,
+        ]
+    )
     assert r.returncode == 1
     assert message in r.stderr
     assert f"unable to configure the Docker daemon with file {cfg}" in r.stderr
@@ -286,9 +388,14 @@ def test_fd_socket_activation(tmp_path: Path) -> None:
     argv = " ".join(f"'{a}'" for a in d.argv())
     env = dict(os.environ)
     log = open(d.log_path, "ab")  # noqa: SIM115
-    proc = subprocess.Popen(["sh", "-c", f"LISTEN_PID=$$ LISTEN_FDS=1 exec {argv}"],
-                            preexec_fn=to_fd3, pass_fds=(fd, 3), env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["sh", "-c", f"LISTEN_PID=$$ LISTEN_FDS=1 exec {argv}"],
+        preexec_fn=to_fd3,
+        pass_fds=(fd, 3),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     lsock.close()
     d.proc = proc
     d.log = log

@@ -60,7 +60,9 @@ def test_key_both_as_flag_and_in_file_is_refused(tmp_path: Path) -> None:
 
 def test_wrong_type_in_file(tmp_path: Path) -> None:
     path = write(tmp_path, {"debug": "yes"})
-    with pytest.raises(ConfigError, match="cannot unmarshal string into option 'debug' of type bool"):
+    with pytest.raises(
+        ConfigError, match="cannot unmarshal string into option 'debug' of type bool"
+    ):
         load_config({}, path, explicit=True)
 
 

@@ -19,8 +19,12 @@ class Clock:
 
 
 def ev(type_: str, action: str, actor: str, **attrs: str) -> dict[str, object]:
-    return {"Type": type_, "Action": action, "Actor": {"ID": actor, "Attributes": attrs},
-            "scope": "local"}
+    return {
+        "Type": type_,
+        "Action": action,
+        "Actor": {"ID": actor, "Attributes": attrs},
+        "scope": "local",
+    }
 
 
 def test_legacy_fields_only_for_containers_and_images() -> None:

@@ -11,7 +11,7 @@ def test_both_json_forms() -> None:
     b = FilterArgs.from_json('{"label": ["a=b"], "type": ["container"]}')
     assert a.get("label") == b.get("label") == ["a=b"]
     assert a.keys() == ["label", "type"]
-    assert FilterArgs.from_json("") .keys() == []
+    assert FilterArgs.from_json("").keys() == []
 
 
 @pytest.mark.parametrize("raw", ["{", "[1]", '{"a": 1}', '{"a": [1]}', '{"a": {"b": "x"}}'])
