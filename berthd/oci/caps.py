@@ -18,6 +18,7 @@ __all__ = [
     "all_capabilities",
     "cap_last_cap",
     "normalize_capabilities",
+    "own_bounding_set",
     "tweak_capabilities",
 ]
 
@@ -79,10 +80,33 @@ def cap_last_cap(path: str = "/proc/sys/kernel/cap_last_cap") -> int:
     return min(last, len(CAPABILITY_NAMES) - 1)
 
 
+def own_bounding_set(path: str = "/proc/self/status") -> set[str] | None:
+    """The daemon's own capability bounding set, or None if it cannot be read."""
+    try:
+        with open(path, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    mask = int(line.split()[1], 16)
+                    return {n for i, n in enumerate(CAPABILITY_NAMES) if mask >> i & 1}
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def all_capabilities(last_cap: int | None = None) -> list[str]:
-    """Every capability the kernel knows, in number order (dockerd's GetAllCapabilities)."""
-    last = cap_last_cap() if last_cap is None else min(last_cap, len(CAPABILITY_NAMES) - 1)
-    return list(CAPABILITY_NAMES[: last + 1])
+    """Every capability that can be granted, in number order (dockerd's GetAllCapabilities).
+
+    That is the kernel's capabilities, minus any the daemon itself lacks in its
+    bounding set: a process cannot hand out a capability it cannot hold, and runc
+    fails with "unable to apply caps: operation not permitted" if asked to (this
+    host's sandbox lacks CAP_SYS_RESOURCE). dockerd does not filter, as it
+    normally runs with a full set. ``last_cap`` overrides both host reads (tests).
+    """
+    if last_cap is not None:
+        return list(CAPABILITY_NAMES[: min(last_cap, len(CAPABILITY_NAMES) - 1) + 1])
+    caps = list(CAPABILITY_NAMES[: cap_last_cap() + 1])
+    own = own_bounding_set()
+    return caps if own is None else [c for c in caps if c in own]
 
 
 def normalize_capabilities(caps: Iterable[str], last_cap: int | None = None) -> list[str]:
@@ -90,7 +114,8 @@ def normalize_capabilities(caps: Iterable[str], last_cap: int | None = None) -> 
 
     The error is dockerd's, with the normalised name: ``unknown capability: "CAP_FOO"``.
     """
-    valid = set(all_capabilities(last_cap))
+    last = cap_last_cap() if last_cap is None else min(last_cap, len(CAPABILITY_NAMES) - 1)
+    valid = set(CAPABILITY_NAMES[: last + 1])
     out: list[str] = []
     for raw in caps:
         c = raw.upper()
@@ -129,8 +154,15 @@ def tweak_capabilities(
     if _ALL in cap_add:
         return [c for c in all_capabilities(last_cap) if c not in cap_drop]
     if _ALL in cap_drop:
-        return _dedup(cap_add)
-    return _dedup([c for c in base if c not in cap_drop] + cap_add)
+        out = _dedup(cap_add)
+    else:
+        out = _dedup([c for c in base if c not in cap_drop] + cap_add)
+    own = own_bounding_set() if last_cap is None else None
+    for c in out:
+        if own is not None and c not in own:
+            # Fail at create with a clear message, not inside runc at start.
+            raise InvalidParameter(f"capability {c} cannot be granted: the daemon does not hold it")
+    return out
 
 
 def _dedup(caps: Iterable[str]) -> list[str]:

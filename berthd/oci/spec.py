@@ -39,7 +39,7 @@ class SpecOptions:
     """Daemon configuration and per-start facts the spec depends on."""
 
     cgroup_parent: str = "/berthd"
-    init_path: str | None = None  # tini; default: docker-init or tini from $PATH
+    init_path: str | None = None  # default: docker-init, tini-static or tini from $PATH
     default_init: bool = False  # daemon --init
     default_ulimits: list[dict[str, Any]] = field(default_factory=list)
     # Text of the daemon's default seccomp profile; None = read the containers-common one;
@@ -166,7 +166,14 @@ def _has_ns(spec: dict[str, Any], ns_type: str) -> bool:
 
 
 def _init_binary(opts: SpecOptions) -> str:
-    path = opts.init_path or shutil.which("docker-init") or shutil.which("tini")
+    # The binary runs inside any image, so it must be static: Debian's tini is
+    # dynamic, tini-static is what Debian's docker.io ships as docker-init.
+    path = (
+        opts.init_path
+        or shutil.which("docker-init")
+        or shutil.which("tini-static")
+        or shutil.which("tini")
+    )
     if not path:
         raise System('exec: "docker-init": executable file not found in $PATH')
     return path

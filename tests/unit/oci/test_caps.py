@@ -48,7 +48,21 @@ def test_privileged_is_everything_the_kernel_knows() -> None:
     assert caps.tweak_capabilities(privileged=True, last_cap=37)[-1] == "CAP_AUDIT_READ"
     with open("/proc/sys/kernel/cap_last_cap") as f:
         last = int(f.read())
-    assert len(caps.tweak_capabilities(privileged=True)) == min(last, 40) + 1
+    own = caps.own_bounding_set()
+    assert own is not None
+    expected = [c for c in caps.CAPABILITY_NAMES[: min(last, 40) + 1] if c in own]
+    assert caps.tweak_capabilities(privileged=True) == expected
+
+
+def test_caps_the_daemon_lacks_are_not_granted() -> None:
+    own = caps.own_bounding_set()
+    assert own is not None
+    missing = [c for c in caps.all_capabilities(last_cap=40) if c not in own]
+    if not missing:
+        pytest.skip("this process holds every capability")
+    assert missing[0] not in caps.tweak_capabilities(adds=["ALL"])
+    with pytest.raises(InvalidParameter, match="cannot be granted"):
+        caps.tweak_capabilities(adds=[missing[0]])
 
 
 def test_unknown_capability_error_wording() -> None:
