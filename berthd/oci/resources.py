@@ -227,9 +227,36 @@ def linux_resources(hc: Mapping[str, Any]) -> dict[str, Any]:
         # 0 and negative mean unlimited; runc wants -1 to clear a previous limit.
         res["pids"] = {"limit": int(pids) if int(pids) > 0 else -1}
 
+    blkio: dict[str, Any] = {}
     if _int(hc, "BlkioWeight") > 0:
-        res["blockIO"] = {"weight": _int(hc, "BlkioWeight")}
+        blkio["weight"] = _int(hc, "BlkioWeight")
+    weights = [
+        {**_dev_numbers(d["Path"]), "weight": int(d["Weight"])}
+        for d in hc.get("BlkioWeightDevice") or []
+    ]
+    if weights:
+        blkio["weightDevice"] = weights
+    for key, oci_key in (
+        ("BlkioDeviceReadBps", "throttleReadBpsDevice"),
+        ("BlkioDeviceWriteBps", "throttleWriteBpsDevice"),
+        ("BlkioDeviceReadIOps", "throttleReadIOPSDevice"),
+        ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"),
+    ):
+        rates = [{**_dev_numbers(d["Path"]), "rate": int(d["Rate"])} for d in hc.get(key) or []]
+        if rates:
+            blkio[oci_key] = rates
+    if blkio:
+        res["blockIO"] = blkio
     return res
+
+
+def _dev_numbers(path: str) -> dict[str, int]:
+    """major/minor of a block device for the blkio controller (stat follows links)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InvalidParameter(f"stat {path}: {os.strerror(e.errno or 0).lower()}") from None
+    return {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev)}
 
 
 def cgroups_path(container_id: str, cgroup_parent: str = "", daemon_parent: str = "/berthd") -> str:

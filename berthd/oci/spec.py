@@ -15,6 +15,7 @@ the daemon wraps accordingly. ``validate_host_config`` is the create-time part.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shutil
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from . import devices as devmod
 from . import mounts as mountsmod
 from . import process, resources, seccomp, sysctls, ulimits, user
 from .defaults import DEFAULT_SHM_SIZE, default_spec
+from .propagation import check_propagation
 from .security_opts import SecurityOptions, parse_security_opts
 from .signals import parse_signal
 
@@ -58,6 +60,7 @@ class SpecOptions:
     arch: str | None = None
     kernel: tuple[int, int, int] | None = None
     num_cpus: int | None = None
+    cgroup_v2: bool | None = None  # None = detect (unified hierarchy mounted at /sys/fs/cgroup)
 
 
 def _container_mode(mode: str) -> bool:
@@ -99,11 +102,17 @@ def validate_host_config(
     parse_security_opts(hc.get("SecurityOpt"))
     capsmod.tweak_capabilities(adds=hc.get("CapAdd"), drops=hc.get("CapDrop"))
     mountsmod.container_mount_points(hc, resolve_volume=lambda mp: "/")
+    for data in (hc.get("Tmpfs") or {}).values():
+        mountsmod.merge_tmpfs_options(["noexec", "nosuid", "nodev", "rprivate", *_split(data)])
     ulimits.rlimits(hc.get("Ulimits"))
     devmod.append_cgroup_rules([], hc.get("DeviceCgroupRules"))
     if config.get("StopSignal"):
         parse_signal(str(config["StopSignal"]))
     return warnings
+
+
+def _split(data: str) -> list[str]:
+    return data.split(",") if data else []
 
 
 def _set_namespace(spec: dict[str, Any], ns_type: str, path: str | None) -> None:
@@ -156,9 +165,18 @@ def _namespaces(spec: dict[str, Any], hc: Mapping[str, Any], opts: SpecOptions) 
         _remove_namespace(spec, "uts")
         spec.pop("hostname", None)
 
-    # dockerd's default is "host" on cgroup v1/hybrid hosts like this one.
-    if hc.get("CgroupnsMode") == "private":
+    # dockerd's default: "host" on cgroup v1/hybrid hosts like this one (and for
+    # privileged containers there), "private" on unified v2 hosts.
+    cgns = str(hc.get("CgroupnsMode") or "")
+    if not cgns:
+        v2 = _cgroup_v2() if opts.cgroup_v2 is None else opts.cgroup_v2
+        cgns = "private" if v2 else "host"
+    if cgns == "private":
         _set_namespace(spec, "cgroup", None)
+
+
+def _cgroup_v2() -> bool:
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
 def _has_ns(spec: dict[str, Any], ns_type: str) -> bool:
@@ -316,6 +334,9 @@ def build_spec(
     # mounts
     points = mountsmod.container_mount_points(hc, opts.resolve_volume)
     points += list(opts.extra_mounts)
+    for p in points:
+        if p.type == "bind":
+            check_propagation(p.source, p.propagation)
     spec["mounts"], root_prop = mountsmod.build_mounts(
         spec["mounts"],
         points,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -142,3 +143,20 @@ def test_update() -> None:
         update_resources(cur, {"CpuQuota": 50000})
     new = update_resources(cur, {"Memory": 256 * MiB, "MemorySwap": 512 * MiB, "CpuShares": 7})
     assert new["Memory"] == 256 * MiB and new["MemorySwap"] == 512 * MiB and new["CpuShares"] == 7
+
+
+def test_blkio_devices() -> None:
+    st = os.stat("/dev/null")
+    r = linux_resources(
+        {
+            "BlkioWeightDevice": [{"Path": "/dev/null", "Weight": 200}],
+            "BlkioDeviceReadBps": [{"Path": "/dev/null", "Rate": 1024}],
+        }
+    )
+    dev = {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev)}
+    assert r["blockIO"] == {
+        "weightDevice": [{**dev, "weight": 200}],
+        "throttleReadBpsDevice": [{**dev, "rate": 1024}],
+    }
+    with pytest.raises(InvalidParameter, match="stat /dev/nope-x: no such file or directory"):
+        linux_resources({"BlkioDeviceWriteIOps": [{"Path": "/dev/nope-x", "Rate": 1}]})

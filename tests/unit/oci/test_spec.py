@@ -239,3 +239,25 @@ def test_validate_host_config() -> None:
         validate_host_config(
             {}, {"Mounts": [{"Type": "bind", "Source": "/nope-x", "Target": "/x"}]}
         )
+
+
+def test_cgroupns_default_follows_cgroup_version(rootfs: str) -> None:
+    def types(s: dict[str, Any]) -> list[str]:
+        return [n["type"] for n in s["linux"]["namespaces"]]
+
+    assert "cgroup" not in types(build(rootfs, cgroup_v2=False))
+    assert "cgroup" in types(build(rootfs, cgroup_v2=True))
+    assert "cgroup" not in types(build(rootfs, hc={"CgroupnsMode": "host"}, cgroup_v2=True))
+    with pytest.raises(InvalidParameter, match="invalid cgroup namespace mode: x"):
+        build(rootfs, hc={"CgroupnsMode": "x"})
+
+
+def test_apparmor_and_label_are_recorded_not_applied(rootfs: str) -> None:
+    s = build(rootfs, hc={"SecurityOpt": ["apparmor=docker-default", "label=disable"]})
+    assert "apparmorProfile" not in s["process"]
+    assert "selinuxLabel" not in s["process"]
+
+
+def test_tmpfs_options_checked_at_create() -> None:
+    with pytest.raises(InvalidParameter, match='Invalid tmpfs option \\["bogus"\\]'):
+        validate_host_config({}, {"Tmpfs": {"/x": "bogus"}})
