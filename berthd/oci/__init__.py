@@ -12,3 +12,8 @@ One concept per module: ``defaults`` (oci.DefaultSpec), ``caps``, ``seccomp``,
 """
 
 from __future__ import annotations
+
+from .signals import parse_signal
+from .spec import SpecOptions, build_spec, validate_host_config
+
+__all__ = ["SpecOptions", "build_spec", "parse_signal", "validate_host_config"]

@@ -297,7 +297,7 @@ def build_spec(
         hc.get("Sysctls"), str(config.get("Domainname") or ""), new_net_namespace=own_net
     )
     sysctls.validate_sysctls(
-        hc.get("Sysctls") or {},
+        linux["sysctl"],
         private_ipc=_has_ns(spec, "ipc") or _container_mode(str(hc.get("IpcMode") or "")),
         private_net=net != "host",
         private_uts=_has_ns(spec, "uts"),

@@ -261,3 +261,8 @@ def test_apparmor_and_label_are_recorded_not_applied(rootfs: str) -> None:
 def test_tmpfs_options_checked_at_create() -> None:
     with pytest.raises(InvalidParameter, match='Invalid tmpfs option \\["bogus"\\]'):
         validate_host_config({}, {"Tmpfs": {"/x": "bogus"}})
+
+
+def test_domainname_needs_own_uts_namespace(rootfs: str) -> None:
+    with pytest.raises(InvalidParameter, match=r'sysctl "kernel\.domainname" is not in a separate'):
+        build(rootfs, config={"Domainname": "x.org"}, hc={"UTSMode": "host"})
