@@ -66,7 +66,7 @@ def test_atomic_write_keeps_old_on_failure(tmp_path: str, monkeypatch: pytest.Mo
     def boom(src: str, dst: str) -> None:
         raise OSError("crash")
 
-    monkeypatch.setattr(_atomic.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
         _atomic.atomic_write(path, b"new")
     with open(path, "rb") as f:
