@@ -129,7 +129,8 @@ def validate_resources(
     if nano > 0 and quota > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
     if nano != 0:
-        nc = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
+        # Go's runtime.NumCPU: the CPUs this process may run on, not all online ones
+        nc = num_cpus if num_cpus is not None else len(os.sched_getaffinity(0))
         if nano < 0 or nano > nc * 1_000_000_000:
             raise InvalidParameter(
                 f"range of CPUs is from 0.01 to {nc}.00, as there are only {nc} CPUs available"

@@ -144,3 +144,47 @@ def test_privileged_runs_unconfined(bundle: tuple[Path, str]) -> None:
     # every capability the kernel has and this (possibly sandboxed) daemon holds
     assert st["CapEff"] == _cap_mask(all_capabilities())
     assert st["Seccomp"] == "0"
+
+
+def test_custom_seccomp_errno_and_mounts_apply(bundle: tuple[Path, str], tmp_path: Path) -> None:
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "archMap": [
+            {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
+            {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]},
+        ],
+        "syscalls": [
+            # EACCES for mkdir, but only for containers without CAP_SYS_ADMIN
+            {
+                "names": ["mkdir", "mkdirat"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 13,
+                "excludes": {"caps": ["CAP_SYS_ADMIN"]},
+            }
+        ],
+    }
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "hello").write_text("from the host\n")
+    script = (
+        "mkdir /tmp/x 2>&1; echo mkdir=$?;"
+        "touch /rootfile 2>&1; echo rootfile=$?;"
+        "cat /data/hello; touch /data/new 2>&1; echo data=$?;"
+        "touch /scratch/f && echo scratch=ok;"
+        "grep ' /scratch ' /proc/mounts"
+    )
+    out = _run(
+        bundle,
+        {"Cmd": ["/bin/sh", "-c", script]},
+        {
+            "SecurityOpt": ["seccomp=" + json.dumps(profile)],
+            "ReadonlyRootfs": True,
+            "Binds": [f"{shared}:/data:ro"],
+            "Tmpfs": {"/scratch": "size=1m"},
+        },
+    )
+    assert "Permission denied" in out and "mkdir=1" in out
+    assert "Read-only file system" in out and "rootfile=1" in out
+    assert "from the host" in out and "data=1" in out
+    assert "scratch=ok" in out
+    assert "size=1024k" in out and "noexec" in out
