@@ -333,7 +333,9 @@ def build_spec(
 
     # mounts
     points = mountsmod.container_mount_points(hc, opts.resolve_volume)
-    points += list(opts.extra_mounts)
+    # The daemon's own mounts (/etc/hosts …) give way to a user mount at the same place.
+    taken = {p.destination for p in points}
+    points += [p for p in opts.extra_mounts if posixpath.normpath(p.destination) not in taken]
     for p in points:
         if p.type == "bind":
             check_propagation(p.source, p.propagation)

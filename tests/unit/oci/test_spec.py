@@ -266,3 +266,13 @@ def test_tmpfs_options_checked_at_create() -> None:
 def test_domainname_needs_own_uts_namespace(rootfs: str) -> None:
     with pytest.raises(InvalidParameter, match=r'sysctl "kernel\.domainname" is not in a separate'):
         build(rootfs, config={"Domainname": "x.org"}, hc={"UTSMode": "host"})
+
+
+def test_user_mount_wins_over_daemon_mount(rootfs: str) -> None:
+    s = build(
+        rootfs,
+        hc={"Binds": ["/srv/hosts:/etc/hosts"]},
+        extra_mounts=[MountPoint(type="bind", destination="/etc/hosts", source="/daemon/hosts")],
+    )
+    hosts = [m for m in s["mounts"] if m["destination"] == "/etc/hosts"]
+    assert [m["source"] for m in hosts] == ["/srv/hosts"]
