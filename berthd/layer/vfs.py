@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from berthd import errdefs
 from berthd.lib.archive import (
+    DIE_WITH_PARENT,
     ApplyResult,
     Change,
     ReadStream,
@@ -63,7 +64,7 @@ class VfsDriver:
         if not os.path.isdir(pdir):
             raise errdefs.NotFound(f"parent layer {parent} does not exist")
         proc = subprocess.run(
-            ["cp", "-a", "--reflink=auto", "--", pdir, stage],
+            [*DIE_WITH_PARENT, "cp", "-a", "--reflink=auto", "--", pdir, stage],
             capture_output=True,
             check=False,
         )

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from .apply import ApplyResult, apply_tar
+from .apply import DIE_WITH_PARENT, ApplyResult, apply_tar
 from .changes import Change, ChangeKind, changes_dirs, export_changes, overlay_changes
 from .chroot import extract_in_root
 from .compression import Compression, ReadStream, decompressed, detect
@@ -28,6 +28,7 @@ from .whiteouts import (
 )
 
 __all__ = [
+    "DIE_WITH_PARENT",
     "OPAQUE_XATTR",
     "WH_OPAQUE",
     "WH_PREFIX",

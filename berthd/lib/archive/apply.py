@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import lzma
 import os
+import shutil
 import subprocess
 import tempfile
 import zlib
@@ -34,9 +35,12 @@ from .compression import Compression, ReadStream, decompressed
 from .guard import BreakoutGuard
 from .tarsplit import TarSplitWriter
 
-__all__ = ["ApplyResult", "TAR_EXTRACT_ARGS", "apply_tar"]
+__all__ = ["DIE_WITH_PARENT", "TAR_EXTRACT_ARGS", "ApplyResult", "apply_tar"]
 
 CHUNK = 1 << 20
+# If the daemon dies (kill -9) mid-extraction, tar must die too: an orphan tar
+# still writing would race the garbage collection of the next start.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
 TAR_EXTRACT_ARGS = [
     "--numeric-owner",
     "--xattrs",
@@ -64,7 +68,7 @@ class _TarProcess:
     def __init__(self, dest: str) -> None:
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish()/kill()
         self.proc = subprocess.Popen(
-            ["tar", "-x", "-f", "-", "-C", dest, *TAR_EXTRACT_ARGS],
+            [*DIE_WITH_PARENT, "tar", "-x", "-f", "-", "-C", dest, *TAR_EXTRACT_ARGS],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=self._err,
