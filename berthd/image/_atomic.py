@@ -25,7 +25,7 @@ def fsync_dir(path: str) -> None:
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` atomically (temp + fsync + rename + fsync dir)."""
     directory = os.path.dirname(path) or "."
-    tmp = f"{path}.tmp-{os.getpid()}-{id(data):x}"
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         view = memoryview(data)

@@ -16,7 +16,6 @@ import gzip
 import io
 import lzma
 import posixpath
-import shutil
 import tarfile
 import tempfile
 from typing import IO, BinaryIO, cast
@@ -72,10 +71,12 @@ class ArchiveReader:
     Use as a context manager; blocking I/O throughout.
     """
 
-    def __init__(self, stream: BinaryIO, tmp_dir: str | None = None) -> None:
+    def __init__(
+        self, stream: BinaryIO, tmp_dir: str | None = None, max_size: int | None = None
+    ) -> None:
         self._spool: IO[bytes] = tempfile.TemporaryFile(dir=tmp_dir)  # noqa: SIM115 - owned
         try:
-            shutil.copyfileobj(decompress_stream(stream), self._spool, _CHUNK)
+            _copy_bounded(decompress_stream(stream), self._spool, max_size)
             self._spool.seek(0)
             self._tar = tarfile.open(fileobj=self._spool, mode="r:")  # noqa: SIM115
             self._members: dict[str, tarfile.TarInfo] = {}
@@ -178,6 +179,16 @@ class ArchiveReader:
         if f is None:  # pragma: no cover - regular members always have data
             raise errdefs.InvalidParameter(f"cannot read {member.name!r}")
         return cast(BinaryIO, f)
+
+
+def _copy_bounded(src: BinaryIO, dst: IO[bytes], max_size: int | None) -> None:
+    """Copy, refusing more than ``max_size`` (uncompressed) bytes: a bound on bombs."""
+    total = 0
+    while chunk := src.read(_CHUNK):
+        total += len(chunk)
+        if max_size is not None and total > max_size:
+            raise errdefs.InvalidParameter(f"archive is larger than {max_size} bytes")
+        dst.write(chunk)
 
 
 def _clean_member_name(name: str) -> str:

@@ -64,7 +64,7 @@ class ImageStore:
         for image_id in self._fs.walk():
             try:
                 config = ImageConfig.from_json(self._fs.get(image_id))
-            except errdefs.BerthdError as err:
+            except (errdefs.BerthdError, OSError) as err:
                 log.error("invalid image %s, %s", image_id, err)
                 continue
             chain = config.chain_id()

@@ -105,16 +105,18 @@ class ImageLoader:
         layers: LayerStore,
         tmp_dir: str | None = None,
         on_event: Callable[[str, str], None] | None = None,
+        max_archive_size: int | None = None,
     ) -> None:
         self._images = images
         self._refs = references
         self._layers = layers
         self._tmp_dir = tmp_dir
         self._on_event = on_event
+        self._max_archive_size = max_archive_size
 
     def load(self, stream: BinaryIO, out: Output, quiet: bool = False) -> LoadResult:
         """Load every image of the archive; write dockerd's JSON lines to ``out``."""
-        with ArchiveReader(stream, self._tmp_dir) as archive:
+        with ArchiveReader(stream, self._tmp_dir, self._max_archive_size) as archive:
             items = read_manifest(archive)
             return self._load_items(archive, items, out, quiet)
 

@@ -86,3 +86,9 @@ def test_json_stream_format() -> None:
     assert progress_bar(0, 0) == ""
     assert progress_bar(512, 1024) == "[" + "=" * 25 + ">" + " " * 25 + "]     512B/1.024kB"
     assert progress_bar(2048, 1024).endswith("] " + " 2.048kB")
+
+
+def test_archive_size_bound() -> None:
+    data = TarBuilder().file("x", b"1" * 10_000).build()
+    with pytest.raises(errdefs.InvalidParameter, match="larger than"):
+        ArchiveReader(io.BytesIO(compress(data, "gzip")), max_size=5_000)
