@@ -63,7 +63,7 @@ class DistributionMetadataStore:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self._lock = threading.RLock()
-        os.makedirs(self.root, mode=0o755, exist_ok=True)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)  # NewFSMetadataStore
 
     def _path(self, namespace: str, dgst: str) -> str:
         try:
