@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from berthd import errdefs
-from berthd.runtime.cgroups import move_to_cgroup
+from berthd.runtime.cgroups import move_to_cgroup, process_cgroups
 from berthd.runtime.errors import classify, clean_message
 from berthd.runtime.oci_runtime import OCIRuntime
 
@@ -52,13 +52,16 @@ SYNC_TIMEOUT = 60.0
 class ConmonSettings:
     """How the daemon runs conmon: binary, log level and the cgroup it moves conmon to.
 
-    ``cgroup`` is an absolute cgroup path (e.g. ``/berthd/conmon``) created in every
-    writable hierarchy; ``None`` leaves conmon in the daemon's cgroup.
+    ``cgroup`` is an absolute cgroup path (e.g. ``/berthd/conmon``); conmon is moved
+    there in every hierarchy where the daemon is not in the root cgroup (or in all
+    of them with ``move_all_hierarchies``); ``None`` leaves conmon in the daemon's
+    cgroups.
     """
 
     path: str = "/usr/bin/conmon"
     cgroup: str | None = "/berthd/conmon"
     log_level: str = "info"
+    move_all_hierarchies: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,8 @@ async def spawn(
                 s.close()
     try:
         if settings.cgroup is not None:
-            await asyncio.to_thread(move_to_cgroup, proc.pid, settings.cgroup)
+            away = None if settings.move_all_hierarchies else process_cgroups()
+            await asyncio.to_thread(move_to_cgroup, proc.pid, settings.cgroup, away_from=away)
         await asyncio.get_running_loop().sock_sendall(start_p, b"0")
         rc = await proc.wait()
     except BaseException:

@@ -8,6 +8,7 @@ every hierarchy.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -173,3 +174,23 @@ def read_text(path: Path | str) -> str:
         return Path(path).read_text()
     except FileNotFoundError:
         return ""
+
+
+async def poke_until(session: Any, expected: bytes, tries: int = 50) -> bytes:
+    """Send newlines to a ``while read l; do stty size; done`` loop until ``expected``
+    shows up on stdout. conmon applies a resize (ctl FIFO) and stdin (attach socket)
+    in whatever order its poll loop sees them, so one newline may beat the resize."""
+    seen = b""
+    for _ in range(tries):
+        await session.send(b"\n")
+        try:
+            async with asyncio.timeout(0.2):
+                while expected not in seen:
+                    msg = await session.recv()
+                    if msg is None:
+                        return seen
+                    seen += msg[1]
+            return seen
+        except TimeoutError:
+            continue
+    return seen

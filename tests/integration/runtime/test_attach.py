@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from berthd import errdefs
-from tests.integration.runtime.conftest import Env, collect
+from tests.integration.runtime.conftest import Env, collect, poke_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,19 +57,16 @@ async def test_two_sessions_see_the_same_output(env: Env) -> None:
 
 async def test_tty_and_resize(env: Env) -> None:
     cid = await env.create(
-        ["sh", "-c", "read l; stty size; read l; stty size"], terminal=True, stdin=True
+        ["sh", "-c", "while read l; do stty size; done; exit 6"], terminal=True, stdin=True
     )
-    env.sup.resize(cid, 40, 132)
+    env.sup.resize(cid, 40, 132)  # before start: applied when conmon gets the pty
     session = await env.sup.attach(cid)
     await env.sup.start(cid)
-    await session.send(b"\n")
-    out = await asyncio.wait_for(collect(session, until=b"40 132"), 10)
-    assert b"40 132\r\n" in out[1]
+    assert b"40 132\r\n" in await poke_until(session, b"40 132")
     env.sup.resize(cid, 50, 120)
-    await session.send(b"\n")
-    out = await asyncio.wait_for(collect(session, until=b"50 120"), 10)
-    assert b"50 120" in out[1]
-    assert (await asyncio.wait_for(env.sup.wait(cid), 10)).exit_code == 0
+    assert b"50 120\r\n" in await poke_until(session, b"50 120")
+    await session.send(b"\x04")  # ^D: EOF for the shell's read
+    assert (await asyncio.wait_for(env.sup.wait(cid), 10)).exit_code == 6
     session.close()
     with pytest.raises(errdefs.Conflict):
         env.sup.resize(cid, 10, 10)

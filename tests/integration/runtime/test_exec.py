@@ -10,7 +10,7 @@ import pytest
 from berthd import errdefs
 from berthd.runtime.errors import RuntimeStartError
 from tests.integration.runtime.bundle import process_spec
-from tests.integration.runtime.conftest import Env, collect, read_text
+from tests.integration.runtime.conftest import Env, collect, poke_until, read_text
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,15 @@ async def test_exec_stdio_and_exit_code(env: Env) -> None:
 
 async def test_exec_tty_resize(env: Env) -> None:
     cid = await env.run(["sleep", "1000"])
-    proc = process_spec(["sh", "-c", "read l; stty size"], terminal=True)
+    proc = process_spec(["sh", "-c", "while read l; do stty size; done; exit 5"], terminal=True)
     ex = await env.sup.exec(cid, "e2", proc, stdin=True)
     assert ex.attach is not None
     ex.resize(33, 99)
-    await ex.attach.send(b"\n")
-    out = await asyncio.wait_for(collect(ex.attach, until=b"33 99"), 10)
-    assert b"33 99" in out[1]
-    assert await asyncio.wait_for(ex.wait(), 10) == 0
+    assert b"33 99\r\n" in await poke_until(ex.attach, b"33 99")
+    ex.resize(20, 70)
+    assert b"20 70\r\n" in await poke_until(ex.attach, b"20 70")
+    await ex.attach.send(b"\x04")  # ^D on the tty: read gets EOF
+    assert await asyncio.wait_for(ex.wait(), 10) == 5
     await ex.close()
     await env.sup.delete(cid)
 
