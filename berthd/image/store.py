@@ -144,7 +144,7 @@ class ImageStore:
                 del self._sorted_hex[idx]
             self._fs.delete(image_id)
             if meta.chain_id:
-                return self._layers.release(meta.chain_id)
+                return [layer.chain_id for layer in self._layers.release(meta.chain_id)]
             return []
 
     # --- lookup -------------------------------------------------------------------

@@ -178,9 +178,9 @@ class ImageLoader:
         out: Output,
         quiet: bool,
     ) -> None:
-        parent = chain_id(diff_ids[:index])
+        parent = chain_id(diff_ids[:index]) or None
         wanted = chain_id(diff_ids[: index + 1])
-        if self._layers.has(wanted):
+        if self._has_layer(wanted):
             info = self._layers.get(wanted)
             held.append(info.chain_id)
         else:
@@ -197,6 +197,13 @@ class ImageLoader:
                 f'invalid diffID for layer {index}: expected "{diff_ids[index]}", '
                 f'got "{info.diff_id}"'
             )
+
+    def _has_layer(self, chain: str) -> bool:
+        try:
+            self._layers.lookup(chain)
+        except errdefs.NotFound:
+            return False
+        return True
 
     def _set_loaded_tag(self, ref: Reference, image_id: str, out: Output) -> None:
         try:

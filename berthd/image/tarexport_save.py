@@ -44,7 +44,6 @@ MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
-_CHUNK = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -212,11 +211,10 @@ class ImageSaver:
             try:
                 digest = hashlib.sha256()
                 size = 0
-                with self._layers.open_tar(layer_chain) as src:
-                    while chunk := src.read(_CHUNK):
-                        digest.update(chunk)
-                        spool.write(chunk)
-                        size += len(chunk)
+                for chunk in self._layers.tar_stream(layer_chain):
+                    digest.update(chunk)
+                    spool.write(chunk)
+                    size += len(chunk)
                 if "sha256:" + digest.hexdigest() != diff_id:
                     raise errdefs.DataLoss(
                         f"layer {layer_chain} regenerated with diff ID "

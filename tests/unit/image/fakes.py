@@ -11,18 +11,24 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from berthd import errdefs
 from berthd.image.digest import chain_id
-from berthd.image.layer_protocol import LayerInfo
+from berthd.image.layer_protocol import ReadStream
+
+
+@dataclass(frozen=True)
+class FakeLayerInfo:
+    chain_id: str
+    diff_id: str
+    size: int
 
 
 @dataclass
 class _Layer:
-    info: LayerInfo
+    info: FakeLayerInfo
     parent: str
     data: bytes
     refs: int
@@ -34,18 +40,21 @@ class FakeLayerStore:
         self.fail_register_after: int | None = None
         self.registered = 0
 
-    def has(self, chain_id: str) -> bool:
-        return chain_id in self.layers
+    def lookup(self, chain_id: str) -> FakeLayerInfo:
+        layer = self.layers.get(chain_id)
+        if layer is None:
+            raise errdefs.NotFound(f"layer does not exist: {chain_id}")
+        return layer.info
 
-    def get(self, chain_id: str) -> LayerInfo:
+    def get(self, chain_id: str) -> FakeLayerInfo:
         layer = self.layers.get(chain_id)
         if layer is None:
             raise errdefs.NotFound(f"layer does not exist: {chain_id}")
         layer.refs += 1
         return layer.info
 
-    def release(self, chain_id: str) -> list[str]:
-        removed: list[str] = []
+    def release(self, chain_id: str) -> list[FakeLayerInfo]:
+        removed: list[FakeLayerInfo] = []
         current = chain_id
         while current:
             layer = self.layers[current]
@@ -53,11 +62,12 @@ class FakeLayerStore:
             if layer.refs > 0:
                 break
             del self.layers[current]
-            removed.append(current)
+            removed.append(layer.info)
             current = layer.parent
         return removed
 
-    def register(self, stream: BinaryIO, parent_chain_id: str) -> LayerInfo:
+    def register(self, stream: ReadStream, parent: str | None = None) -> FakeLayerInfo:
+        parent_chain_id = parent or ""
         if self.fail_register_after is not None and self.registered >= self.fail_register_after:
             raise errdefs.System("disk full")
         data = stream.read()
@@ -78,12 +88,14 @@ class FakeLayerStore:
             return existing.info
         if parent_chain_id:
             self.layers[parent_chain_id].refs += 1
-        info = LayerInfo(cid, diff_id, len(data))
+        info = FakeLayerInfo(cid, diff_id, len(data))
         self.layers[cid] = _Layer(info, parent_chain_id, data, 1)
         return info
 
-    def open_tar(self, chain_id: str) -> BinaryIO:
-        return io.BytesIO(self.layers[chain_id].data)
+    def tar_stream(self, chain_id: str) -> Iterator[bytes]:
+        data = self.layers[chain_id].data
+        for i in range(0, len(data), 4096):
+            yield data[i : i + 4096]
 
 
 def make_layer_tar(files: dict[str, bytes]) -> bytes:
@@ -130,6 +142,6 @@ def make_config(
 def register_all(store: FakeLayerStore, layer_tars: list[bytes]) -> str:
     parent = ""
     for data in layer_tars:
-        parent = store.register(io.BytesIO(data), parent).chain_id
+        parent = store.register(io.BytesIO(data), parent or None).chain_id
     assert parent == chain_id([diff_id_of(t) for t in layer_tars])
     return parent
