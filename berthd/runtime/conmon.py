@@ -225,12 +225,19 @@ def _pair() -> tuple[socket.socket, socket.socket]:
 
 
 async def spawn(
-    settings: ConmonSettings, argv: list[str], *, attach_pipe: bool, stderr_path: Path
+    settings: ConmonSettings,
+    argv: list[str],
+    *,
+    attach_pipe: bool,
+    stderr_path: Path,
+    cwd: Path,
 ) -> ConmonHandle:
     """Start conmon, move it to its cgroup, let it fork, and reap the first process.
 
     ``stderr_path`` collects conmon's own diagnostics (they rarely matter: failures
-    of the runtime arrive on the sync pipe).
+    of the runtime arrive on the sync pipe). ``cwd`` matters: on cgroup v1 conmon
+    also drops its ``oom`` file into its working directory (found the hard way: a
+    stray ``oom`` in the daemon's cwd), so it runs in the bundle directory.
     """
     sync_p, sync_c = _pair()
     start_p, start_c = _pair()
@@ -258,6 +265,7 @@ async def spawn(
             env=env,
             pass_fds=fds,
             start_new_session=True,
+            cwd=cwd,
         )
     except OSError as e:
         handle.close()

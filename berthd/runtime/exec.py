@@ -123,7 +123,11 @@ async def start_exec(
         terminal=terminal,
     )
     handle = await spawn(
-        settings, argv, attach_pipe=not detach, stderr_path=exec_dir / "conmon.err"
+        settings,
+        argv,
+        attach_pipe=not detach,
+        stderr_path=exec_dir / "conmon.err",
+        cwd=exec_dir,
     )
     session: attach_mod.AttachSession | None = None
     try:

@@ -22,7 +22,7 @@ from typing import Any
 from berthd import errdefs
 from berthd.runtime.errors import RuntimeStartError, classify, clean_message
 
-__all__ = ["OCIRuntime", "ProbeResult"]
+__all__ = ["OCIRuntime", "ProbeResult", "choose_default"]
 
 
 @dataclass(frozen=True)
@@ -214,3 +214,22 @@ class OCIRuntime:
             except errdefs.BerthdError:
                 pass
             shutil.rmtree(bundle, ignore_errors=True)
+
+
+def choose_default(
+    results: list[ProbeResult], preference: tuple[str, ...] = ("runc", "crun")
+) -> str:
+    """The runtime the daemon should default to: the first working one in
+    ``preference`` order, else any working one. ``docker info`` reports it.
+
+    Raises ``System`` with every runtime's reason when none works.
+    """
+    working = {r.name for r in results if r.ok}
+    for name in preference:
+        if name in working:
+            return name
+    for r in results:
+        if r.ok:
+            return r.name
+    reasons = "; ".join(f"{r.name}: {r.reason}" for r in results) or "no runtime configured"
+    raise errdefs.System(f"no usable OCI runtime on this host ({reasons})")

@@ -31,7 +31,7 @@ from berthd.runtime.stats import cgroup_paths, read_stats
 
 __all__ = ["ContainerRecord", "Restored", "Supervisor"]
 
-_CONMON_FILES = ("attach", "ctl", "winsz", "pidfile", "conmon.pid", "conmon.err")
+_CONMON_FILES = ("attach", "ctl", "winsz", "pidfile", "conmon.pid", "conmon.err", "oom")
 _DELETE_GRACE = 5.0
 
 
@@ -131,7 +131,11 @@ class Supervisor:
         conmon_pidfile = opts.bundle / "conmon.pid"
         argv = container_argv(self.conmon, rt, container_id, opts, self.exit_dir, conmon_pidfile)
         handle = await spawn(
-            self.conmon, argv, attach_pipe=False, stderr_path=opts.bundle / "conmon.err"
+            self.conmon,
+            argv,
+            attach_pipe=False,
+            stderr_path=opts.bundle / "conmon.err",
+            cwd=opts.bundle,
         )
         try:
             pid = await read_sync(handle.sync, "create", container_id)
@@ -148,7 +152,7 @@ class Supervisor:
             pid=pid,
             terminal=terminal,
         )
-        self._save(rec)
+        await asyncio.to_thread(self._save, rec)
         self._track(rec)
         return pid
 
@@ -323,13 +327,18 @@ class Supervisor:
             watcher.close()
         del self._records[container_id]
         bundle, persist = Path(rec.bundle), Path(rec.persist_dir)
-        for f in [bundle / n for n in _CONMON_FILES] + [
+        files = [bundle / n for n in _CONMON_FILES] + [
             persist / "exit",
             persist / "oom",
             self.exit_dir / container_id,
             self._record_path(container_id),
-        ]:
-            f.unlink(missing_ok=True)
+        ]
+
+        def remove() -> None:
+            for f in files:
+                f.unlink(missing_ok=True)
+
+        await asyncio.to_thread(remove)
 
     async def close(self) -> None:
         """Stop watching every container; containers and conmons keep running."""

@@ -194,3 +194,8 @@ async def poke_until(session: Any, expected: bytes, tries: int = 50) -> bytes:
         except TimeoutError:
             continue
     return seen
+
+
+def exists(path: Path | str) -> bool:
+    """Synchronous existence check for test assertions."""
+    return os.path.exists(path)

@@ -13,7 +13,7 @@ from berthd import errdefs
 from berthd.runtime.cgroups import process_cgroups
 from berthd.runtime.errors import RuntimeStartError
 from berthd.runtime.oci_runtime import OCIRuntime
-from tests.integration.runtime.conftest import RUNC, Env, read_text
+from tests.integration.runtime.conftest import RUNC, Env, exists, read_text
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +151,22 @@ async def test_probe_crun_reports_its_reason(tmp_path: Path, env: Env) -> None:
         assert "hybrid" in result.reason
     else:
         assert result.ok, result.reason
+
+
+async def test_oom_kill_is_reported(env: Env) -> None:
+    mib = 1024 * 1024
+    resources = {
+        "devices": [{"allow": False, "access": "rwm"}],
+        "memory": {"limit": 32 * mib, "swap": 32 * mib},
+    }
+    # dd into tmpfs is charged to the cgroup; the kernel kills dd, the shell survives
+    cid = await env.run(
+        ["sh", "-c", "dd if=/dev/zero of=/dev/shm/f bs=1M count=60 2>/dev/null; exit 0"],
+        resources=resources,
+    )
+    status = await asyncio.wait_for(env.sup.wait(cid), 20)
+    assert status.exit_code == 0
+    assert status.oom_killed
+    assert not exists("oom")  # conmon must not drop files in the daemon's cwd
+    await env.sup.delete(cid)
+    assert not exists(env.root / "ctr" / cid / "oom")

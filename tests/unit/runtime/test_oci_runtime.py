@@ -90,3 +90,15 @@ def test_conmon_args(rt: OCIRuntime) -> None:
         "--runtime-arg",
         "--debug",
     ]
+
+
+def test_choose_default() -> None:
+    from berthd.runtime.oci_runtime import ProbeResult, choose_default
+
+    crun_bad = ProbeResult("crun", False, "crun 1.8.1", "cgroups in hybrid mode not supported")
+    runc_ok = ProbeResult("runc", True, "runc 1.1.5")
+    assert choose_default([crun_bad, runc_ok], ("crun", "runc")) == "runc"
+    assert choose_default([ProbeResult("crun", True, "")], ("crun", "runc")) == "crun"
+    assert choose_default([ProbeResult("kata", True, "")]) == "kata"
+    with pytest.raises(errdefs.System, match="hybrid"):
+        choose_default([crun_bad])
