@@ -79,17 +79,24 @@ class ExecSession:
         attach_mod.resize(self._dir / "ctl", height, width, self.container_id)
 
     async def close(self) -> None:
-        """Release everything the session holds and remove its directory."""
+        """Release the pipes and the exit-reading task.
+
+        The directory (process.json, ctl FIFO, exit file) is removed only once the
+        process has ended: a still-running detached exec keeps its files, and its
+        conmon reaps it as usual.
+        """
+        finished = self._exit_task.done() and not self._exit_task.cancelled()
         if not self._exit_task.done():
             self._exit_task.cancel()
         try:
             await self._exit_task
-        except (asyncio.CancelledError, Exception):
+        except (asyncio.CancelledError, Exception):  # closing anyway: nothing to report
             pass
         if self.attach is not None:
             self.attach.close()
         self._handle.close()
-        await asyncio.to_thread(shutil.rmtree, self._dir, True)
+        if finished:
+            await asyncio.to_thread(shutil.rmtree, self._dir, True)
 
 
 async def start_exec(
