@@ -20,8 +20,10 @@ from berthd.daemon.components import probe_components
 from berthd.daemon.daemon_id import load_or_create_daemon_id
 from berthd.daemon.events import EventsService
 from berthd.daemon.hostinfo import HostInfo, read_host_info
+from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
 from berthd.daemon.system import StorageStatus, SystemService
+from berthd.layer import LayerStore, new_driver
 
 __all__ = ["Daemon"]
 
@@ -36,7 +38,10 @@ class Daemon:
         self.id = daemon_id
         self.host = host
         self.events = EventsService()
-        self.system: SystemService  # set by create()
+        # set by create(), in dependency order
+        self.layers: LayerStore
+        self.images: ImageService
+        self.system: SystemService
 
     @property
     def config(self) -> DaemonConfig:
@@ -51,6 +56,14 @@ class Daemon:
             probe_components(),
         )
         daemon = cls(config, daemon_id, host)
+
+        def open_stores() -> tuple[LayerStore, ImageService]:
+            layers = LayerStore(
+                config.data_root, new_driver(config.data_root, config.storage_driver)
+            )
+            return layers, ImageService(config.data_root, layers, daemon.events)
+
+        daemon.layers, daemon.images = await asyncio.to_thread(open_stores)
         daemon.system = SystemService(
             config=lambda: daemon.config,
             daemon_id=daemon_id,
@@ -65,7 +78,7 @@ class Daemon:
 
     def storage_status(self) -> StorageStatus:
         cfg = self.config
-        driver = cfg.storage_driver or ("overlay2" if self.host.overlay_supported else "vfs")
+        driver = self.layers.driver.name
         status = [["Backing Filesystem", backing_filesystem(cfg.data_root)]]
         if driver == "overlay2":
             status += [
@@ -104,4 +117,5 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop the daemon's services; containers get the shutdown policy."""
         self.events.close()
+        await asyncio.to_thread(self.layers.cleanup)
         log.info("Daemon shutdown complete")
