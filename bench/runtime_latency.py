@@ -4,7 +4,9 @@ Run as root from the repo: ``.venv/bin/python bench/runtime_latency.py [-n 20]``
 Prints median/mean/min/max in milliseconds for
 
 * run:  Supervisor.create + start + wait for ``/bin/true`` (conmon + runtime);
-* exec: Supervisor.exec of ``/bin/true`` in a running container, until its exit code.
+* exec: Supervisor.exec of ``/bin/true`` in a running container, until its exit code;
+* the same with the bare runtime (``run`` / ``exec``) as the baseline, so that the
+  overhead of conmon and Python shows even when the machine is noisy.
 
 Everything lives in a temp dir and a ``/berthd-bench-<random>`` cgroup parent that
 are removed at the end.
@@ -60,6 +62,15 @@ async def main(n: int, runtime_name: str, runtime_path: str) -> None:
             await sup.delete(cid)
         _report(f"conmon+{runtime_name} run /bin/true", runs)
 
+        base: list[float] = []
+        for i in range(n):
+            b = make_bundle(root / f"plain{i}", rootfs, ["/bin/true"], f"{parent}/plain{i}")
+            t0 = time.perf_counter()
+            await rt.run("run", "--bundle", str(b), f"plain{i}")
+            base.append(time.perf_counter() - t0)
+            await rt.delete(f"plain{i}", force=True)
+        _report(f"plain {runtime_name} run (baseline)", base)
+
         b = make_bundle(root / "long", rootfs, ["sleep", "1000"], f"{parent}/long")
         await sup.create("long", CreateOptions(bundle=b, persist_dir=b))
         await sup.start("long")
@@ -79,6 +90,12 @@ async def main(n: int, runtime_name: str, runtime_path: str) -> None:
             execs.append(time.perf_counter() - t0)
             await ex.close()
         _report(f"conmon+{runtime_name} exec -d", execs)
+        base = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await rt.run("exec", "long", "/bin/true")
+            base.append(time.perf_counter() - t0)
+        _report(f"plain {runtime_name} exec (baseline)", base)
         await sup.signal("long", signal.SIGKILL)
         await sup.wait("long")
         await sup.delete("long")

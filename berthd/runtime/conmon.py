@@ -10,8 +10,9 @@ on this host (research/runtime-spikes.md §2):
 1. sync and start pipes are ``socketpair(AF_UNIX, SOCK_SEQPACKET)``; the child ends
    go to conmon by fd number in ``_OCI_SYNCPIPE`` / ``_OCI_STARTPIPE`` (and
    ``_OCI_ATTACHPIPE`` for exec);
-2. conmon blocks on the start pipe; we move it into its own cgroup *first* (so
-   stopping the daemon's service does not kill it), then write one byte;
+2. conmon blocks on the start pipe; it must be in its own cgroup before we write
+   the byte (so stopping the daemon's service does not kill it) — it is born
+   there, forked by ``ConmonSpawner``'s parked thread — then we write one byte;
 3. conmon forks, its first process exits and we reap it; the grandchild runs
    ``runtime create`` and writes ``{"data": <pid>}`` (or ``{"data": -1,
    "message": …}``) to the sync pipe.
@@ -31,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from berthd import errdefs
-from berthd.runtime.cgroups import move_to_cgroup, process_cgroups
 from berthd.runtime.errors import classify, clean_message
 from berthd.runtime.oci_runtime import OCIRuntime
+from berthd.runtime.spawner import ConmonSpawner
 
 __all__ = [
     "ConmonHandle",
@@ -225,14 +226,15 @@ def _pair() -> tuple[socket.socket, socket.socket]:
 
 
 async def spawn(
-    settings: ConmonSettings,
+    spawner: ConmonSpawner,
     argv: list[str],
     *,
     attach_pipe: bool,
     stderr_path: Path,
     cwd: Path,
 ) -> ConmonHandle:
-    """Start conmon, move it to its cgroup, let it fork, and reap the first process.
+    """Start conmon (in its cgroup, see ``ConmonSpawner``), let it fork, reap the
+    first process.
 
     ``stderr_path`` collects conmon's own diagnostics (they rarely matter: failures
     of the runtime arrive on the sync pipe). ``cwd`` matters: on cgroup v1 conmon
@@ -257,16 +259,7 @@ async def spawn(
     handle = ConmonHandle(sync_p, start_p, attach_p)
     err_fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=err_fd,
-            env=env,
-            pass_fds=fds,
-            start_new_session=True,
-            cwd=cwd,
-        )
+        proc = await spawner.launch(argv, env=env, fds=fds, err_fd=err_fd, cwd=cwd)
     except OSError as e:
         handle.close()
         raise errdefs.System(f"failed to start conmon ({argv[0]}): {e.strerror}") from e
@@ -276,16 +269,14 @@ async def spawn(
             if s is not None:
                 s.close()
     try:
-        if settings.cgroup is not None:
-            away = None if settings.move_all_hierarchies else process_cgroups()
-            await asyncio.to_thread(move_to_cgroup, proc.pid, settings.cgroup, away_from=away)
+        # conmon is already in its cgroup: the start byte lets it fork the container
         await asyncio.get_running_loop().sock_sendall(start_p, b"0")
-        rc = await proc.wait()
+        rc = await spawner.wait(proc)
     except BaseException:
         handle.close()
         if proc.returncode is None:
             proc.kill()
-            await proc.wait()
+            proc.wait()
         raise
     if rc != 0:
         handle.close()

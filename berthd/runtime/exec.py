@@ -25,6 +25,7 @@ from berthd.runtime import attach as attach_mod
 from berthd.runtime.conmon import ConmonHandle, ConmonSettings, exec_argv, read_sync, spawn
 from berthd.runtime.monitor import read_exit_status
 from berthd.runtime.oci_runtime import OCIRuntime
+from berthd.runtime.spawner import ConmonSpawner
 
 __all__ = ["ExecSession", "start_exec"]
 
@@ -101,6 +102,7 @@ class ExecSession:
 
 async def start_exec(
     settings: ConmonSettings,
+    spawner: ConmonSpawner,
     runtime: OCIRuntime,
     container_id: str,
     exec_id: str,
@@ -130,7 +132,7 @@ async def start_exec(
         terminal=terminal,
     )
     handle = await spawn(
-        settings,
+        spawner,
         argv,
         attach_pipe=not detach,
         stderr_path=exec_dir / "conmon.err",

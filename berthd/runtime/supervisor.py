@@ -6,9 +6,9 @@ behind one adapter. The supervisor keeps, per container, a small JSON record in
 so that a restarted daemon can find conmon again (``restore``) — everything else
 (exit code, OOM, logs) conmon keeps writing while the daemon is away.
 
-Ownership: the supervisor owns one ``ExitWatcher`` per known container and
-nothing else runs in the background; ``close()`` releases them without touching
-any container (live-restore).
+Ownership: the supervisor owns one ``ExitWatcher`` per known container and the
+``ConmonSpawner`` thread; nothing else runs in the background. ``close()``
+releases them without touching any container (live-restore).
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from typing import Any
 
 from berthd import errdefs
 from berthd.runtime import attach as attach_mod
+from berthd.runtime.cgroups import is_frozen
 from berthd.runtime.conmon import ConmonSettings, CreateOptions, container_argv, read_sync, spawn
 from berthd.runtime.exec import ExecSession, start_exec
 from berthd.runtime.monitor import ExitStatus, ExitWatcher, find_conmon
 from berthd.runtime.oci_runtime import OCIRuntime
+from berthd.runtime.spawner import ConmonSpawner
 from berthd.runtime.stats import cgroup_paths, read_stats
 
 __all__ = ["ContainerRecord", "Restored", "Supervisor"]
@@ -74,6 +76,7 @@ class Supervisor:
         self.runtimes = runtimes
         self.default_runtime = default_runtime
         self.conmon = conmon or ConmonSettings()
+        self._spawner = ConmonSpawner(self.conmon.cgroup, move_all=self.conmon.move_all_hierarchies)
         self._records: dict[str, ContainerRecord] = {}
         self._watchers: dict[str, ExitWatcher] = {}
 
@@ -131,7 +134,7 @@ class Supervisor:
         conmon_pidfile = opts.bundle / "conmon.pid"
         argv = container_argv(self.conmon, rt, container_id, opts, self.exit_dir, conmon_pidfile)
         handle = await spawn(
-            self.conmon,
+            self._spawner,
             argv,
             attach_pipe=False,
             stderr_path=opts.bundle / "conmon.err",
@@ -260,21 +263,28 @@ class Supervisor:
         """Start an exec session (``docker exec``) in a running container."""
         rec = self._record(container_id)
         rt = self._runtime(rec)
-        try:
-            status = (await rt.state(container_id)).get("status")
-        except errdefs.NotFound:
-            status = "stopped"
-        if status == "paused":
+        # conmon alive = the container's init is alive; the freezer file tells paused.
+        # (No ``runtime state`` here: it is a 7–12 ms process on every exec.)
+        if self._watchers[container_id].exited:
+            raise errdefs.Conflict(f"container {container_id} is not running")
+        frozen = bool(rec.cgroups_path) and await asyncio.to_thread(is_frozen, rec.cgroups_path)
+        if frozen:
             raise errdefs.Conflict(
                 f"container {container_id} is paused, unpause the container before exec"
             )
-        if status != "running" or self._watchers[container_id].exited:
-            raise errdefs.Conflict(f"container {container_id} is not running")
         exec_dir = self._exec_dir(exec_id)
         if exec_dir.exists():
             raise errdefs.Conflict(f"exec {exec_id} already exists")
         return await start_exec(
-            self.conmon, rt, container_id, exec_id, exec_dir, process, stdin=stdin, detach=detach
+            self.conmon,
+            self._spawner,
+            rt,
+            container_id,
+            exec_id,
+            exec_dir,
+            process,
+            stdin=stdin,
+            detach=detach,
         )
 
     # --- restart -----------------------------------------------------------------
@@ -342,6 +352,7 @@ class Supervisor:
 
     async def close(self) -> None:
         """Stop watching every container; containers and conmons keep running."""
+        await self._spawner.close()
         for w in self._watchers.values():
             w.close()
         self._watchers.clear()

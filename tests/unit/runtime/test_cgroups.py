@@ -63,3 +63,31 @@ def test_move_skips_unwritable(tmp_path: Path) -> None:
     bad = Hierarchy(tmp_path / "file", 1, frozenset({"pids"}))
     (tmp_path / "file").write_text("not a dir")
     assert move_to_cgroup(1, "/x", [bad]) == []
+
+
+def test_is_frozen_v1_and_v2(tmp_path: Path) -> None:
+    from berthd.runtime.cgroups import is_frozen
+
+    v1 = [Hierarchy(tmp_path / "freezer", 1, frozenset({"freezer"}))]
+    d = tmp_path / "freezer" / "p" / "c"
+    d.mkdir(parents=True)
+    (d / "freezer.state").write_text("FROZEN\n")
+    assert is_frozen("/p/c", v1)
+    (d / "freezer.state").write_text("THAWED\n")
+    assert not is_frozen("/p/c", v1)
+    assert not is_frozen("/p/gone", v1)
+    v2 = [Hierarchy(tmp_path / "u", 2, frozenset())]
+    (tmp_path / "u" / "p").mkdir(parents=True)
+    (tmp_path / "u" / "p" / "cgroup.events").write_text("populated 1\nfrozen 1\n")
+    assert is_frozen("/p", v2)
+
+
+def test_needs_move() -> None:
+    from berthd.runtime.cgroups import needs_move
+
+    mem = Hierarchy(Path("/sys/fs/cgroup/memory"), 1, frozenset({"memory"}))
+    sysd = Hierarchy(Path("/sys/fs/cgroup/systemd"), 1, frozenset(), "systemd")
+    v2 = Hierarchy(Path("/sys/fs/cgroup/unified"), 2, frozenset())
+    mine = {"memory": "/svc", "name=systemd": "/", "": "/system.slice/x"}
+    assert needs_move(mem, mine) and not needs_move(sysd, mine) and needs_move(v2, mine)
+    assert needs_move(sysd, None)
