@@ -17,7 +17,9 @@ Blocking by design; the layer store runs it in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import lzma
 import os
@@ -38,6 +40,7 @@ from .tarsplit import TarSplitWriter
 __all__ = ["DIE_WITH_PARENT", "TAR_EXTRACT_ARGS", "ApplyResult", "apply_tar"]
 
 CHUNK = 1 << 20
+_F_SETPIPE_SZ = 1031
 # If the daemon dies (kill -9) mid-extraction, tar must die too: an orphan tar
 # still writing would race the garbage collection of the next start.
 DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
@@ -75,6 +78,9 @@ class _TarProcess:
             env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
         self.closed = False
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError):  # a bigger pipe lets tar and us overlap more
+            fcntl.fcntl(self.proc.stdin.fileno(), _F_SETPIPE_SZ, 1 << 20)
 
     def write(self, data: bytes | memoryview) -> None:
         if self.closed:

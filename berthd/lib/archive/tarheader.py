@@ -108,14 +108,12 @@ def parse_header(block: bytes) -> Header:
     if len(block) != BLOCK:
         raise _bad("short header")
     stored = _number(block[148:156], "checksum")
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    signed = (
-        sum(b - 256 if b > 127 else b for b in block[:148])
-        + 8 * 32
-        + sum(b - 256 if b > 127 else b for b in block[156:])
-    )
-    if stored not in (unsigned, signed):
-        raise _bad("checksum mismatch")
+    unsigned = sum(block) - sum(block[148:156]) + 8 * 32
+    if stored != unsigned:
+        # Some old tars summed signed chars; accept that form too.
+        high = sum(1 for b in block[:148] + block[156:] if b > 127)
+        if stored != unsigned - 256 * high:
+            raise _bad("checksum mismatch")
     typeflag = block[156:157]
     name = _cstr(block[0:100])
     magic = block[257:265]
