@@ -6,14 +6,15 @@
 * :func:`convert_to_overlay` / :func:`merge_with_deletions` - whiteouts;
 * :func:`tar_tree`, :func:`export_changes` - write tars from trees;
 * :func:`overlay_changes`, :func:`changes_dirs` - ``docker diff``;
-* :func:`extract_in_root` - untrusted tar into a container tree, chrooted.
+* :func:`extract_in_root` / :func:`archive_in_root` - ``docker cp`` in and out of a
+  container tree, chrooted.
 """
 
 from __future__ import annotations
 
 from .apply import DIE_WITH_PARENT, ApplyResult, apply_tar
 from .changes import Change, ChangeKind, changes_dirs, export_changes, overlay_changes
-from .chroot import extract_in_root
+from .chroot import archive_in_root, extract_in_root
 from .compression import Compression, ReadStream, decompressed, detect
 from .safeopen import open_beneath
 from .tarsplit import reassemble
@@ -39,6 +40,7 @@ __all__ = [
     "ReadStream",
     "TarBuilder",
     "apply_tar",
+    "archive_in_root",
     "changes_dirs",
     "convert_to_overlay",
     "decompressed",

@@ -18,12 +18,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 
 from berthd import errdefs
 
 from .compression import CHUNK, ReadStream, decompressed
 
-__all__ = ["extract_in_root"]
+__all__ = ["archive_in_root", "extract_in_root"]
 
 _CHILD = r"""
 import os, sys, tarfile
@@ -109,3 +110,66 @@ def extract_in_root(
         raise errdefs.Conflict(msg[len("CONFLICT:") :])
     last = msg.splitlines()[-1] if msg else f"exit status {rc}"
     raise errdefs.InvalidParameter(f"failed to extract archive: {last}")
+
+
+_TAR_CHILD = r"""
+import os, sys, tarfile
+root, path, rebase = sys.argv[1], sys.argv[2], sys.argv[3]
+os.chroot(root)
+os.chdir("/")
+parent, base = os.path.split(path.rstrip("/") or "/")
+try:
+    os.chdir(parent or "/")
+    os.lstat(base or ".")
+except OSError:
+    sys.stdout.buffer.write(b"NOTFOUND\n")
+    sys.exit(3)
+out = sys.stdout.buffer
+out.write(b"OK\n")
+out.flush()
+with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+    tf.add(base or ".", arcname=rebase or base or ".", recursive=True)
+"""
+
+
+def archive_in_root(root: str, path: str, rebase: str = "") -> Iterator[bytes]:
+    """Tar ``path`` (resolved inside ``root``, chrooted) for ``docker cp`` out.
+
+    The path's directories resolve like the container sees them; the last
+    component is not followed (a symlink is archived as a symlink). Raises
+    NotFound at once if the path does not exist; then yields tar chunks.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _TAR_CHILD, root, path, rebase],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd="/",
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    status = proc.stdout.readline()
+    if status != b"OK\n":
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        if status == b"NOTFOUND\n":
+            raise errdefs.NotFound(f"Could not find the file {path} in container")
+        raise errdefs.System(f"failed to archive {path}: child exited {proc.returncode}")
+    return _stream(proc, path)
+
+
+def _stream(proc: subprocess.Popen[bytes], path: str) -> Iterator[bytes]:
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        while chunk := proc.stdout.read(CHUNK):
+            yield chunk
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0:
+            last = (err.splitlines() or [""])[-1]
+            raise errdefs.System(f"failed to archive {path}: {last}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -6,12 +6,13 @@ import gzip
 import io
 import os
 import stat
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from berthd import errdefs
-from berthd.lib.archive import extract_in_root
+from berthd.lib.archive import archive_in_root, extract_in_root
 
 from .tarbuild import E, build, d, f, hard, sym
 
@@ -92,3 +93,17 @@ def test_garbage_is_invalid(world: tuple[Path, Path]) -> None:
     root, _ = world
     with pytest.raises(errdefs.InvalidParameter):
         extract_in_root(io.BytesIO(b"not a tar" * 100), str(root), "/")
+
+
+def test_archive_in_root_resolves_inside(world: tuple[Path, Path]) -> None:
+    root, host = world
+    (root / "etc/conf").write_text("c")
+    os.symlink("/", root / "escape")
+    os.symlink(str(host), root / "etc/hostlink")
+    data = b"".join(archive_in_root(str(root), "/escape/etc", "etc"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        m = {x.name: x for x in tf.getmembers()}
+    assert set(m) == {"etc", "etc/conf", "etc/hostlink"}
+    assert m["etc/hostlink"].issym()  # archived as a link, never followed
+    with pytest.raises(errdefs.NotFound):
+        archive_in_root(str(root), "/escape" + str(host) + "/victim")
