@@ -37,6 +37,11 @@ _CONMON_FILES = ("attach", "ctl", "winsz", "pidfile", "conmon.pid", "conmon.err"
 _DELETE_GRACE = 5.0
 
 
+def _remove_files(files: list[Path]) -> None:
+    for f in files:
+        f.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class ContainerRecord:
     """What a later daemon needs to find a container's conmon and files again."""
@@ -92,6 +97,9 @@ class Supervisor:
     def _exec_dir(self, exec_id: str) -> Path:
         return self.exec_root / "exec" / exec_id
 
+    def _conmon_files(self, bundle: Path, cid: str) -> list[Path]:
+        return [bundle / n for n in _CONMON_FILES] + [self.exit_dir / cid]
+
     def _record(self, cid: str) -> ContainerRecord:
         rec = self._records.get(cid)
         if rec is None:
@@ -142,6 +150,13 @@ class Supervisor:
         )
         try:
             pid = await read_sync(handle.sync, "create", container_id)
+        except BaseException:
+            # the runtime cleaned up after itself; conmon exits — remove its files
+            conmon_pid = find_conmon(conmon_pidfile, container_id)
+            if conmon_pid is not None:
+                os.kill(conmon_pid, signal_mod.SIGKILL)
+            await asyncio.to_thread(_remove_files, self._conmon_files(opts.bundle, container_id))
+            raise
         finally:
             handle.close()
         conmon_pid = find_conmon(conmon_pidfile, container_id) or 0
@@ -336,19 +351,10 @@ class Supervisor:
         finally:
             watcher.close()
         del self._records[container_id]
-        bundle, persist = Path(rec.bundle), Path(rec.persist_dir)
-        files = [bundle / n for n in _CONMON_FILES] + [
-            persist / "exit",
-            persist / "oom",
-            self.exit_dir / container_id,
-            self._record_path(container_id),
-        ]
-
-        def remove() -> None:
-            for f in files:
-                f.unlink(missing_ok=True)
-
-        await asyncio.to_thread(remove)
+        persist = Path(rec.persist_dir)
+        files = self._conmon_files(Path(rec.bundle), container_id)
+        files += [persist / "exit", persist / "oom", self._record_path(container_id)]
+        await asyncio.to_thread(_remove_files, files)
 
     async def close(self) -> None:
         """Stop watching every container; containers and conmons keep running."""

@@ -47,6 +47,8 @@ async def test_missing_executable_is_127(env: Env) -> None:
     assert ei.value.exit_code == 127
     assert 'exec: "nosuchcmd": executable file not found in $PATH' in str(ei.value)
     assert isinstance(ei.value, errdefs.InvalidParameter)
+    bundle = env.root / "ctr" / env.ids[-1]
+    assert sorted(p.name for p in bundle.iterdir()) == ["config.json", "ctr.log"]  # no conmon files
 
 
 async def test_not_executable_is_126(env: Env) -> None:
