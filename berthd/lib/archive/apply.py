@@ -222,6 +222,10 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> int:
             else:
                 pax_global.update(th.parse_pax(data))
             continue
+        if hdr.typeflag not in th.ENTRY_TYPES:
+            raise errdefs.InvalidParameter(
+                f"archive/tar: unsupported tar entry type {hdr.typeflag!r} for {hdr.name!r}"
+            )
         th.apply_pax(hdr, {**pax_global, **pending})
         if longname is not None:
             hdr.name = longname

@@ -42,6 +42,10 @@ PAX_LOCAL = b"x"
 PAX_GLOBAL = b"g"
 EXTENSIONS = {GNU_LONGNAME, GNU_LONGLINK, PAX_LOCAL, PAX_GLOBAL}
 REGULAR = {REG, AREG, CONTTYPE}
+GNU_SPARSE = b"S"
+# What a layer may hold. GNU's volume, multi-volume, dumpdir and old long-name
+# types are refused: GNU tar gives them meanings we would have to mirror.
+ENTRY_TYPES = {REG, AREG, CONTTYPE, LNK, SYM, CHR, BLK, DIR, FIFO, GNU_SPARSE}
 
 
 def padding(size: int) -> int:
@@ -163,6 +167,8 @@ def apply_pax(hdr: Header, pax: dict[bytes, bytes]) -> None:
     hdr.pax = pax
     if b"path" in pax:
         hdr.name = pax[b"path"]
+    if b"GNU.sparse.name" in pax:  # GNU tar extracts sparse files under this name
+        hdr.name = pax[b"GNU.sparse.name"]
     if b"linkpath" in pax:
         hdr.linkname = pax[b"linkpath"]
     for key, attr in ((b"size", "size"), (b"uid", "uid"), (b"gid", "gid")):

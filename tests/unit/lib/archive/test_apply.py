@@ -122,6 +122,9 @@ HOSTILE = {
     "hardlink_dotdot": [hard("h", "../../outside/victim")],
     "hardlink_through_symlink": [sym("a", "{outside}"), hard("h", "a/victim")],
     "symlink_dir_then_dir": [sym("a", "{outside}"), d("a/sub")],
+    "pax_path": [f("ok", pax={"path": "../../outside/pwned"})],
+    "pax_sparse_name": [f("ok", pax={"GNU.sparse.name": "../../outside/pwned"})],
+    "pax_linkpath": [E("h", tarfile.LNKTYPE, link="x", pax={"linkpath": "../../outside/victim"})],
 }
 
 
@@ -164,3 +167,30 @@ def test_relative_symlink_inside_is_fine(tmp_path: Path) -> None:
 def test_truncated_archive_rejected(tmp_path: Path) -> None:
     with pytest.raises(errdefs.InvalidParameter):
         apply_tar(io.BytesIO(LAYER[:700]), str(tmp_path))
+
+
+def test_unknown_entry_types_rejected(tmp_path: Path) -> None:
+    tar = build([E("vol", b"V")])
+    with pytest.raises(errdefs.InvalidParameter, match="unsupported tar entry type"):
+        apply_tar(io.BytesIO(tar), str(tmp_path))
+
+
+def test_sparse_file_name_is_checked_and_kept(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(src / "sparse", "wb") as fh:
+        fh.seek(1 << 20)
+        fh.write(b"end")
+    tar_path = tmp_path / "s.tar"
+    import subprocess
+
+    subprocess.run(
+        ["tar", "--format=pax", "-S", "-cf", str(tar_path), "-C", str(src), "sparse"], check=True
+    )
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    from berthd.lib.archive import reassemble
+
+    apply_tar(io.BytesIO(tar_path.read_bytes()), str(dest), str(tmp_path / "split"))
+    assert (dest / "sparse").read_bytes()[-3:] == b"end"
+    assert b"".join(reassemble(str(tmp_path / "split"), str(dest))) == tar_path.read_bytes()
