@@ -28,6 +28,10 @@ def _breakout(msg: str) -> errdefs.InvalidParameter:
     return errdefs.InvalidParameter(msg)
 
 
+def _show(name: bytes) -> str:
+    return repr(name.decode(errors="replace"))
+
+
 def clean_name(name: bytes) -> bytes:
     """The entry's path relative to the root, as GNU tar will use it.
 
@@ -36,7 +40,7 @@ def clean_name(name: bytes) -> bytes:
     """
     parts = [p for p in name.split(b"/") if p not in (b"", b".")]
     if b".." in parts:
-        raise _breakout(f"{name.decode(errors='replace')!r} is outside of the layer root")
+        raise _breakout(f"{_show(name)} is outside of the layer root")
     return b"/".join(parts)
 
 
@@ -54,12 +58,12 @@ class BreakoutGuard:
             target = clean_name(hdr.linkname)
             self._check_parents(target + b"/x", hdr.linkname)
             if not target:
-                raise _breakout(f"invalid hardlink {hdr.name!r} -> {hdr.linkname!r}")
+                raise _breakout(f"invalid hardlink {_show(hdr.name)} -> {_show(hdr.linkname)}")
         if hdr.typeflag == SYM:
             if not hdr.linkname.startswith(b"/"):
                 joined = path.rsplit(b"/", 1)[0] + b"/" if b"/" in path else b""
                 if _climbs(joined + hdr.linkname):
-                    raise _breakout(f"invalid symlink {hdr.name!r} -> {hdr.linkname!r}")
+                    raise _breakout(f"invalid symlink {_show(hdr.name)} -> {_show(hdr.linkname)}")
             self._symlinks[path] = hdr.linkname
         else:
             self._symlinks.pop(path, None)
@@ -77,7 +81,7 @@ class BreakoutGuard:
                 continue
             if comp == b"..":
                 if not resolved:
-                    raise _breakout(f"{shown!r} is outside of the layer root")
+                    raise _breakout(f"{_show(shown)} is outside of the layer root")
                 resolved.pop()
                 continue
             candidate = b"/".join([*resolved, comp])
@@ -87,7 +91,7 @@ class BreakoutGuard:
                 continue
             hops += 1
             if hops > MAX_HOPS or target.startswith(b"/"):
-                raise _breakout(f"{shown!r} is outside of the layer root (through a symlink)")
+                raise _breakout(f"{_show(shown)} is outside of the layer root (through a symlink)")
             queue = target.split(b"/") + queue
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import copy
 import gzip
 import hashlib
 import io
@@ -128,13 +129,35 @@ HOSTILE = {
 }
 
 
+def _hostile(case: str, outside: Path) -> list[E]:
+    entries = copy.deepcopy(HOSTILE[case])
+    for e in entries:
+        e.link = e.link.replace("{outside}", str(outside))
+    return entries
+
+
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_archive_never_writes_outside(arena: tuple[Path, Path], case: str) -> None:
     dest, outside = arena
-    entries = []
-    for e in HOSTILE[case]:
-        e.link = e.link.replace("{outside}", str(outside))
-        entries.append(e)
+    entries = _hostile(case, outside)
+    if case == "symlink_then_overwrite":  # legal: the file replaces the link
+        apply_tar(io.BytesIO(build(entries)), str(dest))
+    else:
+        with pytest.raises(errdefs.InvalidParameter, match=r"outside of|invalid"):
+            apply_tar(io.BytesIO(build(entries)), str(dest))
+    _outside_untouched(outside)
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_gnu_tar_alone_also_refuses(
+    arena: tuple[Path, Path], case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: with our checks switched off, GNU tar still holds."""
+    from berthd.lib.archive import guard
+
+    monkeypatch.setattr(guard.BreakoutGuard, "check", lambda self, hdr: b"x")
+    dest, outside = arena
+    entries = _hostile(case, outside)
     try:
         apply_tar(io.BytesIO(build(entries)), str(dest))
     except errdefs.InvalidParameter:
