@@ -80,6 +80,9 @@ class AsyncLayerStore:
     async def changes(self, name: str) -> list[Change]:
         return await asyncio.to_thread(self.store.changes, name)
 
+    async def rw_size(self, name: str) -> int:
+        return await asyncio.to_thread(self.store.rw_size, name)
+
     async def commit(self, name: str) -> Layer:
         return await asyncio.to_thread(self.store.commit, name)
 

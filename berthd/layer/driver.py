@@ -59,6 +59,9 @@ class Driver(Protocol):
     def changes(self, cache_id: str, parent: str | None) -> list[Change]:
         """What this layer changed relative to ``parent`` (``docker diff``)."""
 
+    def diff_size(self, cache_id: str, parent: str | None) -> int:
+        """Bytes this layer adds or changes (a container's ``SizeRw``)."""
+
     def diff(self, cache_id: str, parent: str | None) -> Iterator[bytes]:
         """This layer's changes as a layer tar (whiteouts as ``.wh.`` entries)."""
 

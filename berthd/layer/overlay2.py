@@ -32,6 +32,7 @@ from berthd.lib.archive import (
     convert_to_overlay,
     overlay_changes,
     tar_tree,
+    tree_size,
 )
 
 from .digest import short_link_id
@@ -203,6 +204,9 @@ class Overlay2Driver:
 
     def changes(self, cache_id: str, parent: str | None) -> list[Change]:
         return overlay_changes(self._lowers(cache_id), self.diff_dir(cache_id))
+
+    def diff_size(self, cache_id: str, parent: str | None) -> int:
+        return tree_size(self.diff_dir(cache_id))
 
     def diff(self, cache_id: str, parent: str | None) -> Iterator[bytes]:
         return tar_tree(self.diff_dir(cache_id), overlay_whiteouts=True)

@@ -356,6 +356,11 @@ class LayerStore:
         rw = self.get_rw_layer(name)
         return self.driver.changes(rw.mount_id, self._below(rw))
 
+    def rw_size(self, name: str) -> int:
+        """Bytes the container wrote (``docker ps -s`` SizeRw)."""
+        rw = self.get_rw_layer(name)
+        return self.driver.diff_size(rw.mount_id, self._below(rw))
+
     def diff_tar(self, name: str) -> Iterator[bytes]:
         """The container's changes as a layer tar (deletions as ``.wh.`` entries)."""
         rw = self.get_rw_layer(name)

@@ -23,6 +23,7 @@ from berthd.lib.archive import (
     ReadStream,
     apply_tar,
     changes_dirs,
+    changes_size,
     export_changes,
     merge_with_deletions,
 )
@@ -145,6 +146,9 @@ class VfsDriver:
 
     def changes(self, cache_id: str, parent: str | None) -> list[Change]:
         return changes_dirs(self._dir(cache_id), self._dir(parent) if parent else None)
+
+    def diff_size(self, cache_id: str, parent: str | None) -> int:
+        return changes_size(self._dir(cache_id), self.changes(cache_id, parent))
 
     def diff(self, cache_id: str, parent: str | None) -> Iterator[bytes]:
         return export_changes(self._dir(cache_id), self.changes(cache_id, parent))

@@ -13,7 +13,15 @@
 from __future__ import annotations
 
 from .apply import DIE_WITH_PARENT, ApplyResult, apply_tar
-from .changes import Change, ChangeKind, changes_dirs, export_changes, overlay_changes
+from .changes import (
+    Change,
+    ChangeKind,
+    changes_dirs,
+    changes_size,
+    export_changes,
+    overlay_changes,
+    tree_size,
+)
 from .chroot import archive_in_root, extract_in_root
 from .compression import Compression, ReadStream, decompressed, detect
 from .safeopen import open_beneath
@@ -42,6 +50,7 @@ __all__ = [
     "apply_tar",
     "archive_in_root",
     "changes_dirs",
+    "changes_size",
     "convert_to_overlay",
     "decompressed",
     "detect",
@@ -53,4 +62,5 @@ __all__ = [
     "overlay_changes",
     "reassemble",
     "tar_tree",
+    "tree_size",
 ]

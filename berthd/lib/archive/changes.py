@@ -23,7 +23,15 @@ from collections.abc import Iterator
 from .tarwriter import TarBuilder
 from .whiteouts import is_opaque_dir, is_whiteout_device
 
-__all__ = ["Change", "ChangeKind", "changes_dirs", "export_changes", "overlay_changes"]
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "changes_dirs",
+    "changes_size",
+    "export_changes",
+    "overlay_changes",
+    "tree_size",
+]
 
 
 class ChangeKind(enum.IntEnum):
@@ -164,6 +172,48 @@ def changes_dirs(new_dir: str, old_dir: str | None) -> list[Change]:
     out: list[Change] = []
     _add_changes(new, old, "/", out, False)
     return out
+
+
+def changes_size(root: str, changes: list[Change]) -> int:
+    """Bytes of the added/modified non-directories (hardlinks once), as moby's
+    ``ChangesSize``: a container's ``SizeRw`` on vfs."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for change in changes:
+        if change.kind is ChangeKind.DELETE:
+            continue
+        try:
+            st = os.lstat(root + change.path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        if st.st_nlink > 1:
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+        total += st.st_size
+    return total
+
+
+def tree_size(root: str) -> int:
+    """Bytes of the non-directories under ``root`` (hardlinks once): an overlay
+    upper dir's size, as moby's ``directory.Size``."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [root]
+    while stack:
+        for entry in os.scandir(stack.pop()):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(entry.path)
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
 
 
 def export_changes(root: str, changes: list[Change]) -> Iterator[bytes]:

@@ -93,6 +93,7 @@ def test_changes_like_docker_diff(store: LayerStore, image: str) -> None:
     try:
         _mutate(root)
         changes = sorted(store.changes(rw.name))
+        assert store.rw_size(rw.name) == len("root\nuser\n") + len("new")
     finally:
         store.unmount(rw.name)
     assert changes == sorted(
