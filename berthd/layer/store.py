@@ -107,12 +107,23 @@ class LayerStore:
         self.db.remove_temporaries()
         self.driver.remove_temporaries()
         records = {r.chain_id: r for r in self.db.load_layers()}
+        usable: dict[str, bool] = {}
+
+        def ok(chain: str) -> bool:
+            """A layer loads if its data and its whole parent chain are there."""
+            if chain not in usable:
+                usable[chain] = False  # guards against a parent cycle on disk
+                rec = records.get(chain)
+                if rec is None:
+                    log.error("layer %s is missing", chain)
+                elif not self.driver.exists(rec.cache_id):
+                    log.error("layer %s: driver data %s is missing", chain, rec.cache_id)
+                else:
+                    usable[chain] = rec.parent is None or ok(rec.parent)
+            return usable[chain]
+
         for rec in records.values():
-            if not self.driver.exists(rec.cache_id):
-                log.error("layer %s: driver data %s is missing", rec.chain_id, rec.cache_id)
-            elif rec.parent is not None and rec.parent not in records:
-                log.error("layer %s: parent %s is missing", rec.chain_id, rec.parent)
-            else:
+            if ok(rec.chain_id):
                 self._layers[rec.chain_id] = _Entry(_layer(rec))
         for entry in self._layers.values():
             parent = entry.layer.parent

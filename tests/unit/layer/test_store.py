@@ -162,3 +162,18 @@ def test_restart_reloads_counts_and_gcs_garbage(data_root: Path, driver_name: st
     assert b"".join(again.tar_stream(top.chain_id)) == TOP
     again.release_rw_layer("c1")
     assert again.layers() == {}
+
+
+def test_layer_with_missing_data_and_its_children_are_not_loaded(
+    data_root: Path, driver_name: str
+) -> None:
+    store = LayerStore(str(data_root), new_driver(str(data_root), driver_name))
+    base = store.register(io.BytesIO(BASE))
+    top = store.register(io.BytesIO(TOP), base.chain_id)
+    other = store.register(io.BytesIO(build([f("other")])))
+    store.cleanup()
+    store.driver.remove(base.cache_id)  # the disk lost the base layer's data
+    again = LayerStore(str(data_root), new_driver(str(data_root), driver_name))
+    assert set(again.layers()) == {other.chain_id}
+    with pytest.raises(errdefs.NotFound):
+        again.get(top.chain_id)
