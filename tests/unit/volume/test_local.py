@@ -105,7 +105,7 @@ def test_mount_failure_is_a_system_error_and_counts_nothing(root: Path) -> None:
     need_root()
     d = LocalDriver(str(root))
     d.create("bad", {"type": "none", "device": "/nonexistent/dir", "o": "bind"})
-    with pytest.raises(System, match="^failed to mount local volume: mount /nonexistent/dir:"):
+    with pytest.raises(System, match=r"^failed to mount local volume: mount /nonexistent/dir:"):
         d.mount("bad", "m1")
     assert d.active_mounts("bad") == 0
     d.remove("bad")
@@ -139,7 +139,7 @@ def test_restart_with_mounted_volume_then_live_restore(root: Path) -> None:
     again.live_restore("live", "m1")
     assert again.active_mounts("live") == 1
     again.mount("live", "m2")  # no second mount on top
-    assert sum(1 for line in open("/proc/self/mountinfo") if f" {data} " in line) == 1
+    assert Path("/proc/self/mountinfo").read_text().count(f" {data} ") == 1
     again.unmount("live", "m2")
     again.unmount("live", "m1")
     assert not is_mounted(data)

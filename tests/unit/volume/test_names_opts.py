@@ -15,7 +15,7 @@ def test_valid_local_names(name: str) -> None:
 def test_one_character_name_is_too_short() -> None:
     with pytest.raises(
         InvalidParameter,
-        match="^volume name is too short, names should be at least two alphanumeric characters$",
+        match=r"^volume name is too short, names should be at least two alphanumeric characters$",
     ):
         validate_local_name("a")
 
