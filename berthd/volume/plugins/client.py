@@ -80,11 +80,13 @@ class PluginClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry_timeout: float = DEFAULT_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.addr = addr
         self.timeout = timeout
         self.retry_timeout = retry_timeout
         self._sleep = sleep
+        self._clock = clock
         u = urlsplit(addr.addr)
         self._scheme = u.scheme
         if u.scheme == "unix":
@@ -116,7 +118,7 @@ class PluginClient:
     def call(self, method: str, args: Any = None, retry: bool = True) -> dict[str, Any]:
         """Call ``method``; the decoded answer (an object), or a PluginError."""
         body = b"" if args is None else orjson.dumps(args) + b"\n"
-        start = time.monotonic()
+        start = self._clock()
         retries = 0
         while True:
             try:
@@ -124,7 +126,7 @@ class PluginClient:
                 break
             except (OSError, http.client.HTTPException) as e:
                 wait = backoff(retries, self.retry_timeout)
-                if not retry or wait + (time.monotonic() - start) >= self.retry_timeout:
+                if not retry or wait + (self._clock() - start) >= self.retry_timeout:
                     raise PluginUnreachable(
                         f'Post "http://plugin/{method}": {self.addr.addr}: {e}'
                     ) from None
