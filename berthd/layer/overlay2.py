@@ -45,6 +45,25 @@ MAX_DEPTH = 128
 _ID = re.compile(r"^[0-9a-f]{64}(-init)?$")
 
 
+def _fixed_options() -> str:
+    """Options that keep the upper dir in the plain format our diff code reads.
+
+    A kernel with redirect_dir or metacopy on would record renamed directories
+    and metadata-only copy-ups as xattrs that ``docker diff`` and commit cannot
+    see (moby then falls back to its slow naive diff). Turning them off per
+    mount keeps the fast upper-dir walk correct on every host.
+    """
+    opts = ["index=off"]
+    params = "/sys/module/overlay/parameters"
+    for feature in ("redirect_dir", "metacopy"):
+        if os.path.exists(os.path.join(params, feature)):
+            opts.append(f"{feature}=off")
+    return ",".join(opts)
+
+
+_FIXED_OPTIONS = _fixed_options()
+
+
 def _read(path: str) -> str:
     with open(path, encoding="ascii") as f:
         return f.read().strip()
@@ -158,7 +177,7 @@ class Overlay2Driver:
             return merged
         try:
             os.makedirs(merged, mode=0o700, exist_ok=True)
-            opts = f"index=off,lowerdir={lower},upperdir={cache_id}/diff,workdir={cache_id}/work"
+            opts = f"{_FIXED_OPTIONS},lowerdir={lower},upperdir={cache_id}/diff,workdir={cache_id}/work"
             mount_overlay(self.root, opts, f"{cache_id}/merged")
         except BaseException:
             self._mounts.decrement(merged)
