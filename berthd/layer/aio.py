@@ -8,14 +8,14 @@ pulled chunk by chunk in the worker too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from berthd.lib.archive import Change, ReadStream
 
 from .initlayer import setup_init_layer
 from .store import Layer, LayerStore, Metadata, RWLayer
 
-__all__ = ["AsyncLayerStore", "aiter_chunks"]
+__all__ = ["AsyncLayerStore", "ThreadReader", "aiter_chunks"]
 
 _DONE = object()
 
@@ -40,6 +40,25 @@ async def aiter_chunks(make: Callable[[], Iterator[bytes]]) -> AsyncIterator[byt
             await asyncio.to_thread(close)
 
 
+class ThreadReader:
+    """A blocking ``read(n)`` for the worker thread over an async ``read(n)``
+    on the event loop (e.g. an aiohttp response body during a pull), so a
+    layer streams from the network into ``tar`` without touching disk first."""
+
+    def __init__(
+        self, aread: Callable[[int], Awaitable[bytes]], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._aread = aread
+        self._loop = loop
+
+    async def _call(self, n: int) -> bytes:
+        return await self._aread(n)
+
+    def read(self, n: int = -1, /) -> bytes:
+        size = n if n > 0 else 1 << 20
+        return asyncio.run_coroutine_threadsafe(self._call(size), self._loop).result()
+
+
 class AsyncLayerStore:
     """The same operations as :class:`LayerStore`, awaitable."""
 
@@ -50,6 +69,16 @@ class AsyncLayerStore:
         self, source: ReadStream, parent: str | None = None, expected_diff_id: str | None = None
     ) -> Layer:
         return await asyncio.to_thread(self.store.register, source, parent, expected_diff_id)
+
+    async def register_from(
+        self,
+        aread: Callable[[int], Awaitable[bytes]],
+        parent: str | None = None,
+        expected_diff_id: str | None = None,
+    ) -> Layer:
+        """``register`` fed by an async reader (``aread(n)`` -> bytes, b"" at EOF)."""
+        reader = ThreadReader(aread, asyncio.get_running_loop())
+        return await self.register(reader, parent, expected_diff_id)
 
     async def get(self, chain_id: str) -> Layer:
         return await asyncio.to_thread(self.store.get, chain_id)

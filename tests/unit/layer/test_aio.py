@@ -54,3 +54,18 @@ async def test_register_does_not_block_loop(store: LayerStore) -> None:
     await astore.release_rw_layer(rw.name)
     await astore.release(committed.chain_id)
     assert await astore.release(layer.chain_id)
+
+
+async def test_register_from_async_reader(store: LayerStore) -> None:
+    astore = AsyncLayerStore(store)
+    tar = build([d("d"), f("d/x", os.urandom(300_000))])
+    src = io.BytesIO(tar)
+
+    async def aread(n: int) -> bytes:
+        await asyncio.sleep(0)  # a network read would await here
+        return src.read(min(n, 65536))
+
+    layer = await astore.register_from(aread)
+    chunks = [c async for c in astore.tar_stream(layer.chain_id)]
+    assert b"".join(chunks) == tar
+    await astore.release(layer.chain_id)
