@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import logging
 import lzma
 import os
 import shutil
@@ -39,6 +40,7 @@ from .tarsplit import TarSplitWriter
 
 __all__ = ["DIE_WITH_PARENT", "TAR_EXTRACT_ARGS", "ApplyResult", "apply_tar"]
 
+log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 _F_SETPIPE_SZ = 1031
 # If the daemon dies (kill -9) mid-extraction, tar must die too: an orphan tar
@@ -63,6 +65,9 @@ class ApplyResult:
     size: int  # sum of regular file sizes, as dockerd's ApplyDiff reports
     tar_size: int  # bytes of uncompressed tar
     compression: Compression
+    # False when a path was written twice: its first content is gone from disk,
+    # so tar-split cannot rebuild the exact bytes (docker save will fail loudly).
+    reproducible: bool = True
 
 
 class _TarProcess:
@@ -181,9 +186,11 @@ def _truncated() -> errdefs.InvalidParameter:
     return errdefs.InvalidParameter("failed to extract layer: unexpected EOF")
 
 
-def _walk(feed: _Feed, split: TarSplitWriter | None) -> int:
-    """Parse the stream entry by entry; return the summed regular file size."""
+def _walk(feed: _Feed, split: TarSplitWriter | None) -> tuple[int, bool]:
+    """Parse the stream entry by entry; return (summed regular file size, reproducible)."""
     guard = BreakoutGuard()
+    by_ref_paths: set[bytes] = set()
+    reproducible = True
     size_total = 0
     pax_global: dict[bytes, bytes] = {}
     pending: dict[bytes, bytes] = {}
@@ -197,13 +204,13 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> int:
     while True:
         block = feed.take(th.BLOCK)
         if not block:
-            return size_total  # EOF at a block boundary without trailer: accepted
+            return size_total, reproducible  # EOF at a block boundary: accepted
         if len(block) < th.BLOCK:
             raise _truncated()
         raw(block)
         if th.is_zero_block(block):
             raw(feed.rest())
-            return size_total
+            return size_total, reproducible
         hdr = th.parse_header(block)
         if hdr.typeflag in th.EXTENSIONS:
             if hdr.size > th.MAX_EXT_HEADER:
@@ -233,6 +240,9 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> int:
             hdr.linkname = longlink
         pending, longname, longlink = {}, None, None
         path = guard.check(hdr)
+        if path in by_ref_paths:
+            reproducible = False
+            log.warning("layer tar writes %r twice: its exact bytes cannot be rebuilt", path)
         pad = th.padding(hdr.size)
         basename = path.rsplit(b"/", 1)[-1]
         by_ref = (
@@ -245,15 +255,19 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> int:
         if by_ref:
             assert split is not None
             split.file(path, hdr.size)
+            by_ref_paths.add(path)
             if feed.skip(hdr.size) < hdr.size:
                 raise _truncated()
             pad_bytes = feed.take(pad)
             raw(pad_bytes)
         else:
-            body = feed.take(hdr.size + pad)
-            if len(body) < hdr.size + pad:
-                raise _truncated()
-            raw(body)
+            left = hdr.size + pad  # kept verbatim, in bounded chunks
+            while left:
+                body = feed.take(min(CHUNK, left))
+                if not body:
+                    raise _truncated()
+                raw(body)
+                left -= len(body)
         if hdr.is_regular:
             size_total += hdr.size
 
@@ -270,7 +284,7 @@ def apply_tar(source: ReadStream, dest: str, split_path: str | None = None) -> A
     feed = _Feed(reader, tar)
     try:
         try:
-            size = _walk(feed, split)
+            size, reproducible = _walk(feed, split)
         except (zlib.error, lzma.LZMAError, zstandard.ZstdError, EOFError) as exc:
             raise errdefs.InvalidParameter(f"failed to decompress layer: {exc}") from exc
     except BaseException:
@@ -291,4 +305,5 @@ def apply_tar(source: ReadStream, dest: str, split_path: str | None = None) -> A
         size=size,
         tar_size=feed.total,
         compression=kind,
+        reproducible=reproducible,
     )

@@ -128,3 +128,14 @@ def data_root(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     root.mkdir()
     return root
+
+
+def test_duplicate_path_is_flagged_not_reproducible(tmp_path: Path) -> None:
+    tar = build([f("a", b"first"), f("a", b"second")])
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    res = apply_tar(io.BytesIO(tar), str(dest), str(tmp_path / "split"))
+    assert not res.reproducible
+    assert (dest / "a").read_bytes() == b"second"
+    ok = apply_tar(io.BytesIO(build([f("b")])), str(tmp_path), str(tmp_path / "split2"))
+    assert ok.reproducible
