@@ -31,11 +31,13 @@ TRAILING_WINDOW = 256 * 1024
 _MAX_PHYSICAL = 4 * 1024 * 1024
 
 
-def lines_backwards(fd: int, end: int, block: int = BLOCK) -> Iterator[tuple[int, bytes]]:
+def lines_backwards(fd: int, end: int, block: int = BLOCK) -> Iterator[tuple[int, bytes | None]]:
     """``(offset, line)`` of newline-terminated lines in ``[0, end)``, last first.
 
-    The unterminated fragment at ``end`` (a write in progress) is skipped, and
-    so is any line longer than ``_MAX_PHYSICAL``.
+    After each block read it also yields ``(block offset, None)``, so a caller
+    can give up inside a long run of bytes without newlines. The unterminated
+    fragment at ``end`` (a write in progress) is skipped, and so is any line
+    longer than ``_MAX_PHYSICAL``.
     """
     pos = end
     head = b""  # bytes at [pos, pos + len(head)): the unfinished start of a line + its "\n"
@@ -46,6 +48,7 @@ def lines_backwards(fd: int, end: int, block: int = BLOCK) -> Iterator[tuple[int
         chunk = os.pread(fd, size, pos)
         if len(chunk) < size:  # the file shrank under us: give up quietly
             return
+        yield pos, None
         data = chunk + head
         if not trimmed:
             nl = data.rfind(b"\n")
@@ -73,34 +76,49 @@ def find_tail_start(fd: int, end: int, n: int, count_trailing: bool) -> int:
 
     ``count_trailing``: whether pending pieces at the end of a stream will be
     emitted as a line (the log has ended), and so count towards ``n``.
+
+    Phase 1 walks back until ``n`` lines are counted (everything walked is
+    read). Phase 2 looks at most ``TRAILING_WINDOW`` further for earlier
+    pieces of those lines and for the pending end of a stream not seen yet.
     """
     parser = TimestampParser()
     count = 0
     seen: set[str] = set()
-    need: dict[str, bool] = {}  # stream → pieces further back still belong to a wanted line
-    stop_at: int | None = None
+    need: dict[str, bool] = {}  # stream → its earliest counted line may have pieces further back
+    boundary: int | None = end if n == 0 else None  # start of the n-th line from the end
+    start = end
     for off, line in lines_backwards(fd, end):
-        if stop_at is not None and (len(seen) >= 2 or stop_at - off > TRAILING_WINDOW):
-            return stop_at
+        if boundary is not None:
+            if boundary - off > TRAILING_WINDOW:
+                break
+            if len(seen) >= 2 and not any(need.values()):
+                break
+        if line is None:
+            continue
         rec = parse_k8s_line(line, parser)
         if rec is None:
             continue
         s = rec.stream
+        if boundary is None:  # phase 1: every line walked is read
+            start = off
+            if not rec.partial:
+                count += 1
+                need[s] = True
+            elif s not in seen:
+                need[s] = True
+                count += count_trailing
+            seen.add(s)
+            if count >= n:
+                boundary = off
+            continue
+        # phase 2: only pieces of wanted lines, and pending stream ends
         if not rec.partial:
-            seen.add(s)
-            if count < n:
-                count += 1
-                need[s] = True  # this line's own P pieces are further back
-            else:
-                need[s] = False
-        elif s not in seen:  # the pending end of stream s
-            seen.add(s)
+            need[s] = False
+        elif need.get(s, s not in seen):
             need[s] = True
-            if count_trailing:
-                count += 1
-        if count >= n and not any(need.values()):
-            if stop_at is None:
-                stop_at = off + len(line) + 1
-        else:
-            stop_at = None
-    return stop_at if stop_at is not None else 0
+            start = off
+        seen.add(s)
+    else:
+        if boundary is None:
+            return 0
+    return start
