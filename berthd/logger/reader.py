@@ -35,7 +35,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, BinaryIO, TypeVar
 
 from berthd import errdefs
@@ -205,7 +205,7 @@ async def read_logs(
     stderr: bool = True,
     stopped: StopSignal | None = None,
     poll_interval: float = POLL_INTERVAL,
-) -> AsyncIterator[LogMessage]:
+) -> AsyncGenerator[LogMessage, None]:
     """Yield the container's log as ``LogMessage``s (see the module docstring).
 
     ``since_ns``/``until_ns``: 0 = unset. ``stopped``: an ``asyncio.Event`` or
