@@ -56,8 +56,8 @@ class PluginDriver:
     def name(self) -> str:
         return self._name
 
-    def _call(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        ret = self.client.call("VolumeDriver." + method, args)
+    def _call(self, method: str, args: dict[str, Any], retry: bool = True) -> dict[str, Any]:
+        ret = self.client.call("VolumeDriver." + method, args, retry=retry)
         err = ret.get("Err")
         if err:
             raise PluginError(str(err))
@@ -68,7 +68,9 @@ class PluginDriver:
             if self._scope is not None:
                 return self._scope
         try:
-            ret = self._call("Capabilities", {})
+            # no retries: optional, and asked while listing, where a plugin
+            # that is down must not cost a back-off per volume
+            ret = self._call("Capabilities", {}, retry=False)
         except System as e:
             # Capabilities is optional; a plugin without it is local-only (moby)
             log.warning(
