@@ -2,37 +2,120 @@
 
 It owns the image store (imagedb), the reference store (repositories.json)
 and the distribution metadata store, all on top of the layer store. Every
-store call is blocking and goes through ``asyncio.to_thread``.
+store call is blocking and goes through ``asyncio.to_thread``; the verbs live
+one per module next to this one, this class only schedules them. Events raised
+from worker threads are handed to the event loop (the events service is not
+thread-safe).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import platform
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
+from berthd import errdefs
 from berthd.daemon.containers.deps import ResolvedImage
 from berthd.daemon.events import EventsService
+from berthd.daemon.images import delete as delete_verb
+from berthd.daemon.images import history as history_verb
+from berthd.daemon.images import import_ as import_verb
+from berthd.daemon.images import inspect as inspect_verb
+from berthd.daemon.images import list as list_verb
+from berthd.daemon.images import load as load_verb
+from berthd.daemon.images import prune as prune_verb
+from berthd.daemon.images import save as save_verb
+from berthd.daemon.images import tag as tag_verb
+from berthd.daemon.images.bridge import BodyReader, ByteSource, ChunkSink, run_streaming
+from berthd.image.delete import ContainerUse
 from berthd.image.distribution_metadata import DistributionMetadataStore
 from berthd.image.fs_store import FSStoreBackend
 from berthd.image.lookup import get_image
+from berthd.image.reference import Reference, parse_normalized_named
 from berthd.image.reference_store import ReferenceStore
 from berthd.image.store import ImageStore
 from berthd.layer import LayerStore
+from berthd.lib.filters import FilterArgs
 
-__all__ = ["ImageService"]
+__all__ = ["ContainersUsing", "ImageService"]
+
+log = logging.getLogger(__name__)
+
+ContainersUsing = Callable[[str], Sequence[ContainerUse]]
+
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
+
+
+def _no_containers(image_id: str) -> list[ContainerUse]:
+    return []
 
 
 class ImageService:
-    def __init__(self, data_root: str, layers: LayerStore, events: EventsService) -> None:
+    def __init__(
+        self,
+        data_root: str,
+        layers: LayerStore,
+        events: EventsService,
+        containers_using: ContainersUsing = _no_containers,
+    ) -> None:
         """Blocking (reads every image at start-up): construct in a thread."""
         self.driver_name = layers.driver.name
         root = os.path.join(data_root, "image", self.driver_name)
         self.root = root
         self.layers = layers
         self.events = events
+        self.containers_using = containers_using
         self.images = ImageStore(FSStoreBackend(os.path.join(root, "imagedb")), layers)
         self.references = ReferenceStore(os.path.join(root, "repositories.json"))
         self.distribution = DistributionMetadataStore(os.path.join(root, "distribution"))
         self.tmp_dir = os.path.join(data_root, "tmp")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._collect_orphan_layers()
+
+    def _collect_orphan_layers(self) -> None:
+        """Drop layers no image holds: what a load killed midway registered.
+
+        The image store has taken its references by now; a read-only layer with no
+        reference and nothing on top (no child layer, no container) belongs to no one.
+        """
+        for chain in list(self.layers.layers()):
+            try:
+                if self.layers.references(chain) or self.layers.dependents(chain):
+                    continue
+                self.layers.get(chain)
+                removed = self.layers.release(chain)
+            except errdefs.BerthdError:
+                continue  # already collected with a child
+            for layer in removed:
+                log.warning("removed layer %s that no image uses", layer.chain_id)
+
+    # -- events ------------------------------------------------------------------------
+    def emit(self, type_: str, action: str, actor: str, attrs: dict[str, str]) -> None:
+        """Log an event from the loop or from a worker thread."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self.events.log, type_, action, actor, attrs)
+                return
+        self.events.log(type_, action, actor, attrs)
+
+    def image_event(self, image_id: str, action: str, name: str | None = None) -> None:
+        """dockerd's ``LogImageEvent``: the image's labels, plus ``name``."""
+        attrs: dict[str, str] = {}
+        try:
+            attrs.update(self.images.get(image_id).config.labels())
+        except errdefs.BerthdError:
+            pass  # deleted already
+        attrs["name"] = name if name is not None else image_id
+        self.emit("image", action, image_id, attrs)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._loop = asyncio.get_running_loop()
+        return await asyncio.to_thread(fn, *args)
 
     # -- what the container code needs (ImageLookup) -------------------------------
     def resolve_image(self, ref: str) -> ResolvedImage:
@@ -43,3 +126,101 @@ class ImageService:
 
     def image_in_use(self, image_id: str) -> None:
         """Nothing to record: rmi asks the container store who uses an image."""
+
+    def tag(self, image_id: str, ref: Reference) -> None:
+        """Blocking ``TagImage`` (import and commit use it)."""
+        tag_verb.add_tag(self, image_id, ref)
+
+    # -- load / save / import (streams) ------------------------------------------------
+    def load_images(self, body: ByteSource, quiet: bool) -> AsyncIterator[bytes]:
+        self._loop = loop = asyncio.get_running_loop()
+
+        def work(sink: ChunkSink) -> None:
+            with BodyReader(body, loop) as raw:
+                load_verb.load_images(self, raw, sink, quiet)  # type: ignore[arg-type]
+
+        return run_streaming(work)
+
+    async def check_save(self, names: list[str]) -> None:
+        await self._run(save_verb.check_names, self, names)
+
+    def save_images(self, names: list[str]) -> AsyncIterator[bytes]:
+        self._loop = asyncio.get_running_loop()
+        return run_streaming(
+            lambda sink: save_verb.save_images(self, names, sink),  # type: ignore[arg-type]
+            coalesce=True,
+        )
+
+    def import_image(
+        self,
+        src: str,
+        body: ByteSource,
+        repo: str,
+        tag: str,
+        message: str,
+        changes: list[str],
+    ) -> AsyncIterator[bytes]:
+        """Validates first (an error before any output becomes an HTTP error)."""
+        self._loop = loop = asyncio.get_running_loop()
+        arch = _GO_ARCH.get(platform.machine(), platform.machine())
+        req = import_verb.prepare_import(src, repo, tag, message, changes, arch)
+
+        def work(sink: ChunkSink) -> None:
+            with BodyReader(body, loop) as raw:
+                import_verb.import_image(self, req, raw, sink)  # type: ignore[arg-type]
+
+        return run_streaming(work)
+
+    def pull_image(self, image: str, tag: str) -> AsyncIterator[bytes]:
+        """No registry client yet: refuse clearly, never touch the network."""
+        ref = parse_normalized_named(image)
+        if tag and not ref.is_canonical:
+            ref = ref.with_tag(tag)
+        raise errdefs.NotImplemented_(
+            f"pulling {ref.tag_name_only().familiar_string()} is not supported yet: "
+            "berthd has no registry client (use docker load)"
+        )
+
+    # -- queries and small verbs --------------------------------------------------------
+    async def list_images(
+        self, filters: FilterArgs, all_images: bool, shared_size: bool
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self._run(
+            list_verb.image_summaries, self, filters, all_images, shared_size
+        )
+        return rows
+
+    async def inspect_image(self, name: str) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._run(inspect_verb.inspect_image, self, name)
+        return doc
+
+    async def image_history(self, name: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self._run(history_verb.image_history, self, name)
+        return rows
+
+    async def tag_image(self, name: str, repo: str, tag: str) -> None:
+        await self._run(tag_verb.tag_image, self, name, repo, tag)
+
+    async def delete_image(self, name: str, force: bool, prune: bool) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = await self._run(
+            delete_verb.delete_image, self, name, force, prune
+        )
+        return items
+
+    async def prune_images(self, filters: FilterArgs) -> dict[str, Any]:
+        report: dict[str, Any] = await self._run(prune_verb.prune_images, self, filters)
+        return report
+
+    # -- system counts and disk usage ----------------------------------------------------
+    async def count(self) -> int:
+        return len(self.images)
+
+    async def disk_usage(self) -> tuple[int, list[dict[str, Any]]]:
+        """``LayersSize`` and the ``Images`` rows of ``/system/df``."""
+
+        def usage() -> tuple[int, list[dict[str, Any]]]:
+            rows = list_verb.image_summaries(self, FilterArgs(), False, True, True)
+            return list_verb.layers_size(self), rows
+
+        result: tuple[int, list[dict[str, Any]]] = await self._run(usage)
+        return result
