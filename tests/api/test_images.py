@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from berthd.api import APIOptions, Backends, build_app
@@ -26,7 +27,7 @@ from berthd.layer import LayerStore, new_driver
 from berthd.lib.filters import FilterArgs
 from tests.integration.images_build import build_busybox_archive
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 OPTS = APIOptions(version="1.45", min_version="1.24", server_version="0.1.0", cors_header="")
 
 
