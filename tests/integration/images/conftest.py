@@ -19,7 +19,10 @@ def make_cli(cli: str, d: BerthdProcess) -> Docker:
         env = {**os.environ, "DOCKER_HOST": d.base_url, "DOCKER_CONFIG": str(d.root / "cfg")}
         proc = subprocess.run([cli, *args], input=stdin, capture_output=True, env=env, timeout=120)
         out = subprocess.CompletedProcess(
-            proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+            proc.args,
+            proc.returncode,
+            proc.stdout.decode(errors="surrogateescape"),
+            proc.stderr.decode(errors="replace"),
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed: {out.stderr}")
