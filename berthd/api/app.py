@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, make_middlewares
+from berthd.api.routers.container import ContainersBackend, ContainersRouter
+from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.system import SystemBackend, SystemRouter
 from berthd.api.routes import register
 
@@ -23,6 +25,8 @@ class Backends:
     """One backend per API group; each router holds only its own."""
 
     system: SystemBackend
+    containers: ContainersBackend | None = None
+    images: ImagesBackend | None = None
 
 
 def build_app(backends: Backends, opts: APIOptions) -> web.Application:
@@ -31,6 +35,10 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
     app = web.Application(middlewares=make_middlewares(opts), client_max_size=64 * 1024 * 1024)
     app.on_response_prepare.append(make_header_hook(opts))
     register(app, SystemRouter(backends.system).routes())
+    if backends.containers is not None:
+        register(app, ContainersRouter(backends.containers).routes())
+    if backends.images is not None:
+        register(app, ImageRouter(backends.images).routes())
     if opts.cors_header:
 
         async def options(request: web.Request) -> web.StreamResponse:

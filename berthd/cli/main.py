@@ -118,7 +118,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
         tls_ctx = make_tls_context(cfg) if cfg.tls_enabled else None
         daemon = await Daemon.create(cfg)
         app = build_app(
-            Backends(system=daemon.system),
+            Backends(system=daemon.system, containers=daemon.containers, images=daemon.images),
             APIOptions(
                 version=API_VERSION,
                 min_version=MIN_API_VERSION,
@@ -155,7 +155,10 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
         for site in list(runner.sites):
             await site.stop()
         await daemon.shutdown()
-        await runner.cleanup()
+        try:
+            await asyncio.wait_for(runner.cleanup(), REQUEST_DRAIN_SECONDS + 5)
+        except TimeoutError:
+            log.warning("some API requests did not finish; exiting anyway")
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             loop.remove_signal_handler(s)
         log.info("berthd stopped")

@@ -10,20 +10,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from berthd.config import DaemonConfig
+from berthd.container import ContainerStore
 from berthd.daemon.components import probe_components
+from berthd.daemon.containers.service import ContainerService
 from berthd.daemon.daemon_id import load_or_create_daemon_id
 from berthd.daemon.events import EventsService
 from berthd.daemon.hostinfo import HostInfo, read_host_info
 from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
-from berthd.daemon.system import StorageStatus, SystemService
+from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
+from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.layer import LayerStore, new_driver
+from berthd.runtime.conmon import ConmonSettings
+from berthd.runtime.supervisor import Supervisor
 
 __all__ = ["Daemon"]
 
@@ -41,6 +46,8 @@ class Daemon:
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService
+        self.runtimes: RuntimeSet
+        self.containers: ContainerService
         self.system: SystemService
 
     @property
@@ -63,7 +70,26 @@ class Daemon:
             )
             return layers, ImageService(config.data_root, layers, daemon.events)
 
-        daemon.layers, daemon.images = await asyncio.to_thread(open_stores)
+        (daemon.layers, daemon.images), daemon.runtimes = await asyncio.gather(
+            asyncio.to_thread(open_stores), probe_runtimes(config)
+        )
+        supervisor = Supervisor(
+            Path(config.exec_root),
+            daemon.runtimes.runtimes,
+            daemon.default_runtime() or "runc",
+            ConmonSettings(cgroup=config.cgroup_parent.rstrip("/") + "/conmon"),
+        )
+        daemon.containers = ContainerService(
+            config=lambda: daemon.config,
+            store=ContainerStore(os.path.join(config.data_root, "containers")),
+            layers=daemon.layers,
+            images=daemon.images,
+            supervisor=supervisor,
+            events=daemon.events,
+            driver_name=daemon.layers.driver.name,
+            default_runtime=daemon.default_runtime,
+        )
+        await daemon.containers.load()
         daemon.system = SystemService(
             config=lambda: daemon.config,
             daemon_id=daemon_id,
@@ -72,6 +98,8 @@ class Daemon:
             components=components,
             storage=daemon.storage_status,
             default_runtime=daemon.default_runtime,
+            counts=daemon.counts,
+            disk_usage=daemon.disk_usage,
         )
         log.info("Daemon has completed initialization")
         return daemon
@@ -90,13 +118,30 @@ class Daemon:
         return StorageStatus(driver=driver, status=status)
 
     def default_runtime(self) -> str:
-        if self.config.default_runtime:
-            return self.config.default_runtime
-        return "runc" if shutil.which("runc") else "crun"
+        return self.runtimes.default(self.config)
+
+    async def disk_usage(self, types: list[str]) -> DiskUsage:
+        usage = DiskUsage()
+        if not types or "image" in types:
+            usage.layers_size, usage.images = await self.images.disk_usage()
+        return usage
+
+    async def counts(self) -> Counts:
+        c = Counts(images=await self.images.count())
+        for ctr in self.containers.store:
+            c.containers += 1
+            if ctr.state.paused:
+                c.paused += 1
+            elif ctr.state.running:
+                c.running += 1
+            else:
+                c.stopped += 1
+        return c
 
     def reload(self, new: DaemonConfig, applied: list[str]) -> None:
         """Swap in a reloaded configuration and announce it (``daemon reload``)."""
         self._config = new
+        self.runtimes.apply_config(new)
         self.events.log("daemon", "reload", self.id, self.reload_attributes())
         log.info("Reloaded configuration: %s", ", ".join(applied) or "(no reloadable keys)")
 
@@ -117,5 +162,8 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop the daemon's services; containers get the shutdown policy."""
         self.events.close()
-        await asyncio.to_thread(self.layers.cleanup)
+        cfg = self.config
+        await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
+        if not cfg.live_restore:
+            await asyncio.to_thread(self.layers.cleanup)
         log.info("Daemon shutdown complete")

@@ -205,6 +205,10 @@ class Supervisor:
         self._record(container_id)
         return await self._watchers[container_id].wait()
 
+    def conmon_pid(self, container_id: str) -> int:
+        """conmon's PID for a supervised container (0 if it could not be found)."""
+        return self._record(container_id).conmon_pid
+
     def exited(self, container_id: str) -> bool:
         """True once conmon has gone (the exit status is then final)."""
         self._record(container_id)

@@ -1,0 +1,232 @@
+"""Container routes: create, start, stop, kill, wait, rm, inspect, ps, attach, exec …
+
+Each handler parses the request, calls one backend method and writes the
+answer. Attach and exec start hijack the connection only after the backend
+has accepted the request, so a refusal is still an ordinary JSON error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+
+from berthd.api.hijack import hijack
+from berthd.api.httputil import api_version, json_response, query_bool, query_int, read_json
+from berthd.api.httputil import version_less as older
+from berthd.api.routes import Route
+from berthd.errdefs import BerthdError, InvalidParameter
+from berthd.lib.filters import FilterArgs
+
+__all__ = ["ContainersBackend", "ContainersRouter"]
+
+
+class AttachTarget(Protocol):
+    @property
+    def tty(self) -> bool: ...
+
+
+class ExecTarget(Protocol):
+    tty: bool
+
+
+class ContainersBackend(Protocol):
+    async def create(self, name: str, body: Any) -> dict[str, Any]: ...
+    async def start(self, ref: str) -> None: ...
+    async def stop(self, ref: str, t: int | None = None, sig: str = "") -> None: ...
+    async def restart(self, ref: str, t: int | None = None, sig: str = "") -> None: ...
+    async def kill(self, ref: str, sig: str) -> None: ...
+    def wait_future(self, ref: str, condition: str) -> asyncio.Future[tuple[int, str]]: ...
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None: ...
+    async def rename(self, ref: str, new_name: str) -> None: ...
+    async def pause(self, ref: str) -> None: ...
+    async def unpause(self, ref: str) -> None: ...
+    def resize(self, ref: str, height: int, width: int) -> None: ...
+    def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]: ...
+    def list(
+        self, all_: bool, limit: int, size: bool, filters: FilterArgs
+    ) -> list[dict[str, Any]]: ...
+    def plan_attach(
+        self,
+        ref: str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        stream: bool,
+        logs: bool,
+        detach_keys: str,
+    ) -> Any: ...
+    async def attach(self, plan: Any, conn: Any) -> None: ...
+    def exec_create(self, ref: str, body: Any) -> dict[str, str]: ...
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]: ...
+    def exec_prepare(self, exec_id: str, body: Any) -> Any: ...
+    async def exec_start(self, rec: Any, conn: Any) -> None: ...
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
+
+
+def _optional_int(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameter(f'strconv.Atoi: parsing "{raw}": invalid syntax') from None
+
+
+class ContainersRouter:
+    def __init__(self, backend: ContainersBackend) -> None:
+        self.b = backend
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", "/containers/json", self.get_containers_json),
+            Route("GET", "/containers/{name}/json", self.get_containers_by_name),
+            Route("POST", "/containers/create", self.post_containers_create),
+            Route("POST", "/containers/{name}/start", self.post_containers_start),
+            Route("POST", "/containers/{name}/stop", self.post_containers_stop),
+            Route("POST", "/containers/{name}/restart", self.post_containers_restart),
+            Route("POST", "/containers/{name}/kill", self.post_containers_kill),
+            Route("POST", "/containers/{name}/wait", self.post_containers_wait),
+            Route("POST", "/containers/{name}/rename", self.post_containers_rename),
+            Route("POST", "/containers/{name}/pause", self.post_containers_pause),
+            Route("POST", "/containers/{name}/unpause", self.post_containers_unpause),
+            Route("POST", "/containers/{name}/resize", self.post_containers_resize),
+            Route("POST", "/containers/{name}/attach", self.post_containers_attach),
+            Route("DELETE", "/containers/{name}", self.delete_containers),
+            Route("POST", "/containers/{name}/exec", self.post_container_exec_create),
+            Route("POST", "/exec/{id}/start", self.post_exec_start),
+            Route("POST", "/exec/{id}/resize", self.post_exec_resize),
+            Route("GET", "/exec/{id}/json", self.get_exec_by_id),
+        ]
+
+    async def get_containers_json(self, request: web.Request) -> web.StreamResponse:
+        filters = FilterArgs.from_json(request.query.get("filters"))
+        rows = self.b.list(
+            query_bool(request, "all"),
+            query_int(request, "limit", -1),
+            query_bool(request, "size"),
+            filters,
+        )
+        return json_response(rows)
+
+    async def get_containers_by_name(self, request: web.Request) -> web.StreamResponse:
+        return json_response(
+            self.b.inspect(
+                request.match_info["name"], api_version(request), query_bool(request, "size")
+            )
+        )
+
+    async def post_containers_create(self, request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        result = await self.b.create(request.query.get("name", ""), body)
+        return json_response(result, status=201)
+
+    async def post_containers_start(self, request: web.Request) -> web.StreamResponse:
+        await self.b.start(request.match_info["name"])
+        return web.Response(status=204)
+
+    async def post_containers_stop(self, request: web.Request) -> web.StreamResponse:
+        sig = request.query.get("signal", "") if not older(api_version(request), "1.42") else ""
+        await self.b.stop(request.match_info["name"], _optional_int(request, "t"), sig)
+        return web.Response(status=204)
+
+    async def post_containers_restart(self, request: web.Request) -> web.StreamResponse:
+        sig = request.query.get("signal", "") if not older(api_version(request), "1.42") else ""
+        await self.b.restart(request.match_info["name"], _optional_int(request, "t"), sig)
+        return web.Response(status=204)
+
+    async def post_containers_kill(self, request: web.Request) -> web.StreamResponse:
+        await self.b.kill(request.match_info["name"], request.query.get("signal", ""))
+        return web.Response(status=204)
+
+    async def post_containers_wait(self, request: web.Request) -> web.StreamResponse:
+        fut = self.b.wait_future(request.match_info["name"], request.query.get("condition", ""))
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)  # the CLI orders wait → start on these headers
+        code, error = await fut
+        body: dict[str, Any] = {"StatusCode": code}
+        if error:
+            body["Error"] = {"Message": error}
+        with contextlib.suppress(ConnectionResetError):
+            await resp.write(orjson.dumps(body) + b"\n")
+        return resp
+
+    async def post_containers_rename(self, request: web.Request) -> web.StreamResponse:
+        await self.b.rename(request.match_info["name"], request.query.get("name", ""))
+        return web.Response(status=204)
+
+    async def post_containers_pause(self, request: web.Request) -> web.StreamResponse:
+        await self.b.pause(request.match_info["name"])
+        return web.Response(status=204)
+
+    async def post_containers_unpause(self, request: web.Request) -> web.StreamResponse:
+        await self.b.unpause(request.match_info["name"])
+        return web.Response(status=204)
+
+    async def post_containers_resize(self, request: web.Request) -> web.StreamResponse:
+        self.b.resize(
+            request.match_info["name"], query_int(request, "h", 0), query_int(request, "w", 0)
+        )
+        return web.Response(status=200)
+
+    async def delete_containers(self, request: web.Request) -> web.StreamResponse:
+        await self.b.remove(
+            request.match_info["name"], query_bool(request, "force"), query_bool(request, "v")
+        )
+        return web.Response(status=204)
+
+    async def post_containers_attach(self, request: web.Request) -> web.StreamResponse:
+        plan = self.b.plan_attach(
+            request.match_info["name"],
+            stdin=query_bool(request, "stdin"),
+            stdout=query_bool(request, "stdout"),
+            stderr=query_bool(request, "stderr"),
+            stream=query_bool(request, "stream"),
+            logs=query_bool(request, "logs"),
+            detach_keys=request.query.get("detachKeys", ""),
+        )
+        multiplexed = not plan.tty and not older(api_version(request), "1.42")
+        resp, conn = await hijack(request, multiplexed)
+        try:
+            await self.b.attach(plan, conn)
+        finally:
+            conn.close()
+        return resp
+
+    async def post_container_exec_create(self, request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        return json_response(self.b.exec_create(request.match_info["name"], body), status=201)
+
+    async def post_exec_start(self, request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, required=False) or {}
+        rec = self.b.exec_prepare(request.match_info["id"], body)
+        if isinstance(body, dict) and body.get("Detach"):
+            await self.b.exec_start(rec, None)
+            return web.Response(status=200)
+        multiplexed = not rec.tty and not older(api_version(request), "1.42")
+        resp, conn = await hijack(request, multiplexed)
+        try:
+            await self.b.exec_start(rec, conn)
+        except BerthdError as e:
+            # the connection is raw by now: dockerd writes the error into the stream
+            msg = (str(e) + "\r\n").encode()
+            if not rec.tty:
+                msg = bytes((1, 0, 0, 0)) + len(msg).to_bytes(4, "big") + msg
+            with contextlib.suppress(ConnectionResetError, OSError):
+                await conn.write(msg)
+        finally:
+            conn.close()
+        return resp
+
+    async def post_exec_resize(self, request: web.Request) -> web.StreamResponse:
+        self.b.exec_resize(
+            request.match_info["id"], query_int(request, "h", 0), query_int(request, "w", 0)
+        )
+        return web.Response(status=200)
+
+    async def get_exec_by_id(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self.b.exec_inspect(request.match_info["id"]))
