@@ -1,0 +1,203 @@
+"""Fixtures for container integration tests: one real berthd per test module.
+
+The data root is seeded with a busybox image (``busybox:latest``) before the
+daemon starts. Every container lives under a test-only cgroup parent
+(``/berthd-test-<random>``). Teardown removes every container (``docker rm
+-f``), stops berthd by PID, kills any conmon of this data root that is left
+(by PID, after checking its cmdline), unmounts what is left under the root and
+removes the cgroup directories the module caused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from berthd.runtime.cgroups import hierarchies
+from tests.integration.daemon_process import BerthdProcess
+from tests.integration.seed_image import seed_busybox
+
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def returncode(self) -> int:
+        return self.rc
+
+
+@dataclass
+class Env:
+    """A module's daemon, its CLI runner and its SDK client."""
+
+    d: BerthdProcess
+    cgroup_parent: str
+    cfg_dir: str
+    image_id: str
+    client: docker.DockerClient
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_HOST": self.d.base_url, "DOCKER_CONFIG": self.cfg_dir}
+
+    def argv(self, *args: str) -> list[str]:
+        return [DOCKER, "-H", self.d.base_url, *args]
+
+    def run(
+        self,
+        *args: str,
+        check: bool = False,
+        stdin: bytes | str | None = None,
+        timeout: float = 30,
+    ) -> Result:
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        proc = subprocess.run(
+            self.argv(*args),
+            input=data,
+            stdin=None if data is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env=self.env,
+            timeout=timeout,
+        )
+        res = Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+        if check and res.rc != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {res.rc}: {res.err}")
+        return res
+
+    def ok(self, *args: str, **kw: Any) -> str:
+        """Run, require exit 0, return stdout."""
+        return self.run(*args, check=True, **kw).out
+
+    def popen(self, *args: str, **kw: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.argv(*args), env=self.env, **kw)
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return dict(self.client.api.inspect_container(ref))
+
+
+def _conmons(data_root: str, exec_root: str) -> list[int]:
+    """PIDs of conmon processes whose argv mentions this daemon's paths."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            argv = (p / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not os.path.basename(argv[0]).startswith(b"conmon"):
+            continue
+        joined = b" ".join(argv)
+        if data_root.encode() in joined or exec_root.encode() in joined:
+            pids.append(int(p.name))
+    return pids
+
+
+def _mounts_under(root: str) -> list[str]:
+    out = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mnt = line.split()[4]
+        if mnt.startswith(root):
+            out.append(mnt)
+    return out
+
+
+def _cgroup_dirs(parent: str) -> list[Path]:
+    return [h.path(parent) for h in hierarchies() if h.path(parent).exists()]
+
+
+def _rmdir_tree(top: Path) -> None:
+    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda t: -len(t[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(dirpath)
+
+
+def _teardown(e: Env) -> list[str]:
+    """Leave nothing behind; return what had to be cleaned by force."""
+    leaks: list[str] = []
+    with contextlib.suppress(Exception):
+        ids = e.run("ps", "-aq", "--no-trunc", timeout=20).out.split()
+        if ids:
+            e.run("rm", "-f", *ids, timeout=60)
+    with contextlib.suppress(Exception):
+        e.client.close()
+    e.d.stop(timeout=30)
+    for pid in _conmons(e.d.data_root, e.d.exec_root):
+        leaks.append(f"conmon {pid}")
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.05)
+    for mnt in sorted(_mounts_under(str(e.d.root)), key=len, reverse=True):
+        leaks.append(f"mount {mnt}")
+        subprocess.run(["umount", "-l", mnt], capture_output=True, check=False)
+    for d in _cgroup_dirs(e.cgroup_parent):
+        _rmdir_tree(d)
+        if d.exists():
+            leaks.append(f"cgroup {d}")
+    shutil.rmtree(e.d.root, ignore_errors=True)
+    return leaks
+
+
+def _start(args: tuple[str, ...] = ()) -> Env:
+    if os.geteuid() != 0:
+        pytest.skip("container integration tests need root")
+    for b in (DOCKER, "/usr/bin/conmon", "/usr/bin/busybox"):
+        if not os.path.exists(b):
+            pytest.skip(f"{b} missing")
+    parent = f"/berthd-test-{secrets.token_hex(4)}"
+    d = BerthdProcess(args=["--cgroup-parent", parent, *args])
+    image_id = seed_busybox(d.data_root)
+    cfg = d.root / "dockercfg"
+    cfg.mkdir()
+    d.start()
+    client = docker.DockerClient(base_url=d.base_url, timeout=60)
+    return Env(d, parent, str(cfg), image_id, client)
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    e = _start()
+    leaks: list[str] = []
+    try:
+        yield e
+    finally:
+        leaks = _teardown(e)
+    assert not leaks, f"left behind after the module: {leaks}"
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 5.0, step: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(step)
+
+
+def uniq(prefix: str = "c") -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
