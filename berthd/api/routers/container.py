@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
-from berthd.api.hijack import hijack
+from berthd.api.hijack import MULTIPLEXED, RAW, hijack
 from berthd.api.httputil import api_version, json_response, query_bool, query_int, read_json
 from berthd.api.httputil import version_less as older
+from berthd.api.routers.system import parse_timestamp
 from berthd.api.routes import Route
 from berthd.errdefs import BerthdError, InvalidParameter
 from berthd.lib.filters import FilterArgs
+from berthd.logger.request import LogsOptions
 
 __all__ = ["ContainersBackend", "ContainersRouter"]
 
@@ -45,6 +48,7 @@ class ContainersBackend(Protocol):
     async def pause(self, ref: str) -> None: ...
     async def unpause(self, ref: str) -> None: ...
     def resize(self, ref: str, height: int, width: int) -> None: ...
+    def logs(self, ref: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]: ...
     def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]: ...
     def list(
         self, all_: bool, limit: int, size: bool, filters: FilterArgs
@@ -77,6 +81,45 @@ def _optional_int(request: web.Request, name: str) -> int | None:
         raise InvalidParameter(f'strconv.Atoi: parsing "{raw}": invalid syntax') from None
 
 
+# How often a quiet stream checks that its client is still connected.
+_IDLE_CHECK_SECONDS = 1.0
+
+
+async def _stream(
+    request: web.Request, resp: web.StreamResponse, chunks: AsyncIterator[bytes]
+) -> None:
+    """Copy chunks to the client; stop when it leaves, even if nothing comes."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(64)
+
+    async def produce() -> None:
+        try:
+            async for chunk in chunks:
+                await queue.put(chunk)
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(produce())
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(queue.get(), _IDLE_CHECK_SECONDS)
+            except TimeoutError:
+                if request.transport is None or request.transport.is_closing():
+                    return
+                continue
+            if chunk is None:
+                break
+            await resp.write(chunk)
+        task.result()
+    except ConnectionResetError:
+        pass
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 class ContainersRouter:
     def __init__(self, backend: ContainersBackend) -> None:
         self.b = backend
@@ -96,6 +139,7 @@ class ContainersRouter:
             Route("POST", "/containers/{name}/unpause", self.post_containers_unpause),
             Route("POST", "/containers/{name}/resize", self.post_containers_resize),
             Route("POST", "/containers/{name}/attach", self.post_containers_attach),
+            Route("GET", "/containers/{name}/logs", self.get_containers_logs),
             Route("DELETE", "/containers/{name}", self.delete_containers),
             Route("POST", "/containers/{name}/exec", self.post_container_exec_create),
             Route("POST", "/exec/{id}/start", self.post_exec_start),
@@ -178,6 +222,35 @@ class ContainersRouter:
             request.match_info["name"], query_bool(request, "force"), query_bool(request, "v")
         )
         return web.Response(status=204)
+
+    async def get_containers_logs(self, request: web.Request) -> web.StreamResponse:
+        since = parse_timestamp("since", request.query.get("since", "")) or 0
+        until = parse_timestamp("until", request.query.get("until", "")) or 0
+        tail_raw = request.query.get("tail", "all")
+        tail: int | None = None
+        if tail_raw not in ("", "all"):
+            try:
+                tail = int(tail_raw)
+            except ValueError:
+                tail = None
+            if tail is not None and tail < 0:
+                tail = None
+        opts = LogsOptions(
+            stdout=query_bool(request, "stdout"),
+            stderr=query_bool(request, "stderr"),
+            follow=query_bool(request, "follow"),
+            since_ns=int(since * 1e9),
+            until_ns=int(until * 1e9),
+            timestamps=query_bool(request, "timestamps"),
+            tail=tail,
+        )
+        tty, chunks = self.b.logs(request.match_info["name"], opts)
+        multiplexed = not tty and not older(api_version(request), "1.42")
+        ctype = MULTIPLEXED if multiplexed else RAW
+        resp = web.StreamResponse(headers={"Content-Type": ctype})
+        await resp.prepare(request)
+        await _stream(request, resp, chunks)
+        return resp
 
     async def post_containers_attach(self, request: web.Request) -> web.StreamResponse:
         plan = self.b.plan_attach(

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import signal as signal_mod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from berthd.daemon.containers.attach import AttachPlan, PendingAttaches, plan_at
 from berthd.daemon.containers.deps import ImageLookup
 from berthd.daemon.containers.exec import ExecRecord, exec_process, new_exec
 from berthd.daemon.containers.files import ContainerPaths, write_network_files
+from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
     merge_image_config,
     normalize_host_config,
@@ -531,6 +532,14 @@ class ContainerService:
         rows = list_containers(self.store, all_, limit, filters, ancestors)
         return [summary(c, str(c.config.get("Image") or c.image_id)) for c in rows]
 
+    # -- logs -----------------------------------------------------------------------------------
+    def logs(self, ref: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]:
+        """(tty, body chunks); errors are raised before anything is sent."""
+        c = self.get(ref)
+        check_logs(c, opts)
+        stopped = self._stopped.get(c.id) if c.state.running else None
+        return c.tty, stream_logs(c, opts, stopped)
+
     # -- attach -------------------------------------------------------------------------------
     def plan_attach(
         self,
@@ -546,6 +555,19 @@ class ContainerService:
 
     async def attach(self, plan: AttachPlan, conn: ClientConn) -> None:
         c = plan.container
+        if plan.logs and c.log_path:
+            replay = LogsOptions(
+                stdout=plan.stdout,
+                stderr=plan.stderr,
+                follow=False,
+                since_ns=0,
+                until_ns=0,
+                timestamps=False,
+                tail=None,
+            )
+            with contextlib.suppress(ConnectionResetError, OSError):
+                async for chunk in stream_logs(c, replay, None):
+                    await conn.write(chunk)
         if not plan.stream:
             return
         self.log_event(c, "attach")
