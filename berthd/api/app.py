@@ -15,6 +15,7 @@ from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, ma
 from berthd.api.routers.container import ContainersBackend, ContainersRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.system import SystemBackend, SystemRouter
+from berthd.api.routers.volume import VolumeBackend, VolumeRouter
 from berthd.api.routes import register
 
 __all__ = ["APIOptions", "Backends", "build_app"]
@@ -27,6 +28,7 @@ class Backends:
     system: SystemBackend
     containers: ContainersBackend | None = None
     images: ImagesBackend | None = None
+    volumes: VolumeBackend | None = None
 
 
 def build_app(backends: Backends, opts: APIOptions) -> web.Application:
@@ -39,6 +41,8 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, ContainersRouter(backends.containers).routes())
     if backends.images is not None:
         register(app, ImageRouter(backends.images).routes())
+    if backends.volumes is not None:
+        register(app, VolumeRouter(backends.volumes).routes())
     if opts.cors_header:
 
         async def options(request: web.Request) -> web.StreamResponse:

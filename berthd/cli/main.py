@@ -118,7 +118,12 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
         tls_ctx = make_tls_context(cfg) if cfg.tls_enabled else None
         daemon = await Daemon.create(cfg)
         app = build_app(
-            Backends(system=daemon.system, containers=daemon.containers, images=daemon.images),
+            Backends(
+                system=daemon.system,
+                containers=daemon.containers,
+                images=daemon.images,
+                volumes=daemon.volumes,
+            ),
             APIOptions(
                 version=API_VERSION,
                 min_version=MIN_API_VERSION,

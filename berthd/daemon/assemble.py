@@ -25,6 +25,7 @@ from berthd.daemon.hostinfo import HostInfo, read_host_info
 from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
 from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
+from berthd.daemon.volumes import VolumesService
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.layer import LayerStore, new_driver
 from berthd.runtime.conmon import ConmonSettings
@@ -47,6 +48,7 @@ class Daemon:
         self.layers: LayerStore
         self.images: ImageService
         self.runtimes: RuntimeSet
+        self.volumes: VolumesService
         self.containers: ContainerService
         self.system: SystemService
 
@@ -70,8 +72,10 @@ class Daemon:
             )
             return layers, ImageService(config.data_root, layers, daemon.events)
 
-        (daemon.layers, daemon.images), daemon.runtimes = await asyncio.gather(
-            asyncio.to_thread(open_stores), probe_runtimes(config)
+        (daemon.layers, daemon.images), daemon.runtimes, daemon.volumes = await asyncio.gather(
+            asyncio.to_thread(open_stores),
+            probe_runtimes(config),
+            VolumesService.open(config.data_root, daemon.events),
         )
         supervisor = Supervisor(
             Path(config.exec_root),
@@ -100,6 +104,11 @@ class Daemon:
             default_runtime=daemon.default_runtime,
             counts=daemon.counts,
             disk_usage=daemon.disk_usage,
+            plugins=lambda: {
+                "Volume": daemon.volumes.driver_names(),
+                "Network": ["host", "null"],
+                "Log": ["json-file", "local", "none"],
+            },
         )
         log.info("Daemon has completed initialization")
         return daemon
@@ -124,6 +133,8 @@ class Daemon:
         usage = DiskUsage()
         if not types or "image" in types:
             usage.layers_size, usage.images = await self.images.disk_usage()
+        if not types or "volume" in types:
+            usage.volumes = await self.volumes.disk_usage()
         return usage
 
     async def counts(self) -> Counts:
@@ -164,6 +175,7 @@ class Daemon:
         self.events.close()
         cfg = self.config
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
+        await self.volumes.shutdown()
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
         log.info("Daemon shutdown complete")
