@@ -25,8 +25,8 @@ from berthd.daemon.hostinfo import HostInfo, read_host_info
 from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
 from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
-from berthd.daemon.volumes import VolumesService
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
+from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
@@ -92,6 +92,7 @@ class Daemon:
             events=daemon.events,
             driver_name=daemon.layers.driver.name,
             default_runtime=daemon.default_runtime,
+            volumes=daemon.volumes,
         )
         await daemon.containers.load()
         daemon.system = SystemService(

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal as signal_mod
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -35,6 +36,12 @@ from berthd.daemon.containers.normalize import (
 )
 from berthd.daemon.containers.streams import ClientConn, parse_detach_keys, pump
 from berthd.daemon.containers.view import inspect_container, list_containers, summary
+from berthd.daemon.containers.volumes import (
+    VolumeBackend,
+    copy_up,
+    extra_volume_mounts,
+    plan_volumes,
+)
 from berthd.daemon.containers.waiters import Waiters
 from berthd.daemon.events import EventsService
 from berthd.layer import LayerStore
@@ -42,7 +49,7 @@ from berthd.lib.atomicfile import write_atomic
 from berthd.lib.filters import FilterArgs
 from berthd.lib.timefmt import now_ns
 from berthd.oci import SpecOptions, build_spec, parse_signal, validate_host_config
-from berthd.oci.mounts import MountPoint
+from berthd.oci.mounts import MountPoint, parse_bind
 from berthd.runtime.conmon import CreateOptions
 from berthd.runtime.errors import RuntimeStartError
 from berthd.runtime.monitor import ExitStatus
@@ -68,6 +75,7 @@ class ContainerService:
         events: EventsService,
         driver_name: str,
         default_runtime: Callable[[], str],
+        volumes: VolumeBackend,
     ) -> None:
         self._config = config
         self.store = store
@@ -77,6 +85,7 @@ class ContainerService:
         self.events = events
         self.driver_name = driver_name
         self._default_runtime = default_runtime
+        self.volumes = volumes
         self.waiters = Waiters()
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._stopped: dict[str, asyncio.Event] = {}
@@ -131,11 +140,31 @@ class ContainerService:
         if not config.get("Hostname"):
             config["Hostname"] = cid[:12]
         try:
-            c = await asyncio.to_thread(
-                self._create_on_disk, cid, name, config, host_config, image.id, image.chain_id
+            points, vol_names = await plan_volumes(
+                self.volumes, cid, config, host_config, self.store
             )
         except BaseException:
             self.store.names.release(name)
+            raise
+        try:
+            c = await asyncio.to_thread(
+                self._create_on_disk,
+                cid,
+                name,
+                config,
+                host_config,
+                image.id,
+                image.chain_id,
+                points,
+            )
+            await self._fill_volumes(c)
+        except BaseException:
+            self.store.names.release(name)
+            for vol in vol_names:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await self.volumes.release(vol, cid)
+            with contextlib.suppress(errdefs.BerthdError):
+                await asyncio.to_thread(self._remove_on_disk_id, cid)
             raise
         self.store.add(c)
         self.log_event(c, "create")
@@ -149,6 +178,7 @@ class ContainerService:
         host_config: dict[str, Any],
         image_id: str,
         chain_id: str | None,
+        mount_points: dict[str, dict[str, Any]],
     ) -> Container:
         """Blocking. The record is written last: a crash before it leaves a
         directory without config.v2.json, which the next start-up removes."""
@@ -188,6 +218,7 @@ class ContainerService:
                     hosts_path=hosts_path,
                     resolv_conf_path=resolv_path,
                     network_settings=_network_settings(host_config),
+                    mount_points=mount_points,
                 )
                 self.store.checkpoint(c)
                 return c
@@ -223,23 +254,102 @@ class ContainerService:
                 await self.remove(c.id, force=True, volumes=True)
         raise failure
 
-    def _spec_options(self, c: Container) -> SpecOptions:
+    async def _fill_volumes(self, c: Container) -> None:
+        """Copy the image's content into new, empty volumes (dockerd's copy-up)."""
+        todo = [
+            (d, r)
+            for d, r in c.mount_points.items()
+            if r.get("Type") == "volume" and r.get("CopyData")
+        ]
+        if not todo:
+            return
+        rootfs = await asyncio.to_thread(self.layers.mount, c.id)
+        try:
+            for dest, rec in todo:
+                path = await self.volumes.mount(rec["Name"], c.id)
+                try:
+                    await asyncio.to_thread(copy_up, rootfs, dest, path)
+                finally:
+                    await self.volumes.unmount(rec["Name"], c.id)
+        finally:
+            await asyncio.to_thread(self.layers.unmount, c.id)
+
+    async def _mount_volumes(self, c: Container) -> dict[str, str]:
+        paths: dict[str, str] = {}
+        try:
+            for dest, rec in c.mount_points.items():
+                if rec.get("Type") != "volume":
+                    continue
+                paths[dest] = await self.volumes.mount(rec["Name"], c.id)
+                rw = "true" if rec.get("RW", True) else "false"
+                self.events.log(
+                    "volume",
+                    "mount",
+                    rec["Name"],
+                    {
+                        "container": c.id,
+                        "destination": dest,
+                        "driver": str(rec.get("Driver", "")),
+                        "propagation": "",
+                        "read/write": rw,
+                    },
+                )
+        except BaseException:
+            await self._unmount_volumes(c)
+            raise
+        return paths
+
+    async def _unmount_volumes(self, c: Container) -> None:
+        for rec in c.mount_points.values():
+            if rec.get("Type") != "volume":
+                continue
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.volumes.unmount(rec["Name"], c.id)
+                attrs = {"container": c.id, "driver": str(rec.get("Driver", ""))}
+                self.events.log("volume", "unmount", rec["Name"], attrs)
+
+    def _ensure_bind_sources(self, c: Container) -> None:
+        """``-v /host:/ctr`` creates a missing host directory, as dockerd does."""
+        for raw in c.host_config.get("Binds") or []:
+            mp = parse_bind(str(raw))
+            if mp.type == "bind" and mp.source and not os.path.lexists(mp.source):
+                os.makedirs(mp.source, mode=0o755, exist_ok=True)
+
+    def _spec_options(self, c: Container, volume_paths: dict[str, str]) -> SpecOptions:
         cfg = self._config()
         extra = [
             MountPoint(type="bind", destination="/etc/hostname", source=c.hostname_path),
             MountPoint(type="bind", destination="/etc/hosts", source=c.hosts_path),
             MountPoint(type="bind", destination="/etc/resolv.conf", source=c.resolv_conf_path),
+            *extra_volume_mounts(c, volume_paths),
         ]
-        return SpecOptions(cgroup_parent=cfg.cgroup_parent, extra_mounts=extra)
+
+        def resolve_volume(mp: MountPoint) -> str:
+            return volume_paths[mp.destination]
+
+        return SpecOptions(
+            cgroup_parent=cfg.cgroup_parent, extra_mounts=extra, resolve_volume=resolve_volume
+        )
 
     async def _start_locked(self, c: Container) -> None:
         paths = self.paths
         bundle = paths.bundle_dir(c.id)
+        await asyncio.to_thread(self._ensure_bind_sources, c)
         rootfs = await asyncio.to_thread(self.layers.mount, c.id)
+        try:
+            volume_paths = await self._mount_volumes(c)
+        except BaseException:
+            await asyncio.to_thread(self.layers.unmount, c.id)
+            raise
         try:
             try:
                 spec = await asyncio.to_thread(
-                    build_spec, c.id, c.config, c.host_config, rootfs, self._spec_options(c)
+                    build_spec,
+                    c.id,
+                    c.config,
+                    c.host_config,
+                    rootfs,
+                    self._spec_options(c, volume_paths),
                 )
             except errdefs.InvalidParameter as e:
                 raise errdefs.System(str(e)) from None
@@ -267,6 +377,7 @@ class ContainerService:
                 await self.supervisor.delete(c.id)
                 raise
         except BaseException:
+            await self._unmount_volumes(c)
             await asyncio.to_thread(self.layers.unmount, c.id)
             raise
         c.state.set_running(pid, self.supervisor.conmon_pid(c.id))
@@ -312,6 +423,7 @@ class ContainerService:
         c.state.set_stopped(status.exit_code, status.oom_killed, finished)
         with contextlib.suppress(errdefs.BerthdError):
             await self.supervisor.delete(c.id)
+        await self._unmount_volumes(c)
         with contextlib.suppress(errdefs.BerthdError):
             await asyncio.to_thread(self.layers.unmount, c.id)
         await asyncio.to_thread(self.store.checkpoint, c)
@@ -441,16 +553,30 @@ class ContainerService:
                 await asyncio.to_thread(self.store.checkpoint, c)
                 raise errdefs.System(f"unable to remove filesystem for {c.id}: {e}") from None
             self.store.delete(c)
+        await self._release_volumes(c, volumes)
         self.log_event(c, "destroy")
         self.waiters.removed(c.id, c.state.exit_code)
 
-    def _remove_on_disk(self, c: Container) -> None:
-        with contextlib.suppress(errdefs.NotFound):
-            self.layers.release_rw_layer(c.id)
-        self.store.remove_dir(c.id)
-        import shutil
+    async def _release_volumes(self, c: Container, remove_anonymous: bool) -> None:
+        for rec in c.mount_points.values():
+            if rec.get("Type") != "volume":
+                continue
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.volumes.release(rec["Name"], c.id)
+            if remove_anonymous and rec.get("Anonymous"):
+                try:
+                    await self.volumes.remove(rec["Name"])
+                except errdefs.BerthdError as e:
+                    log.warning("could not remove volume %s: %s", rec["Name"], e)
 
-        shutil.rmtree(self.paths.bundle_dir(c.id), ignore_errors=True)
+    def _remove_on_disk(self, c: Container) -> None:
+        self._remove_on_disk_id(c.id)
+
+    def _remove_on_disk_id(self, cid: str) -> None:
+        with contextlib.suppress(errdefs.NotFound):
+            self.layers.release_rw_layer(cid)
+        self.store.remove_dir(cid)
+        shutil.rmtree(self.paths.bundle_dir(cid), ignore_errors=True)
 
     # -- small verbs ----------------------------------------------------------------------------
     async def rename(self, ref: str, new_name: str) -> None:
@@ -689,6 +815,12 @@ class ContainerService:
             except errdefs.Conflict:
                 log.error("container %s: name %s is taken; giving it a new one", c.short_id, c.name)
                 c.name = self.store.names.reserve_generated(c.id)
+            for rec in c.mount_points.values():
+                if rec.get("Type") == "volume":
+                    try:
+                        await self.volumes.get(rec["Name"], ref=c.id)
+                    except errdefs.BerthdError as e:
+                        log.warning("container %s: volume %s: %s", c.short_id, rec["Name"], e)
             if c.state.running or c.state.paused:
                 await self._restore_running(c)
 
@@ -707,6 +839,10 @@ class ContainerService:
             return
         if restored.running:
             await asyncio.to_thread(self.layers.mount, c.id)
+            for rec in c.mount_points.values():
+                if rec.get("Type") == "volume":
+                    with contextlib.suppress(errdefs.BerthdError):
+                        await self.volumes.live_restore(rec["Name"], c.id)
             self._watch(c)
             return
         status = restored.exit_status or ExitStatus(255, False, _utcnow())

@@ -31,13 +31,14 @@ LIST_FILTERS = (
     "status",
     "volume",
 )
+_INTERNAL_MOUNT_KEYS = ("CopyData", "Anonymous")
 _STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
 def _mounts(c: Container) -> list[dict[str, Any]]:
     out = []
     for mp in c.mount_points.values():
-        out.append(mp)
+        out.append({k: v for k, v in mp.items() if k not in _INTERNAL_MOUNT_KEYS})
     for bind in c.host_config.get("Binds") or []:
         parts = str(bind).split(":")
         if len(parts) >= 2 and parts[0].startswith("/"):
