@@ -95,6 +95,7 @@ class Daemon:
             volumes=daemon.volumes,
         )
         await daemon.containers.load()
+        await daemon.containers.restart_by_policy(config.live_restore)
         daemon.system = SystemService(
             config=lambda: daemon.config,
             daemon_id=daemon_id,

@@ -34,6 +34,7 @@ from berthd.daemon.containers.normalize import (
     normalize_host_config,
     parse_create_body,
 )
+from berthd.daemon.containers.restart_policy import next_delay, should_restart
 from berthd.daemon.containers.streams import ClientConn, parse_detach_keys, pump
 from berthd.daemon.containers.view import inspect_container, list_containers, summary
 from berthd.daemon.containers.volumes import (
@@ -92,6 +93,9 @@ class ContainerService:
         self.pending_attaches = PendingAttaches()
         self.execs: dict[str, ExecRecord] = {}
         self._exec_tasks: set[asyncio.Task[None]] = set()
+        self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._backoff: dict[str, float] = {}
+        self._shutting_down = False
 
     @property
     def paths(self) -> ContainerPaths:
@@ -413,10 +417,61 @@ class ContainerService:
             status = ExitStatus(255, False, _utcnow())
         async with c.lock:
             await self._handle_exit(c, status)
+            restart = not self._shutting_down and should_restart(
+                c.host_config.get("RestartPolicy") or {},
+                c.state.exit_code,
+                c.has_been_manually_stopped,
+                c.restart_count,
+            )
+            if restart:
+                ran = (c.state.finished_at - c.state.started_at) / 1e9
+                delay = next_delay(self._backoff.get(c.id, 0.0), ran)
+                self._backoff[c.id] = delay
+                c.state.running = True
+                c.state.restarting = True
+                await asyncio.to_thread(self.store.checkpoint, c)
+                self._restarts[c.id] = asyncio.create_task(
+                    self._restart_later(c, delay), name=f"restart-{c.short_id}"
+                )
         self._monitors.pop(c.id, None)
-        if c.host_config.get("AutoRemove"):
+        if not restart and c.host_config.get("AutoRemove"):
             with contextlib.suppress(errdefs.BerthdError):
                 await self.remove(c.id, force=True, volumes=True)
+
+    async def _restart_later(self, c: Container, delay: float) -> None:
+        """Apply the restart policy after its backoff delay."""
+        try:
+            await asyncio.sleep(delay)
+            async with c.lock:
+                if not c.state.restarting or self.store.try_get(c.id) is None:
+                    return
+                c.restart_count += 1
+                c.state.running = False
+                c.state.restarting = False
+                try:
+                    await self._start_locked(c)
+                except errdefs.BerthdError as e:
+                    log.error("restart of container %s failed: %s", c.short_id, e)
+                    c.state.set_error(str(e), c.state.exit_code or EXIT_UNKNOWN)
+                    await asyncio.to_thread(self.store.checkpoint, c)
+                    return
+            self.log_event(c, "restart")
+        finally:
+            if self._restarts.get(c.id) is asyncio.current_task():
+                del self._restarts[c.id]
+
+    async def _cancel_restart(self, c: Container) -> bool:
+        """Stop a pending policy restart; True if there was one."""
+        task = self._restarts.pop(c.id, None)
+        if task is None:
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        c.state.running = False
+        c.state.restarting = False
+        await asyncio.to_thread(self.store.checkpoint, c)
+        return True
 
     async def _handle_exit(self, c: Container, status: ExitStatus) -> None:
         finished = int(status.finished_at.timestamp() * 1e9)
@@ -476,9 +531,13 @@ class ContainerService:
         if not c.state.running:
             raise errdefs.NotModified("Container already stopped")
         c.has_been_manually_stopped = True
+        if await self._cancel_restart(c):
+            self.log_event(c, "stop")
+            return
         await self._stop_container(c, sig, t)
 
     async def _stop_container(self, c: Container, sig: str, t: int | None) -> None:
+        await asyncio.to_thread(self.store.checkpoint, c)
         signum, timeout = self._stop_signal_and_timeout(c, sig, t)
         if c.state.running:
             await self._signal(c, signum)
@@ -536,6 +595,7 @@ class ContainerService:
             )
         if c.state.removal_in_progress:
             raise errdefs.Conflict(f"removal of container {c.id} is already in progress")
+        await self._cancel_restart(c)
         if c.state.running:
             await self._signal(c, signal_mod.SIGKILL)
             await self._wait_stopped(c, None)
@@ -821,8 +881,41 @@ class ContainerService:
                         await self.volumes.get(rec["Name"], ref=c.id)
                     except errdefs.BerthdError as e:
                         log.warning("container %s: volume %s: %s", c.short_id, rec["Name"], e)
-            if c.state.running or c.state.paused:
+            if c.state.removal_in_progress:
+                # a removal was interrupted: dockerd marks such containers dead
+                c.state.removal_in_progress = False
+                c.state.dead = True
+                await asyncio.to_thread(self.store.checkpoint, c)
+            elif c.state.restarting:
+                c.state.running = False
+                c.state.restarting = False
+            elif c.state.running or c.state.paused:
                 await self._restore_running(c)
+
+    async def restart_by_policy(self, live_restore: bool) -> None:
+        """After load: remove --rm leftovers and start what the policies say (in parallel)."""
+        todo = []
+        for c in list(self.store):
+            if c.state.running or c.state.dead:
+                continue
+            if c.host_config.get("AutoRemove") and c.state.started_at:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await self.remove(c.id, force=True, volumes=True)
+                continue
+            policy = c.host_config.get("RestartPolicy") or {}
+            manual = c.has_been_manually_stopped
+            if c.state.started_at and should_restart(
+                policy, c.state.exit_code, manual, c.restart_count
+            ):
+                todo.append(c)
+
+        async def start_one(c: Container) -> None:
+            try:
+                await self.start(c.id)
+            except errdefs.BerthdError as e:
+                log.error("failed to start container %s at start-up: %s", c.short_id, e)
+
+        await asyncio.gather(*(start_one(c) for c in todo))
 
     def _remove_unfinished(self, cid: str) -> None:
         with contextlib.suppress(errdefs.BerthdError):
@@ -852,6 +945,10 @@ class ContainerService:
 
     async def shutdown(self, live_restore: bool, timeout: int) -> None:
         """Stop containers (all at once, bounded), or leave them running."""
+        self._shutting_down = True
+        for c in list(self.store):
+            if c.id in self._restarts:
+                await self._cancel_restart(c)
         running = [c for c in self.store if c.state.running]
         if not live_restore and running:
 
