@@ -49,8 +49,13 @@ class ContainersBackend(Protocol):
     async def unpause(self, ref: str) -> None: ...
     def resize(self, ref: str, height: int, width: int) -> None: ...
     def logs(self, ref: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]: ...
+    async def top(self, ref: str, ps_args: str) -> dict[str, Any]: ...
+    async def stats(self, ref: str, stream: bool) -> AsyncIterator[dict[str, Any]]: ...
+    async def update(self, ref: str, body: Any) -> dict[str, Any]: ...
+    async def changes(self, ref: str) -> list[dict[str, Any]]: ...
+    def export(self, ref: str) -> AsyncIterator[bytes]: ...
     def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]: ...
-    def list(
+    def list_containers(
         self, all_: bool, limit: int, size: bool, filters: FilterArgs
     ) -> list[dict[str, Any]]: ...
     def plan_attach(
@@ -140,6 +145,11 @@ class ContainersRouter:
             Route("POST", "/containers/{name}/resize", self.post_containers_resize),
             Route("POST", "/containers/{name}/attach", self.post_containers_attach),
             Route("GET", "/containers/{name}/logs", self.get_containers_logs),
+            Route("GET", "/containers/{name}/top", self.get_containers_top),
+            Route("GET", "/containers/{name}/stats", self.get_containers_stats),
+            Route("GET", "/containers/{name}/changes", self.get_containers_changes),
+            Route("GET", "/containers/{name}/export", self.get_containers_export),
+            Route("POST", "/containers/{name}/update", self.post_containers_update),
             Route("DELETE", "/containers/{name}", self.delete_containers),
             Route("POST", "/containers/{name}/exec", self.post_container_exec_create),
             Route("POST", "/exec/{id}/start", self.post_exec_start),
@@ -149,7 +159,7 @@ class ContainersRouter:
 
     async def get_containers_json(self, request: web.Request) -> web.StreamResponse:
         filters = FilterArgs.from_json(request.query.get("filters"))
-        rows = self.b.list(
+        rows = self.b.list_containers(
             query_bool(request, "all"),
             query_int(request, "limit", -1),
             query_bool(request, "size"),
@@ -251,6 +261,38 @@ class ContainersRouter:
         await resp.prepare(request)
         await _stream(request, resp, chunks)
         return resp
+
+    async def get_containers_top(self, request: web.Request) -> web.StreamResponse:
+        return json_response(
+            await self.b.top(request.match_info["name"], request.query.get("ps_args", ""))
+        )
+
+    async def get_containers_stats(self, request: web.Request) -> web.StreamResponse:
+        stream = query_bool(request, "stream", True) and not query_bool(request, "one-shot")
+        docs = await self.b.stats(request.match_info["name"], stream)
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+
+        async def encoded() -> AsyncIterator[bytes]:
+            async for doc in docs:
+                yield orjson.dumps(doc) + b"\n"
+
+        await _stream(request, resp, encoded())
+        return resp
+
+    async def get_containers_changes(self, request: web.Request) -> web.StreamResponse:
+        return json_response(await self.b.changes(request.match_info["name"]))
+
+    async def get_containers_export(self, request: web.Request) -> web.StreamResponse:
+        chunks = self.b.export(request.match_info["name"])
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+        await resp.prepare(request)
+        await _stream(request, resp, chunks)
+        return resp
+
+    async def post_containers_update(self, request: web.Request) -> web.StreamResponse:
+        body = await read_json(request)
+        return json_response(await self.b.update(request.match_info["name"], body))
 
     async def post_containers_attach(self, request: web.Request) -> web.StreamResponse:
         plan = self.b.plan_attach(
