@@ -11,11 +11,16 @@ removes the cgroup directories the module caused.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import secrets
+import select
 import shutil
 import signal
+import struct
 import subprocess
+import termios
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +37,22 @@ from tests.integration.seed_image import seed_busybox
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
 pytestmark = pytest.mark.integration
+
+# a second image whose config sets everything ``docker run`` inherits
+CFG_IMAGE = "berthd-test/cfg:latest"
+CFG_IMAGE_CONFIG: dict[str, object] = {
+    "Entrypoint": ["echo", "ep"],
+    "Cmd": ["dflt"],
+    "Env": [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "FOO=img",
+        "BAR=img",
+    ],
+    "WorkingDir": "/home/app",
+    "User": "app",
+    "Labels": {"img.label": "from-image", "both": "image"},
+    "StopSignal": "SIGUSR1",
+}
 
 
 @dataclass
@@ -170,6 +191,7 @@ def _start(args: tuple[str, ...] = ()) -> Env:
     parent = f"/berthd-test-{secrets.token_hex(4)}"
     d = BerthdProcess(args=["--cgroup-parent", parent, *args])
     image_id = seed_busybox(d.data_root)
+    seed_busybox(d.data_root, tag=CFG_IMAGE, config=CFG_IMAGE_CONFIG)
     cfg = d.root / "dockercfg"
     cfg.mkdir()
     d.start()
@@ -201,3 +223,77 @@ def wait_for(pred: Callable[[], Any], timeout: float = 5.0, step: float = 0.02) 
 
 def uniq(prefix: str = "c") -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
+
+
+class Pty:
+    """A docker CLI process on a real pseudo-terminal (its controlling tty)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], rows: int, cols: int) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # child: the slave is fd 0/1/2 and the controlling terminal
+            try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.buf = b""
+        self.rc: int | None = None
+
+    def _read(self, timeout: float) -> bool:
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        if not r:
+            return True
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def expect(self, needle: bytes, timeout: float = 10.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or (not self._read(min(left, 0.2)) and needle not in self.buf):
+                raise TimeoutError(f"{needle!r} not seen; got {self.buf!r}")
+        return self.buf
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def wait(self, timeout: float = 15.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.rc is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.rc = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                raise TimeoutError(f"the docker CLI did not exit; output {self.buf!r}")
+            self._read(0.05)
+        while self._read(0.01) and select.select([self.fd], [], [], 0)[0]:
+            pass
+        os.close(self.fd)
+        return self.rc
+
+    def close(self) -> None:
+        if self.rc is None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.rc = -9
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+
+
+def pty_cli(e: Env, *args: str, rows: int = 30, cols: int = 100) -> Pty:
+    return Pty(e.argv(*args), e.env, rows, cols)
