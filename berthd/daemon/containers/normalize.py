@@ -135,6 +135,10 @@ def merge_image_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str,
         ("StdinOnce", False),
     ):
         out.setdefault(k, default)
+    out.setdefault("Cmd", None)
+    out.setdefault("Entrypoint", None)
+    out.setdefault("Image", "")
+    out.setdefault("Labels", {})
     if not out.get("Cmd") and not out.get("Entrypoint"):
         raise InvalidParameter("No command specified")
     return out
