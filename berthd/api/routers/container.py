@@ -116,8 +116,8 @@ async def _stream(
                 break
             await resp.write(chunk)
         task.result()
-    except ConnectionResetError:
-        pass
+    except ConnectionError:
+        pass  # the client went away
     finally:
         if not task.done():
             task.cancel()
@@ -205,7 +205,7 @@ class ContainersRouter:
         body: dict[str, Any] = {"StatusCode": code}
         if error:
             body["Error"] = {"Message": error}
-        with contextlib.suppress(ConnectionResetError):
+        with contextlib.suppress(ConnectionError):
             await resp.write(orjson.dumps(body) + b"\n")
         return resp
 

@@ -142,8 +142,8 @@ class SystemRouter:
                     await resp.write(orjson.dumps(live) + b"\n")
                 elif request.transport is None or request.transport.is_closing():
                     break
-        except ConnectionResetError:
-            pass
+        except ConnectionError:
+            pass  # the client went away
         finally:
             sub.close()
         return resp

@@ -362,6 +362,9 @@ class ContainerService:
                 )
             except errdefs.InvalidParameter as e:
                 raise errdefs.System(str(e)) from None
+            size = c.host_config.get("ConsoleSize") or [0, 0]
+            if c.tty and len(size) == 2 and size[0] and size[1]:
+                spec["process"]["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
             await asyncio.to_thread(_write_bundle, bundle, spec)
             log_opts = c.host_config.get("LogConfig", {}).get("Config") or {}
             opts = CreateOptions(
