@@ -28,6 +28,7 @@ from berthd.daemon.containers.attach import AttachPlan, PendingAttaches, plan_at
 from berthd.daemon.containers.deps import ImageLookup
 from berthd.daemon.containers.exec import ExecRecord, exec_process, new_exec
 from berthd.daemon.containers.files import ContainerPaths, write_network_files
+from berthd.daemon.containers.hooks import LifecycleHook, NetworkAttacher, NoNetwork
 from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
 from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
@@ -92,6 +93,8 @@ class ContainerService:
         self.driver_name = driver_name
         self._default_runtime = default_runtime
         self.volumes = volumes
+        self.network: NetworkAttacher = NoNetwork()
+        self.hooks: list[LifecycleHook] = []
         self.waiters = Waiters()
         self._monitors: dict[str, asyncio.Task[None]] = {}
         self._stopped: dict[str, asyncio.Event] = {}
@@ -121,7 +124,7 @@ class ContainerService:
 
     # -- create -------------------------------------------------------------------------
     async def create(self, name: str, body: Any) -> dict[str, Any]:
-        config, host_config, _networking = parse_create_body(body)
+        config, host_config, networking = parse_create_body(body)
         if name:
             name = validate_name(name)
         image_ref = str(config.get("Image") or "")
@@ -134,9 +137,15 @@ class ContainerService:
         if runtime not in self.supervisor.runtimes:
             raise errdefs.InvalidParameter(f"unknown or invalid runtime name: {runtime}")
         warnings = validate_host_config(config, host_config)
-        if host_config["NetworkMode"] not in ("host", "none") and not str(
-            host_config["NetworkMode"]
-        ).startswith("container:"):
+        if (
+            isinstance(self.network, NoNetwork)
+            and host_config["NetworkMode"]
+            not in (
+                "host",
+                "none",
+            )
+            and not str(host_config["NetworkMode"]).startswith("container:")
+        ):
             warnings.append(
                 "berthd: bridge networks are not implemented yet; this container gets a "
                 "private network namespace with only a loopback interface"
@@ -167,6 +176,8 @@ class ContainerService:
                 points,
             )
             await self._fill_volumes(c)
+            await self.network.prepare(c, networking)
+            await asyncio.to_thread(self.store.checkpoint, c)
         except BaseException:
             self.store.names.release(name)
             for vol in vol_names:
@@ -324,7 +335,9 @@ class ContainerService:
             if mp.type == "bind" and mp.source and not os.path.lexists(mp.source):
                 os.makedirs(mp.source, mode=0o755, exist_ok=True)
 
-    def _spec_options(self, c: Container, volume_paths: dict[str, str]) -> SpecOptions:
+    def _spec_options(
+        self, c: Container, volume_paths: dict[str, str], netns: str | None = None
+    ) -> SpecOptions:
         cfg = self._config()
         extra = [
             MountPoint(type="bind", destination="/etc/hostname", source=c.hostname_path),
@@ -337,7 +350,10 @@ class ContainerService:
             return volume_paths[mp.destination]
 
         return SpecOptions(
-            cgroup_parent=cfg.cgroup_parent, extra_mounts=extra, resolve_volume=resolve_volume
+            cgroup_parent=cfg.cgroup_parent,
+            extra_mounts=extra,
+            resolve_volume=resolve_volume,
+            namespace_paths={"network": netns} if netns else {},
         )
 
     async def _start_locked(self, c: Container) -> None:
@@ -351,6 +367,14 @@ class ContainerService:
             await asyncio.to_thread(self.layers.unmount, c.id)
             raise
         try:
+            net = await self.network.setup(c)
+        except BaseException:
+            await self._unmount_volumes(c)
+            await asyncio.to_thread(self.layers.unmount, c.id)
+            raise
+        if net.settings:
+            c.network_settings.update(net.settings)
+        try:
             try:
                 spec = await asyncio.to_thread(
                     build_spec,
@@ -358,7 +382,7 @@ class ContainerService:
                     c.config,
                     c.host_config,
                     rootfs,
-                    self._spec_options(c, volume_paths),
+                    self._spec_options(c, volume_paths, net.netns_path),
                 )
             except errdefs.InvalidParameter as e:
                 raise errdefs.System(str(e)) from None
@@ -389,6 +413,8 @@ class ContainerService:
                 await self.supervisor.delete(c.id)
                 raise
         except BaseException:
+            with contextlib.suppress(Exception):
+                await self.network.teardown(c)
             await self._unmount_volumes(c)
             await asyncio.to_thread(self.layers.unmount, c.id)
             raise
@@ -398,6 +424,8 @@ class ContainerService:
         await asyncio.to_thread(self.store.checkpoint, c)
         self.log_event(c, "start")
         self._watch(c)
+        for hook in self.hooks:
+            hook.started(c)
 
     async def _connect_pending_attaches(self, c: Container) -> None:
         """Clients that attached before the start get conmon's socket now,
@@ -486,6 +514,10 @@ class ContainerService:
         c.state.set_stopped(status.exit_code, status.oom_killed, finished)
         with contextlib.suppress(errdefs.BerthdError):
             await self.supervisor.delete(c.id)
+        for hook in self.hooks:
+            hook.stopped(c)
+        with contextlib.suppress(Exception):
+            await self.network.teardown(c)
         await self._unmount_volumes(c)
         with contextlib.suppress(errdefs.BerthdError):
             await asyncio.to_thread(self.layers.unmount, c.id)
@@ -622,6 +654,8 @@ class ContainerService:
                 raise errdefs.System(f"unable to remove filesystem for {c.id}: {e}") from None
             self.store.delete(c)
         await self._release_volumes(c, volumes)
+        with contextlib.suppress(Exception):
+            await self.network.release(c)
         self.log_event(c, "destroy")
         self.waiters.removed(c.id, c.state.exit_code)
 
@@ -1021,6 +1055,8 @@ class ContainerService:
                     with contextlib.suppress(errdefs.BerthdError):
                         await self.volumes.live_restore(rec["Name"], c.id)
             self._watch(c)
+            for hook in self.hooks:
+                hook.started(c)
             return
         status = restored.exit_status or ExitStatus(255, False, _utcnow())
         await asyncio.to_thread(self.layers.mount, c.id)

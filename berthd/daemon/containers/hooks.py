@@ -1,0 +1,60 @@
+"""Seams for services that follow a container's life without owning it.
+
+The network service gives a container its network namespace and addresses;
+the health monitor runs probes while it runs. The container service calls
+these at fixed points (create, start, exit, remove) and knows nothing else
+about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from berthd.container import Container
+
+__all__ = ["LifecycleHook", "NetworkAttacher", "NetworkSetup", "NoNetwork"]
+
+
+@dataclass
+class NetworkSetup:
+    netns_path: str | None = None  # join this netns; None = the runtime makes a private one
+    settings: dict[str, Any] = field(default_factory=dict)  # NetworkSettings updates
+
+
+class NetworkAttacher(Protocol):
+    async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
+        """At create: check the networks and record the endpoints (may raise)."""
+
+    async def setup(self, c: Container) -> NetworkSetup:
+        """At start, before the runtime: make the netns and connect it."""
+
+    async def teardown(self, c: Container) -> None:
+        """After the container exited (or its start failed)."""
+
+    async def release(self, c: Container) -> None:
+        """At rm: free addresses and endpoints."""
+
+
+class NoNetwork:
+    """Until bridge networks exist: the runtime makes a private netns (loopback only)."""
+
+    async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
+        return None
+
+    async def setup(self, c: Container) -> NetworkSetup:
+        return NetworkSetup()
+
+    async def teardown(self, c: Container) -> None:
+        return None
+
+    async def release(self, c: Container) -> None:
+        return None
+
+
+class LifecycleHook(Protocol):
+    """Told when a container starts and when it stops (health checks)."""
+
+    def started(self, c: Container) -> None: ...
+
+    def stopped(self, c: Container) -> None: ...
