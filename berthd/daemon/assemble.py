@@ -8,6 +8,7 @@ nothing looks anything up globally. ``Daemon.shutdown`` undoes what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import ContainerStore
 from berthd.daemon.components import probe_components
@@ -28,10 +30,18 @@ from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
+from berthd.runtime.cgroups import remove_cgroup
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
 
 __all__ = ["Daemon"]
+
+
+def _remove_empty_cgroups(parent: str) -> None:
+    """Remove the empty cgroups under ``parent`` (shutdown without live-restore)."""
+    with contextlib.suppress(OSError, errdefs.BerthdError):
+        remove_cgroup(parent)
+
 
 log = logging.getLogger("berthd.daemon")
 
@@ -180,4 +190,5 @@ class Daemon:
         await self.volumes.shutdown()
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
+            await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)
         log.info("Daemon shutdown complete")

@@ -57,6 +57,12 @@ class BerthdProcess:
         self.config_file = str(self.root / "daemon.json")
         self.log_path = self.root / "berthd.log"
         self.extra_args = list(args)
+        # containers of this daemon go under a cgroup of its own, removed at cleanup
+        if "--cgroup-parent" not in self.extra_args:
+            self.cgroup_parent = f"/berthd-test-{os.urandom(4).hex()}"
+            self.extra_args += ["--cgroup-parent", self.cgroup_parent]
+        else:
+            self.cgroup_parent = self.extra_args[self.extra_args.index("--cgroup-parent") + 1]
         self.env = env
         self.unix = unix
         self.proc: subprocess.Popen[bytes] | None = None
@@ -136,7 +142,24 @@ class BerthdProcess:
 
     def cleanup(self) -> None:
         self.stop()
+        remove_cgroups(self.cgroup_parent)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def remove_cgroups(parent: str) -> None:
+    """rmdir the (empty) cgroup tree ``parent`` in every hierarchy, leaves first."""
+    base = Path("/sys/fs/cgroup")
+    if not parent.strip("/"):
+        return
+    for hierarchy in base.iterdir():
+        top = hierarchy / parent.strip("/")
+        if not top.is_dir():
+            continue
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda t: -len(t[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
 
 
 def run_berthd(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
