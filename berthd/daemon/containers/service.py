@@ -536,6 +536,11 @@ class ContainerService:
         signum = parse_signal(sig) if sig else signal_mod.SIGKILL
         if not c.state.running:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        if c.state.restarting:
+            # no process to signal: the pending policy restart is what dies
+            if await self._cancel_restart(c):
+                self.log_event(c, "kill", {"signal": str(signum)})
+            return
         await self._signal(c, signum)
 
     async def _signal(self, c: Container, signum: int) -> None:
