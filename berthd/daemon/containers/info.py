@@ -1,0 +1,141 @@
+"""What clients read of a container: inspect, ps, top, stats, diff, export,
+logs; and ``docker update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from berthd import errdefs
+from berthd.container import Container
+from berthd.daemon.containers.base import (
+    ServiceBase,
+)
+from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
+from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
+from berthd.daemon.containers.normalize import (
+    validate_restart_policy,
+)
+from berthd.daemon.containers.view import inspect_container, summary
+from berthd.daemon.containers.view import list_containers as view_list
+from berthd.layer.aio import aiter_chunks
+from berthd.lib.filters import FilterArgs
+from berthd.oci.resources import linux_resources, update_resources
+
+
+class InfoMixin(ServiceBase):
+    # -- views ------------------------------------------------------------------------------------
+    def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]:
+        c = self.get(ref)
+        return inspect_container(c, self._graph_data(c), api_version)
+
+    def _graph_data(self, c: Container) -> dict[str, str]:
+        try:
+            rw = self.layers.get_rw_layer(c.id)
+        except errdefs.NotFound:
+            return {}
+        root = getattr(self.layers.driver, "root", "")
+        if self.driver_name != "overlay2" or not root:
+            return {}
+        mount = os.path.join(root, rw.mount_id)
+        return {
+            "MergedDir": os.path.join(mount, "merged"),
+            "UpperDir": os.path.join(mount, "diff"),
+            "WorkDir": os.path.join(mount, "work"),
+        }
+
+    def list_containers(
+        self, all_: bool, limit: int, size: bool, filters: FilterArgs
+    ) -> list[dict[str, Any]]:
+        ancestors: dict[str, str] = {}
+        for ref in filters.get("ancestor"):
+            with contextlib.suppress(errdefs.BerthdError):
+                ancestors[ref] = self.images.resolve_image(ref).id
+        rows = view_list(self.store, all_, limit, filters, ancestors)
+        return [summary(c, str(c.config.get("Image") or c.image_id)) for c in rows]
+
+    # -- top, stats, update, changes, export -------------------------------------------------------
+    async def top(self, ref: str, ps_args: str) -> dict[str, Any]:
+        c = self.get(ref)
+        if not c.state.running or c.state.restarting:
+            raise errdefs.Conflict(f"Container {c.id} is not running")
+        pids = await self.supervisor.pids(c.id)
+        return await run_ps(ps_args, pids)
+
+    async def stats(self, ref: str, stream: bool) -> AsyncIterator[dict[str, Any]]:
+        """One stats document, or one a second while ``stream``."""
+        c = self.get(ref)
+        return self._stats_iter(c, stream)
+
+    async def _stats_iter(self, c: Container, stream: bool) -> AsyncIterator[dict[str, Any]]:
+        previous: dict[str, Any] | None = None
+        while True:
+            if not c.state.running or c.state.restarting:
+                yield empty_stats(c.name, c.id)
+                return
+            try:
+                raw = await self.supervisor.stats(c.id)
+            except errdefs.BerthdError:
+                yield empty_stats(c.name, c.id)
+                return
+            if previous is None and stream is False:
+                # one-shot with a CPU delta, as the CLI's --no-stream expects
+                first = shape_stats(raw, None, c.name, c.id)
+                await asyncio.sleep(0.1)
+                with contextlib.suppress(errdefs.BerthdError):
+                    raw = await self.supervisor.stats(c.id)
+                yield shape_stats(raw, first, c.name, c.id)
+                return
+            doc = shape_stats(raw, previous, c.name, c.id)
+            yield doc
+            if not stream:
+                return
+            previous = doc
+            await asyncio.sleep(1.0)
+
+    async def update(self, ref: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errdefs.InvalidParameter("invalid JSON: update configuration must be an object")
+        c = self.get(ref)
+        async with c.lock:
+            hc = update_resources(c.host_config, body)
+            policy = body.get("RestartPolicy")
+            if policy and policy.get("Name") is not None:
+                validate_restart_policy(policy)
+                if hc.get("AutoRemove") and policy.get("Name") not in ("", "no"):
+                    raise errdefs.InvalidParameter(
+                        "Restart policy cannot be updated because AutoRemove is enabled for "
+                        "the container"
+                    )
+                hc["RestartPolicy"] = {
+                    "Name": policy.get("Name") or "no",
+                    "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+                }
+            if c.state.running and not c.state.restarting:
+                await self.supervisor.update(c.id, linux_resources(hc))
+            c.host_config = hc
+            await asyncio.to_thread(self.store.checkpoint, c)
+        self.log_event(c, "update")
+        return {"Warnings": []}
+
+    async def changes(self, ref: str) -> list[dict[str, Any]]:
+        c = self.get(ref)
+        found = await asyncio.to_thread(self.layers.changes, c.id)
+        return [{"Path": ch.path, "Kind": int(ch.kind)} for ch in found]
+
+    def export(self, ref: str) -> AsyncIterator[bytes]:
+        c = self.get(ref)
+        self.log_event(c, "export")
+        return aiter_chunks(lambda: self.layers.export_rootfs(c.id))
+
+    # -- logs -----------------------------------------------------------------------------------
+    def logs(self, ref: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]:
+        """(tty, body chunks); errors are raised before anything is sent."""
+        c = self.get(ref)
+        check_logs(c, opts)
+        stopped = self._stopped.get(c.id) if c.state.running else None
+        return c.tty, stream_logs(c, opts, stopped)

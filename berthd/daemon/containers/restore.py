@@ -1,0 +1,131 @@
+"""Start-up (restore) and shutdown of every container."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from berthd import errdefs
+from berthd.container import Container
+from berthd.daemon.containers.base import (
+    ServiceBase,
+    _utcnow,
+    log,
+)
+from berthd.daemon.containers.restart_policy import should_restart
+from berthd.runtime.monitor import ExitStatus
+
+
+class RestoreMixin(ServiceBase):
+    # -- start-up and shutdown ---------------------------------------------------------------
+    async def load(self) -> None:
+        """Load every container from disk (restore's first half)."""
+        result = await asyncio.to_thread(self.store.load_all)
+        for cid in result.unfinished:
+            log.warning("removing container %s whose creation did not finish", cid[:12])
+            await asyncio.to_thread(self._remove_unfinished, cid)
+        for c in result.containers:
+            self.store.add(c)
+            try:
+                self.store.names.reserve(c.name, c.id)
+            except errdefs.Conflict:
+                log.error("container %s: name %s is taken; giving it a new one", c.short_id, c.name)
+                c.name = self.store.names.reserve_generated(c.id)
+            for rec in c.mount_points.values():
+                if rec.get("Type") == "volume":
+                    try:
+                        await self.volumes.get(rec["Name"], ref=c.id)
+                    except errdefs.BerthdError as e:
+                        log.warning("container %s: volume %s: %s", c.short_id, rec["Name"], e)
+            if c.state.removal_in_progress:
+                # a removal was interrupted: dockerd marks such containers dead
+                c.state.removal_in_progress = False
+                c.state.dead = True
+                await asyncio.to_thread(self.store.checkpoint, c)
+            elif c.state.restarting:
+                c.state.running = False
+                c.state.restarting = False
+            elif c.state.running or c.state.paused:
+                await self._restore_running(c)
+
+    async def restart_by_policy(self, live_restore: bool) -> None:
+        """After load: remove --rm leftovers and start what the policies say (in parallel)."""
+        todo = []
+        for c in list(self.store):
+            if c.state.running or c.state.dead:
+                continue
+            if c.host_config.get("AutoRemove") and c.state.started_at:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await self.remove(c.id, force=True, volumes=True)
+                continue
+            policy = c.host_config.get("RestartPolicy") or {}
+            manual = c.has_been_manually_stopped
+            if c.state.started_at and should_restart(
+                policy, c.state.exit_code, manual, c.restart_count
+            ):
+                todo.append(c)
+
+        async def start_one(c: Container) -> None:
+            try:
+                await self.start(c.id)
+            except errdefs.BerthdError as e:
+                log.error("failed to start container %s at start-up: %s", c.short_id, e)
+
+        await asyncio.gather(*(start_one(c) for c in todo))
+
+    def _remove_unfinished(self, cid: str) -> None:
+        with contextlib.suppress(errdefs.BerthdError):
+            self.layers.release_rw_layer(cid)
+        self.store.remove_dir(cid)
+
+    async def _restore_running(self, c: Container) -> None:
+        try:
+            restored = await self.supervisor.restore(c.id)
+        except errdefs.BerthdError as e:
+            log.warning("container %s: cannot restore (%s); marking it stopped", c.short_id, e)
+            c.state.set_stopped(255, False)
+            await asyncio.to_thread(self.store.checkpoint, c)
+            return
+        if restored.running:
+            await asyncio.to_thread(self.layers.mount, c.id)
+            for rec in c.mount_points.values():
+                if rec.get("Type") == "volume":
+                    with contextlib.suppress(errdefs.BerthdError):
+                        await self.volumes.live_restore(rec["Name"], c.id)
+            self._watch(c)
+            for hook in self.hooks:
+                hook.started(c)
+            return
+        status = restored.exit_status or ExitStatus(255, False, _utcnow())
+        await asyncio.to_thread(self.layers.mount, c.id)
+        async with c.lock:
+            await self._handle_exit(c, status)
+
+    async def shutdown(self, live_restore: bool, timeout: int) -> None:
+        """Stop containers (all at once, bounded), or leave them running."""
+        self._shutting_down = True
+        for c in list(self.store):
+            if c.id in self._restarts:
+                await self._cancel_restart(c)
+        running = [c for c in self.store if c.state.running]
+        if not live_restore and running:
+
+            async def stop_one(c: Container) -> None:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await self._stop_container(c, "", None)
+
+            try:
+                async with asyncio.timeout(None if timeout < 0 else timeout + 1):
+                    await asyncio.gather(*(stop_one(c) for c in running))
+            except TimeoutError:
+                log.warning("containers did not stop within the shutdown timeout")
+        self.pending_attaches.cancel_all()
+        owned = [*self._monitors.values(), *self._exec_tasks]
+        for task in owned:
+            task.cancel()
+        for task in owned:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._monitors.clear()
+        self.waiters.release_all("the daemon is shutting down")
+        await self.supervisor.close()

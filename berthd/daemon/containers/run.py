@@ -1,0 +1,254 @@
+"""Starting a container and watching it until it exits.
+
+start → mount rw layer and volumes → network → OCI spec → conmon create →
+pending attaches → runtime start → one monitor task that records the exit
+and applies the restart policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from berthd import errdefs
+from berthd.container import Container
+from berthd.daemon.containers.base import (
+    EXIT_UNKNOWN,
+    ServiceBase,
+    _size,
+    _utcnow,
+    _write_bundle,
+    log,
+)
+from berthd.daemon.containers.restart_policy import next_delay, should_restart
+from berthd.daemon.containers.volumes import (
+    extra_volume_mounts,
+)
+from berthd.oci import SpecOptions, build_spec
+from berthd.oci.mounts import MountPoint
+from berthd.runtime.conmon import CreateOptions
+from berthd.runtime.errors import RuntimeStartError
+from berthd.runtime.monitor import ExitStatus
+
+
+class RunMixin(ServiceBase):
+    # -- start --------------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if c.state.paused:
+                raise errdefs.Conflict("cannot start a paused container, try unpause instead")
+            if c.state.running:
+                raise errdefs.NotModified("Container already started")
+            if c.state.removal_in_progress or c.state.dead:
+                raise errdefs.Conflict("container is marked for removal and cannot be started")
+            try:
+                await self._start_locked(c)
+                return
+            except errdefs.BerthdError as e:
+                failure = e
+                c.state.set_error(str(e), c.state.exit_code or EXIT_UNKNOWN)
+                await asyncio.to_thread(self.store.checkpoint, c)
+        # the start failed: nobody will see this container run
+        self.pending_attaches.cancel(c.id)
+        self.waiters.exited(c.id, c.state.exit_code, c.state.error)
+        if c.host_config.get("AutoRemove"):
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.remove(c.id, force=True, volumes=True)
+        raise failure
+
+    def _spec_options(
+        self, c: Container, volume_paths: dict[str, str], netns: str | None = None
+    ) -> SpecOptions:
+        cfg = self._config()
+        extra = [
+            MountPoint(type="bind", destination="/etc/hostname", source=c.hostname_path),
+            MountPoint(type="bind", destination="/etc/hosts", source=c.hosts_path),
+            MountPoint(type="bind", destination="/etc/resolv.conf", source=c.resolv_conf_path),
+            *extra_volume_mounts(c, volume_paths),
+        ]
+
+        def resolve_volume(mp: MountPoint) -> str:
+            return volume_paths[mp.destination]
+
+        return SpecOptions(
+            cgroup_parent=cfg.cgroup_parent,
+            extra_mounts=extra,
+            resolve_volume=resolve_volume,
+            namespace_paths={"network": netns} if netns else {},
+        )
+
+    async def _start_locked(self, c: Container) -> None:
+        paths = self.paths
+        bundle = paths.bundle_dir(c.id)
+        await asyncio.to_thread(self._ensure_bind_sources, c)
+        rootfs = await asyncio.to_thread(self.layers.mount, c.id)
+        try:
+            volume_paths = await self._mount_volumes(c)
+        except BaseException:
+            await asyncio.to_thread(self.layers.unmount, c.id)
+            raise
+        try:
+            net = await self.network.setup(c)
+        except BaseException:
+            await self._unmount_volumes(c)
+            await asyncio.to_thread(self.layers.unmount, c.id)
+            raise
+        if net.settings:
+            c.network_settings.update(net.settings)
+        try:
+            try:
+                spec = await asyncio.to_thread(
+                    build_spec,
+                    c.id,
+                    c.config,
+                    c.host_config,
+                    rootfs,
+                    self._spec_options(c, volume_paths, net.netns_path),
+                )
+            except errdefs.InvalidParameter as e:
+                raise errdefs.System(str(e)) from None
+            size = c.host_config.get("ConsoleSize") or [0, 0]
+            if c.tty and len(size) == 2 and size[0] and size[1]:
+                spec["process"]["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
+            await asyncio.to_thread(_write_bundle, bundle, spec)
+            log_opts = c.host_config.get("LogConfig", {}).get("Config") or {}
+            opts = CreateOptions(
+                bundle=Path(bundle),
+                persist_dir=Path(paths.container_dir(c.id)),
+                log_path=Path(c.log_path) if c.log_path else None,
+                log_size_max=_size(log_opts.get("max-size")),
+                terminal=c.tty,
+                stdin=bool(c.config.get("OpenStdin")),
+                stdin_once=bool(c.config.get("StdinOnce")),
+                name=c.name.lstrip("/"),
+            )
+            try:
+                pid = await self.supervisor.create(c.id, opts, runtime=c.runtime)
+            except RuntimeStartError as e:
+                c.state.exit_code = e.exit_code
+                raise
+            await self._connect_pending_attaches(c)
+            try:
+                await self.supervisor.start(c.id)
+            except BaseException:
+                await self.supervisor.delete(c.id)
+                raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.network.teardown(c)
+            await self._unmount_volumes(c)
+            await asyncio.to_thread(self.layers.unmount, c.id)
+            raise
+        c.state.set_running(pid, self.supervisor.conmon_pid(c.id))
+        c.has_been_started_before = True
+        c.has_been_manually_stopped = False
+        await asyncio.to_thread(self.store.checkpoint, c)
+        self.log_event(c, "start")
+        self._watch(c)
+        for hook in self.hooks:
+            hook.started(c)
+
+    async def _connect_pending_attaches(self, c: Container) -> None:
+        """Clients that attached before the start get conmon's socket now,
+        before the process runs, so they miss none of its output."""
+        for fut in self.pending_attaches.take(c.id):
+            try:
+                session = await self.supervisor.attach(c.id)
+            except errdefs.BerthdError as e:
+                log.warning("container %s: pending attach failed: %s", c.short_id, e)
+                fut.set_result(None)
+                continue
+            fut.set_result(session)
+
+    def _watch(self, c: Container) -> None:
+        self._stopped[c.id] = asyncio.Event()
+        self._monitors[c.id] = asyncio.create_task(self._monitor(c), name=f"monitor-{c.short_id}")
+
+    async def _monitor(self, c: Container) -> None:
+        try:
+            status = await self.supervisor.wait(c.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("waiting for container %s failed", c.short_id)
+            status = ExitStatus(255, False, _utcnow())
+        async with c.lock:
+            await self._handle_exit(c, status)
+            restart = not self._shutting_down and should_restart(
+                c.host_config.get("RestartPolicy") or {},
+                c.state.exit_code,
+                c.has_been_manually_stopped,
+                c.restart_count,
+            )
+            if restart:
+                ran = (c.state.finished_at - c.state.started_at) / 1e9
+                delay = next_delay(self._backoff.get(c.id, 0.0), ran)
+                self._backoff[c.id] = delay
+                c.state.running = True
+                c.state.restarting = True
+                await asyncio.to_thread(self.store.checkpoint, c)
+                self._restarts[c.id] = asyncio.create_task(
+                    self._restart_later(c, delay), name=f"restart-{c.short_id}"
+                )
+        self._monitors.pop(c.id, None)
+        if not restart and c.host_config.get("AutoRemove"):
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.remove(c.id, force=True, volumes=True)
+
+    async def _restart_later(self, c: Container, delay: float) -> None:
+        """Apply the restart policy after its backoff delay."""
+        try:
+            await asyncio.sleep(delay)
+            async with c.lock:
+                if not c.state.restarting or self.store.try_get(c.id) is None:
+                    return
+                c.restart_count += 1
+                c.state.running = False
+                c.state.restarting = False
+                try:
+                    await self._start_locked(c)
+                except errdefs.BerthdError as e:
+                    log.error("restart of container %s failed: %s", c.short_id, e)
+                    c.state.set_error(str(e), c.state.exit_code or EXIT_UNKNOWN)
+                    await asyncio.to_thread(self.store.checkpoint, c)
+                    return
+            self.log_event(c, "restart")
+        finally:
+            if self._restarts.get(c.id) is asyncio.current_task():
+                del self._restarts[c.id]
+
+    async def _cancel_restart(self, c: Container) -> bool:
+        """Stop a pending policy restart; True if there was one."""
+        task = self._restarts.pop(c.id, None)
+        if task is None:
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        c.state.running = False
+        c.state.restarting = False
+        await asyncio.to_thread(self.store.checkpoint, c)
+        return True
+
+    async def _handle_exit(self, c: Container, status: ExitStatus) -> None:
+        finished = int(status.finished_at.timestamp() * 1e9)
+        c.state.set_stopped(status.exit_code, status.oom_killed, finished)
+        with contextlib.suppress(errdefs.BerthdError):
+            await self.supervisor.delete(c.id)
+        for hook in self.hooks:
+            hook.stopped(c)
+        with contextlib.suppress(Exception):
+            await self.network.teardown(c)
+        await self._unmount_volumes(c)
+        with contextlib.suppress(errdefs.BerthdError):
+            await asyncio.to_thread(self.layers.unmount, c.id)
+        await asyncio.to_thread(self.store.checkpoint, c)
+        if status.oom_killed:
+            self.log_event(c, "oom")
+        self.log_event(c, "die", {"exitCode": str(status.exit_code)})
+        ev = self._stopped.pop(c.id, None)
+        if ev is not None:
+            ev.set()
+        self.waiters.exited(c.id, status.exit_code)

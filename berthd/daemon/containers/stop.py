@@ -1,0 +1,206 @@
+"""Signals, stop, restart, wait, rm and the small state verbs
+(rename, pause, unpause, resize).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal as signal_mod
+
+from berthd import errdefs
+from berthd.container import Container, validate_name
+from berthd.daemon.containers.base import (
+    DEFAULT_STOP_TIMEOUT,
+    ServiceBase,
+    log,
+)
+from berthd.oci import parse_signal
+
+
+class StopMixin(ServiceBase):
+    # -- signals, stop, restart ------------------------------------------------------------
+    async def kill(self, ref: str, sig: str) -> None:
+        c = self.get(ref)
+        signum = parse_signal(sig) if sig else signal_mod.SIGKILL
+        if not c.state.running:
+            raise errdefs.Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        if c.state.restarting:
+            # no process to signal: the pending policy restart is what dies
+            if await self._cancel_restart(c):
+                self.log_event(c, "kill", {"signal": str(signum)})
+            return
+        await self._signal(c, signum)
+
+    async def _signal(self, c: Container, signum: int) -> None:
+        self.log_event(c, "kill", {"signal": str(signum)})
+        try:
+            await self.supervisor.signal(c.id, signum)
+        except errdefs.Conflict:
+            return
+        if c.state.paused and signum == signal_mod.SIGKILL:
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.supervisor.resume(c.id)
+
+    async def _wait_stopped(self, c: Container, timeout: float | None) -> bool:
+        ev = self._stopped.get(c.id)
+        if ev is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await ev.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _stop_signal_and_timeout(self, c: Container, sig: str, t: int | None) -> tuple[int, int]:
+        signum = parse_signal(sig or str(c.config.get("StopSignal") or "SIGTERM"))
+        if t is None:
+            stop_timeout = c.config.get("StopTimeout")
+            t = int(stop_timeout) if stop_timeout is not None else DEFAULT_STOP_TIMEOUT
+        return signum, t
+
+    async def stop(self, ref: str, t: int | None = None, sig: str = "") -> None:
+        c = self.get(ref)
+        if not c.state.running:
+            raise errdefs.NotModified("Container already stopped")
+        c.has_been_manually_stopped = True
+        if await self._cancel_restart(c):
+            self.log_event(c, "stop")
+            return
+        await self._stop_container(c, sig, t)
+
+    async def _stop_container(self, c: Container, sig: str, t: int | None) -> None:
+        await asyncio.to_thread(self.store.checkpoint, c)
+        signum, timeout = self._stop_signal_and_timeout(c, sig, t)
+        if c.state.running:
+            await self._signal(c, signum)
+            if c.state.paused and signum != signal_mod.SIGKILL:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await self.supervisor.resume(c.id)
+            if not await self._wait_stopped(c, None if timeout < 0 else timeout):
+                log.info(
+                    "Container %s failed to exit within %d seconds of signal %d - using the force",
+                    c.short_id,
+                    timeout,
+                    signum,
+                )
+                await self._signal(c, signal_mod.SIGKILL)
+                await self._wait_stopped(c, None)
+        self.log_event(c, "stop")
+
+    async def restart(self, ref: str, t: int | None = None, sig: str = "") -> None:
+        c = self.get(ref)
+        if c.state.running:
+            await self._stop_container(c, sig, t)
+        async with c.lock:
+            if not c.state.running:
+                await self._start_locked(c)
+        self.log_event(c, "restart")
+
+    # -- wait -------------------------------------------------------------------------------
+    def wait_future(self, ref: str, condition: str) -> asyncio.Future[tuple[int, str]]:
+        """The future a ``POST /wait`` resolves with, taken before it answers 200."""
+        c = self.get(ref)
+        if condition in ("", "not-running"):
+            if not c.state.running:
+                fut: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+                fut.set_result((c.state.exit_code, c.state.error))
+                return fut
+            return self.waiters.on_exit(c.id)
+        if condition == "next-exit":
+            return self.waiters.on_exit(c.id)
+        if condition == "removed":
+            return self.waiters.on_removed(c.id)
+        raise errdefs.InvalidParameter(f"invalid condition: {condition!r}")
+
+    # -- remove -------------------------------------------------------------------------------
+    async def remove(self, ref: str, force: bool, volumes: bool) -> None:
+        c = self.get(ref)
+        if c.state.running and not force:
+            if c.state.paused:
+                raise errdefs.Conflict(
+                    f'cannot remove container "{c.name}": container is paused and must be '
+                    "unpaused first"
+                )
+            raise errdefs.Conflict(
+                f'cannot remove container "{c.name}": container is running: stop the '
+                "container before removing or force remove"
+            )
+        if c.state.removal_in_progress:
+            raise errdefs.Conflict(f"removal of container {c.id} is already in progress")
+        await self._cancel_restart(c)
+        if c.state.running:
+            await self._signal(c, signal_mod.SIGKILL)
+            await self._wait_stopped(c, None)
+        async with c.lock:
+            if self.store.try_get(c.id) is None:
+                return
+            c.state.removal_in_progress = True
+            await asyncio.to_thread(self.store.checkpoint, c)
+            try:
+                await asyncio.to_thread(self._remove_on_disk, c)
+            except errdefs.BerthdError as e:
+                c.state.removal_in_progress = False
+                c.state.dead = True
+                c.state.error = str(e)
+                await asyncio.to_thread(self.store.checkpoint, c)
+                raise errdefs.System(f"unable to remove filesystem for {c.id}: {e}") from None
+            self.store.delete(c)
+        await self._release_volumes(c, volumes)
+        with contextlib.suppress(Exception):
+            await self.network.release(c)
+        self.log_event(c, "destroy")
+        self.waiters.removed(c.id, c.state.exit_code)
+
+    # -- small verbs ----------------------------------------------------------------------------
+    async def rename(self, ref: str, new_name: str) -> None:
+        c = self.get(ref)
+        if not new_name:
+            raise errdefs.InvalidParameter("Neither old nor new names may be empty")
+        new = validate_name(new_name)
+        if new == c.name:
+            raise errdefs.InvalidParameter(
+                "Renaming a container with the same name as its current name"
+            )
+        async with c.lock:
+            old = c.name
+            self.store.names.reserve(new, c.id)
+            c.name = new
+            try:
+                await asyncio.to_thread(self.store.checkpoint, c)
+            except BaseException:
+                c.name = old
+                self.store.names.release(new)
+                raise
+            self.store.names.release(old)
+        self.log_event(c, "rename", {"oldName": old})
+
+    async def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if not c.state.running:
+                raise errdefs.Conflict(f"Container {c.id} is not running")
+            if c.state.paused:
+                raise errdefs.Conflict(f"Container {c.id} is already paused")
+            await self.supervisor.pause(c.id)
+            c.state.paused = True
+            await asyncio.to_thread(self.store.checkpoint, c)
+        self.log_event(c, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.lock:
+            if not c.state.paused:
+                raise errdefs.Conflict(f"Container {c.id} is not paused")
+            await self.supervisor.resume(c.id)
+            c.state.paused = False
+            await asyncio.to_thread(self.store.checkpoint, c)
+        self.log_event(c, "unpause")
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        c = self.get(ref)
+        if not c.state.running:
+            raise errdefs.Conflict(f"Container {c.id} is not running")
+        self.supervisor.resize(c.id, height, width)
+        self.log_event(c, "resize", {"height": str(height), "width": str(width)})
