@@ -210,22 +210,6 @@ def _write_bundle(bundle: str, spec: dict[str, Any]) -> None:
     write_atomic(os.path.join(bundle, "config.json"), orjson.dumps(spec), mode=0o600, sync=False)
 
 
-def _size(value: Any) -> int:
-    """``max-size`` as bytes (10k, 20m, 1g); -1 when unset."""
-    if not value:
-        return -1
-    text = str(value).strip().lower()
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "b": 1}
-    mult = 1
-    if text and text[-1] in units:
-        mult = units[text[-1]]
-        text = text[:-1]
-    try:
-        return int(float(text) * mult)
-    except ValueError:
-        raise errdefs.InvalidParameter(f"invalid value for max-size: {value}") from None
-
-
 def _network_settings(host_config: dict[str, Any]) -> dict[str, Any]:
     return {
         "Bridge": "",

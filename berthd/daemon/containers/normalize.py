@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from berthd.errdefs import InvalidParameter
+from berthd.logger import log_opts
 
 __all__ = [
     "RESTART_POLICIES",
@@ -180,6 +181,7 @@ def normalize_host_config(hc: dict[str, Any], default_runtime: str) -> dict[str,
     log_config["Type"] = log_config.get("Type") or "json-file"
     log_config["Config"] = log_config.get("Config") or {}
     out["LogConfig"] = log_config
+    log_opts(log_config)  # dockerd's errors for an unknown driver or bad options, at create
     if not out.get("ShmSize"):
         out["ShmSize"] = DEFAULT_SHM_SIZE
     for key in (

@@ -16,7 +16,6 @@ from berthd.container import Container
 from berthd.daemon.containers.base import (
     EXIT_UNKNOWN,
     ServiceBase,
-    _size,
     _utcnow,
     _write_bundle,
     log,
@@ -25,6 +24,7 @@ from berthd.daemon.containers.restart_policy import next_delay, should_restart
 from berthd.daemon.containers.volumes import (
     extra_volume_mounts,
 )
+from berthd.logger import log_opts
 from berthd.oci import SpecOptions, build_spec
 from berthd.oci.mounts import MountPoint
 from berthd.runtime.conmon import CreateOptions
@@ -113,12 +113,12 @@ class RunMixin(ServiceBase):
             if c.tty and len(size) == 2 and size[0] and size[1]:
                 spec["process"]["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
             await asyncio.to_thread(_write_bundle, bundle, spec)
-            log_opts = c.host_config.get("LogConfig", {}).get("Config") or {}
+            log_settings = log_opts(c.host_config.get("LogConfig"))
             opts = CreateOptions(
                 bundle=Path(bundle),
                 persist_dir=Path(paths.container_dir(c.id)),
                 log_path=Path(c.log_path) if c.log_path else None,
-                log_size_max=_size(log_opts.get("max-size")),
+                log_size_max=-1 if log_settings.size_max is None else log_settings.size_max,
                 terminal=c.tty,
                 stdin=bool(c.config.get("OpenStdin")),
                 stdin_once=bool(c.config.get("StdinOnce")),
