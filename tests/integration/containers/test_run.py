@@ -76,20 +76,29 @@ def test_run_without_i_gives_no_stdin(env: Env) -> None:
     assert (r.rc, r.out) == (0, ""), r.err
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: HostConfig.ConsoleSize is not put in the OCI process.consoleSize, "
-    "so a -t process starts on a 0x0 terminal until the CLI's resize arrives",
-    strict=True,
-)
 def test_run_tty_has_the_client_size_from_the_start(env: Env) -> None:
-    p = pty_cli(
-        env, "run", "--rm", "-t", "--network", "none", "busybox", "stty", "size", rows=33, cols=97
+    """HostConfig.ConsoleSize (sent by the CLI at create) is the size from the first
+    instruction; no resize call is made here, so nothing can race it."""
+    api = env.client.api
+    c = api.create_container(
+        "busybox",
+        ["stty", "size"],
+        tty=True,
+        host_config={"ConsoleSize": [33, 97], "NetworkMode": "none"},
     )
     try:
-        assert p.wait() == 0, p.buf
+        s = api.attach_socket(c["Id"], params={"stdout": 1, "stream": 1})
+        raw = s._sock
+        raw.settimeout(10)
+        api.start(c["Id"])
+        out = b""
+        while chunk := raw.recv(4096):
+            out += chunk
+        s.close()
+        assert api.wait(c["Id"], timeout=10)["StatusCode"] == 0, out
+        assert out.replace(b"\r", b"") == b"33 97\n"
     finally:
-        p.close()
-    assert p.buf.replace(b"\r", b"") == b"33 97\n"
+        api.remove_container(c["Id"], force=True)
 
 
 def test_run_tty_device(env: Env) -> None:
