@@ -156,7 +156,9 @@ def container_argv(
         argv.append("-t")
     if opts.stdin:
         argv.append("-i")
-        if not opts.stdin_once:
+        # dockerd closes a container's stdin when an attach ends only for
+        # StdinOnce containers without a TTY: `run -it` can be re-attached
+        if not opts.stdin_once or opts.terminal:
             argv.append("--leave-stdin-open")
     argv += opts.extra_args
     return argv

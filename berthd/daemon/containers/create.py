@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import socket
 from typing import Any
 
 from berthd import errdefs
@@ -65,7 +66,10 @@ class CreateMixin(ServiceBase):
         else:
             name = self.store.names.reserve_generated(cid)
         if not config.get("Hostname"):
-            config["Hostname"] = cid[:12]
+            # dockerd: the host's name with --network host, else the short ID
+            config["Hostname"] = (
+                socket.gethostname() if host_config["NetworkMode"] == "host" else cid[:12]
+            )
         try:
             points, vol_names = await plan_volumes(
                 self.volumes, cid, config, host_config, self.store

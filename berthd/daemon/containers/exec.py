@@ -67,7 +67,7 @@ class ExecRecord:
         }
 
 
-def new_exec(c: Container, body: Any) -> ExecRecord:
+def new_exec(c: Container, body: Any, ref: str = "") -> ExecRecord:
     if not isinstance(body, dict):
         raise errdefs.InvalidParameter("invalid JSON: exec configuration must be an object")
     cmd = body.get("Cmd")
@@ -84,7 +84,9 @@ def new_exec(c: Container, body: Any) -> ExecRecord:
     if not c.state.running:
         raise errdefs.Conflict(f"container {c.id} is not running")
     if c.state.paused:
-        raise errdefs.Conflict(f"container {c.id} is paused, unpause the container before exec")
+        raise errdefs.Conflict(
+            f"Container {ref or c.id} is paused, unpause the container before exec"
+        )
     if c.state.restarting:
         raise errdefs.Conflict(
             f"container {c.id} is restarting, wait until the container is running"

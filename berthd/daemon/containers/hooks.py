@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from berthd.container import Container
+from berthd.errdefs import NotFound
 
 __all__ = ["LifecycleHook", "NetworkAttacher", "NetworkSetup", "NoNetwork"]
 
@@ -40,7 +41,11 @@ class NoNetwork:
     """Until bridge networks exist: the runtime makes a private netns (loopback only)."""
 
     async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
-        return None
+        mode = str(c.host_config.get("NetworkMode") or "bridge")
+        if mode not in ("bridge", "host", "none") and not mode.startswith("container:"):
+            raise NotFound(f"network {mode} not found")
+        if mode in ("host", "none"):
+            c.network_settings["Networks"] = {mode: endpoint_settings()}
 
     async def setup(self, c: Container) -> NetworkSetup:
         return NetworkSetup()
@@ -50,6 +55,26 @@ class NoNetwork:
 
     async def release(self, c: Container) -> None:
         return None
+
+
+def endpoint_settings() -> dict[str, Any]:
+    """An EndpointSettings object with nothing allocated (host and none networks)."""
+    return {
+        "IPAMConfig": None,
+        "Links": None,
+        "Aliases": None,
+        "MacAddress": "",
+        "NetworkID": "",
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DriverOpts": None,
+        "DNSNames": None,
+    }
 
 
 class LifecycleHook(Protocol):

@@ -62,7 +62,7 @@ class SessionsMixin(ServiceBase):
     # -- exec ---------------------------------------------------------------------------------
     def exec_create(self, ref: str, body: Any) -> dict[str, str]:
         c = self.get(ref)
-        rec = new_exec(c, body)
+        rec = new_exec(c, body, ref)
         if rec.detach_keys:
             parse_detach_keys(rec.detach_keys)
         self.execs[rec.id] = rec
@@ -89,7 +89,7 @@ class SessionsMixin(ServiceBase):
         if not c.state.running:
             raise errdefs.Conflict(f"container {c.id} is not running")
         if c.state.paused:
-            raise errdefs.Conflict(f"container {c.id} is paused, unpause the container before exec")
+            raise errdefs.Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if isinstance(body, dict) and body.get("Tty") is not None:
             rec.tty = bool(body.get("Tty"))
         if isinstance(body, dict) and body.get("ConsoleSize"):
@@ -100,8 +100,12 @@ class SessionsMixin(ServiceBase):
         """Run the exec; with ``conn`` None it is detached (``exec -d``)."""
         c = rec.container
         rec.started = True
-        process = await asyncio.to_thread(exec_process, rec, self.paths.bundle_dir(c.id))
         detach = conn is None
+        try:
+            process = await asyncio.to_thread(exec_process, rec, self.paths.bundle_dir(c.id))
+        except errdefs.BerthdError:
+            rec.exit_code = 126  # dockerd: an exec that cannot start exits 126
+            raise
         try:
             session = await self.supervisor.exec(
                 c.id, rec.id, process, stdin=rec.attach_stdin and not detach, detach=detach

@@ -115,12 +115,6 @@ def test_run_it_detach_with_ctrl_p_ctrl_q(env: Env) -> None:
     env.ok("rm", "-f", name)
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: detaching from `docker run -it` (StdinOnce + Tty) closes the "
-    "container's stdin (conmon runs without --leave-stdin-open); dockerd never closes a "
-    "tty container's stdin on detach, so `docker attach` works again",
-    strict=True,
-)
 def test_run_it_detach_then_attach_again(env: Env) -> None:
     name = uniq("itdk")
     p = pty_cli(env, "run", "-it", "--network", "none", "--name", name, "busybox", "sh")
@@ -184,11 +178,6 @@ def test_exec_env_user_workdir(env: Env, box: str) -> None:
     assert env.ok("exec", "-u", "1000:50", box, "id", "-g") == "50\n"
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: an exec whose user cannot be resolved keeps ExitCode null, so the "
-    "CLI exits 0; dockerd sets the exec's ExitCode to 126 when its start fails",
-    strict=True,
-)
 def test_exec_bad_user(env: Env, box: str) -> None:
     r = env.run("exec", "-u", "nosuchuser", box, "true")
     assert r.rc == 126
@@ -248,11 +237,6 @@ def test_exec_in_stopped_container(env: Env) -> None:
     env.ok("rm", cid)
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: dockerd says 'Container <name as given> is paused, unpause the "
-    "container before exec'; berthd uses the full ID",
-    strict=True,
-)
 def test_exec_in_paused_container(env: Env) -> None:
     name = uniq("pex")
     env.ok("run", "-d", "--network", "none", "--name", name, *SLEEPER)
