@@ -21,8 +21,9 @@ import threading
 from dataclasses import dataclass
 
 from berthd import errdefs
-from berthd.image._atomic import atomic_write, fsync_dir
 from berthd.image.digest import parse_digest
+from berthd.lib.atomicfile import fsync_dir
+from berthd.lib.atomicfile import write_atomic as atomic_write
 
 __all__ = ["MAX_METADATA", "DistributionMetadataStore", "V2Metadata", "compute_hmac"]
 

@@ -21,8 +21,9 @@ import shutil
 import threading
 
 from berthd import errdefs
-from berthd.image._atomic import atomic_write, fsync_dir
 from berthd.image.digest import digest_hex, sha256_digest, validate_sha256_digest
+from berthd.lib.atomicfile import fsync_dir
+from berthd.lib.atomicfile import write_atomic as atomic_write
 
 __all__ = ["FSStoreBackend"]
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from berthd import errdefs
-from berthd.image._atomic import atomic_write
 from berthd.image.reference import Reference, parse_normalized_named
+from berthd.lib.atomicfile import write_atomic as atomic_write
 
 __all__ = ["ReferenceStore"]
 

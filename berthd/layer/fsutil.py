@@ -14,18 +14,11 @@ import ctypes.util
 import os
 import shutil
 
+from berthd.lib.atomicfile import fsync_dir
+
 __all__ = ["fsync_dir", "rmtree", "syncfs", "write_file"]
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def fsync_dir(path: str) -> None:
-    """Flush a directory so the entries created or renamed in it survive a crash."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_file(path: str, data: bytes, mode: int = 0o644) -> None:

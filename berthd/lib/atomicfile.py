@@ -13,7 +13,7 @@ __all__ = ["fsync_dir", "write_atomic"]
 
 
 def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:
@@ -30,7 +30,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644, sync: bool = True) -
                 f.flush()
                 os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.rename(tmp, path)
+        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -8,10 +8,11 @@ import tarfile
 import pytest
 
 from berthd import errdefs
-from berthd.image import _atomic, archive_reader
+from berthd.image import archive_reader
 from berthd.image.archive_reader import ArchiveReader, decompress_stream, detect_compression
 from berthd.image.gojson import marshal
 from berthd.image.jsonstream import error_line, human_size, progress_bar, stream_line
+from berthd.lib.atomicfile import write_atomic
 
 from .archives import TarBuilder, compress
 
@@ -61,14 +62,14 @@ def test_detect_and_decompress() -> None:
 
 def test_atomic_write_keeps_old_on_failure(tmp_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     path = os.path.join(tmp_path, "f")
-    _atomic.atomic_write(path, b"old")
+    write_atomic(path, b"old")
 
     def boom(src: str, dst: str) -> None:
         raise OSError("crash")
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
-        _atomic.atomic_write(path, b"new")
+        write_atomic(path, b"new")
     with open(path, "rb") as f:
         assert f.read() == b"old"
     assert os.listdir(tmp_path) == ["f"]
