@@ -1,0 +1,319 @@
+"""A real berthd that a test may kill (SIGKILL), stop (SIGTERM) and start again.
+
+Shared by ``tests/integration/restore`` and ``tests/integration/volumes_in_containers``.
+Each ``Env`` has its own data root, exec root and cgroup parent
+(``/berthd-test-<random>``). ``cleanup()`` leaves nothing behind: it removes
+every container through the daemon (starting it again if a test left it dead),
+stops berthd by PID, kills by PID whatever is still in the test's cgroups and
+any conmon whose argv mentions the test's paths, unmounts what is left under
+the temporary directory and removes the empty cgroup directories.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from tests.integration.daemon_process import BerthdProcess
+from tests.integration.seed_image import seed_busybox
+
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("these integration tests need root")
+    for b in (DOCKER, "/usr/bin/conmon", "/usr/bin/busybox"):
+        if not os.path.exists(b):
+            pytest.skip(f"{b} missing")
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(step)
+
+
+def uniq(prefix: str = "c") -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def conmon_pids(*needles: str) -> dict[int, list[str]]:
+    """conmon processes whose argv mentions one of ``needles``: PID → argv."""
+    found: dict[int, list[str]] = {}
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            argv = [a.decode(errors="replace") for a in (p / "cmdline").read_bytes().split(b"\0")]
+        except OSError:
+            continue
+        if not argv or not os.path.basename(argv[0]).startswith("conmon"):
+            continue
+        joined = " ".join(argv)
+        if any(n in joined for n in needles):
+            found[int(p.name)] = argv
+    return found
+
+
+def conmon_container_id(argv: list[str]) -> str:
+    for flag in ("-c", "--cid"):
+        if flag in argv:
+            return argv[argv.index(flag) + 1]
+    return ""
+
+
+def mounts_under(root: str) -> list[tuple[str, str]]:
+    """(mount point, fs type) of every mount under ``root``."""
+    out = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        mnt = fields[4]
+        fstype = fields[fields.index("-") + 1]
+        if mnt == root or mnt.startswith(root.rstrip("/") + "/"):
+            out.append((mnt, fstype))
+    return out
+
+
+def cgroup_dirs(parent: str) -> list[Path]:
+    out = []
+    for h in CGROUP_ROOT.iterdir():
+        d = h / parent.lstrip("/")
+        if d.is_dir():
+            out.append(d)
+    return out
+
+
+def _kill_cgroup_procs(top: Path) -> None:
+    for dirpath, _dirs, files in os.walk(top):
+        if "cgroup.procs" not in files:
+            continue
+        with contextlib.suppress(OSError):
+            for pid in Path(dirpath, "cgroup.procs").read_text().split():
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def _rmdir_tree(top: Path) -> None:
+    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda t: -len(t[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(dirpath)
+
+
+class Env:
+    """One berthd with its CLI and SDK client; it can be killed and started again."""
+
+    def __init__(
+        self,
+        args: tuple[str, ...] = (),
+        images: dict[str, dict[str, Any] | None] | None = None,
+    ) -> None:
+        require_root()
+        self.cgroup_parent = f"/berthd-test-{secrets.token_hex(4)}"
+        self.d = BerthdProcess(args=["--cgroup-parent", self.cgroup_parent, *args])
+        self.image_id = seed_busybox(self.d.data_root)
+        for tag, cfg in (images or {}).items():
+            seed_busybox(self.d.data_root, tag=tag, config=cfg)
+        self.cfg_dir = self.d.root / "dockercfg"
+        self.cfg_dir.mkdir()
+        self._client: docker.DockerClient | None = None
+        self.leaks: list[str] = []
+
+    # -- the daemon --------------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        return str(self.d.root)
+
+    @property
+    def data_root(self) -> str:
+        return self.d.data_root
+
+    @property
+    def exec_root(self) -> str:
+        return self.d.exec_root
+
+    @property
+    def pid(self) -> int:
+        assert self.d.proc is not None
+        return self.d.proc.pid
+
+    def alive(self) -> bool:
+        return self.d.proc is not None and self.d.proc.poll() is None
+
+    def start(self, args: tuple[str, ...] | None = None) -> Env:
+        if args is not None:
+            self.d.extra_args = ["--cgroup-parent", self.cgroup_parent, *args]
+        self._close_client()
+        self.d.start()
+        return self
+
+    def kill9(self) -> None:
+        """SIGKILL berthd (conmon and the containers are not touched)."""
+        assert self.d.proc is not None
+        self._close_client()
+        self.d.proc.kill()
+        self.d.proc.wait()
+        with contextlib.suppress(Exception):
+            self.d.log.close()
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM berthd and wait for it."""
+        self._close_client()
+        return self.d.stop(timeout)
+
+    def restart(self, kill: bool = False, args: tuple[str, ...] | None = None) -> None:
+        if kill:
+            self.kill9()
+        else:
+            self.stop()
+        self.start(args)
+
+    def logs(self) -> str:
+        return self.d.logs()
+
+    # -- clients -------------------------------------------------------------------------
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker.DockerClient(base_url=self.d.base_url, timeout=60)
+        return self._client
+
+    @property
+    def api(self) -> docker.APIClient:
+        return self.client.api
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+        self._client = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        return {**base, "DOCKER_CONFIG": str(self.cfg_dir)}
+
+    def argv(self, *args: str) -> list[str]:
+        return [DOCKER, "-H", self.d.base_url, *args]
+
+    def run(self, *args: str, timeout: float = 60, stdin: bytes | None = None) -> Result:
+        proc = subprocess.run(
+            self.argv(*args),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env=self.env,
+            timeout=timeout,
+        )
+        return Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+
+    def ok(self, *args: str, timeout: float = 60, stdin: bytes | None = None) -> str:
+        r = self.run(*args, timeout=timeout, stdin=stdin)
+        if r.rc != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {r.rc}: {r.err}")
+        return r.out
+
+    def popen(self, *args: str, **kw: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.argv(*args), env=self.env, **kw)
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return dict(self.api.inspect_container(ref))
+
+    def state(self, ref: str) -> dict[str, Any]:
+        return dict(self.inspect(ref)["State"])
+
+    def ps_names(self, all_: bool = True) -> list[str]:
+        return [str(c["Names"][0]).lstrip("/") for c in self.api.containers(all=all_)]
+
+    # -- what is on the host -----------------------------------------------------------
+    def conmons(self) -> dict[int, list[str]]:
+        return conmon_pids(self.data_root, self.exec_root)
+
+    def mounts(self) -> list[tuple[str, str]]:
+        return mounts_under(self.root)
+
+    def container_dirs(self) -> set[str]:
+        d = Path(self.data_root, "containers")
+        return {p.name for p in d.iterdir()} if d.is_dir() else set()
+
+    def edit_config(self, cid: str, edit: Callable[[dict[str, Any]], None]) -> None:
+        """Change a container's config.v2.json while berthd is down (fault injection)."""
+        assert not self.alive()
+        path = Path(self.data_root, "containers", cid, "config.v2.json")
+        doc = json.loads(path.read_text())
+        edit(doc)
+        path.write_text(json.dumps(doc))
+
+    # -- teardown ------------------------------------------------------------------------
+    def cleanup(self) -> list[str]:
+        """Leave nothing behind; return what had to be cleaned by force."""
+        leaks: list[str] = []
+        if not self.alive():
+            with contextlib.suppress(Exception):
+                self.start()
+        if self.alive():
+            with contextlib.suppress(Exception):
+                ids = self.ok("ps", "-aq", "--no-trunc", timeout=30).split()
+                if ids:
+                    self.run("rm", "-f", "-v", *ids, timeout=120)
+            with contextlib.suppress(Exception):
+                self.stop(timeout=60)
+        self._close_client()
+        for d in cgroup_dirs(self.cgroup_parent):
+            _kill_cgroup_procs(d)
+        for pid in self.conmons():
+            leaks.append(f"conmon {pid}")
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+        for mnt, _ in sorted(self.mounts(), key=lambda m: len(m[0]), reverse=True):
+            leaks.append(f"mount {mnt}")
+            subprocess.run(["umount", "-l", mnt], capture_output=True, check=False)
+        for d in cgroup_dirs(self.cgroup_parent):
+            _rmdir_tree(d)
+            if d.exists():
+                leaks.append(f"cgroup {d}")
+        shutil.rmtree(self.root, ignore_errors=True)
+        return leaks
+
+
+@contextlib.contextmanager
+def running_env(
+    args: tuple[str, ...] = (), images: dict[str, dict[str, Any] | None] | None = None
+) -> Iterator[Env]:
+    e = Env(args, images)
+    try:
+        e.start()
+        yield e
+    finally:
+        e.leaks = e.cleanup()
