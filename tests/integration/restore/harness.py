@@ -299,10 +299,18 @@ class Env:
         for mnt, _ in sorted(self.mounts(), key=lambda m: len(m[0]), reverse=True):
             leaks.append(f"mount {mnt}")
             subprocess.run(["umount", "-l", mnt], capture_output=True, check=False)
-        for d in cgroup_dirs(self.cgroup_parent):
-            _rmdir_tree(d)
-            if d.exists():
-                leaks.append(f"cgroup {d}")
+        # a cgroup whose last process was just killed may stay busy for a moment
+        deadline = time.monotonic() + 5
+        while True:
+            left = cgroup_dirs(self.cgroup_parent)
+            for d in left:
+                _kill_cgroup_procs(d)
+                _rmdir_tree(d)
+            left = [d for d in left if d.exists()]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        leaks += [f"cgroup {d}" for d in left]
         shutil.rmtree(self.root, ignore_errors=True)
         return leaks
 
