@@ -13,6 +13,7 @@ from aiohttp import web
 
 from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, make_middlewares
 from berthd.api.routers.container import ContainersBackend, ContainersRouter
+from berthd.api.routers.container_fs import ContainerFSBackend, ContainerFSRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.system import SystemBackend, SystemRouter
 from berthd.api.routers.volume import VolumeBackend, VolumeRouter
@@ -29,6 +30,7 @@ class Backends:
     containers: ContainersBackend | None = None
     images: ImagesBackend | None = None
     volumes: VolumeBackend | None = None
+    container_fs: ContainerFSBackend | None = None
 
 
 def build_app(backends: Backends, opts: APIOptions) -> web.Application:
@@ -37,6 +39,9 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
     app = web.Application(middlewares=make_middlewares(opts), client_max_size=64 * 1024 * 1024)
     app.on_response_prepare.append(make_header_hook(opts))
     register(app, SystemRouter(backends.system).routes())
+    if backends.container_fs is not None:
+        # before the container routes: /containers/prune must not be taken for a name
+        register(app, ContainerFSRouter(backends.container_fs).routes())
     if backends.containers is not None:
         register(app, ContainersRouter(backends.containers).routes())
     if backends.images is not None:

@@ -123,6 +123,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 containers=daemon.containers,
                 images=daemon.images,
                 volumes=daemon.volumes,
+                container_fs=daemon.container_fs,
             ),
             APIOptions(
                 version=API_VERSION,

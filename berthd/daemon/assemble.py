@@ -18,8 +18,10 @@ import orjson
 
 from berthd import errdefs
 from berthd.config import DaemonConfig
-from berthd.container import ContainerStore
+from berthd.container import Container, ContainerStore
 from berthd.daemon.components import probe_components
+from berthd.daemon.containers.fs import ContainerFSService
+from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
 from berthd.daemon.containers.service import ContainerService
 from berthd.daemon.daemon_id import load_or_create_daemon_id
 from berthd.daemon.events import EventsService
@@ -60,6 +62,8 @@ class Daemon:
         self.runtimes: RuntimeSet
         self.volumes: VolumesService
         self.containers: ContainerService
+        self.container_fs: ContainerFSService
+        self.health: HealthMonitor
         self.system: SystemService
 
     @property
@@ -104,6 +108,9 @@ class Daemon:
             default_runtime=daemon.default_runtime,
             volumes=daemon.volumes,
         )
+        daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
+        daemon.health = daemon.new_health_monitor()
+        daemon.containers.hooks.append(daemon.health)
         await daemon.containers.load()
         await daemon.containers.restart_by_policy(config.live_restore)
         daemon.system = SystemService(
@@ -124,6 +131,17 @@ class Daemon:
         )
         log.info("Daemon has completed initialization")
         return daemon
+
+    def new_health_monitor(self) -> HealthMonitor:
+        """Probes through the container service; health checkpointed while running."""
+        store = self.containers.store
+
+        def checkpoint(c: Container) -> None:
+            if store.try_get(c.id) is c and c.state.running:
+                store.checkpoint(c)
+
+        prober = SupervisorProber(self.containers)
+        return HealthMonitor(prober, self.containers.log_event, checkpoint)
 
     def storage_status(self) -> StorageStatus:
         cfg = self.config
@@ -147,6 +165,8 @@ class Daemon:
             usage.layers_size, usage.images = await self.images.disk_usage()
         if not types or "volume" in types:
             usage.volumes = await self.volumes.disk_usage()
+        if not types or "container" in types:
+            usage.containers = await self.container_fs.disk_usage()
         return usage
 
     async def counts(self) -> Counts:
@@ -186,6 +206,7 @@ class Daemon:
         """Stop the daemon's services; containers get the shutdown policy."""
         self.events.close()
         cfg = self.config
+        await self.health.close()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
         if not cfg.live_restore:
