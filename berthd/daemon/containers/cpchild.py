@@ -118,7 +118,10 @@ def preserve_trailing_dot_or_separator(cleaned: str, original: str) -> str:
 
 def abs_path(path: str) -> str:
     """The requested path as an absolute container path (``filepath.Join("/", p)``)."""
-    return preserve_trailing_dot_or_separator(posixpath.normpath("/" + path), path)
+    cleaned = posixpath.normpath("/" + path)
+    if cleaned.startswith("//"):  # POSIX keeps a leading "//"; Go's Clean does not
+        cleaned = "/" + cleaned.lstrip("/")
+    return preserve_trailing_dot_or_separator(cleaned, path)
 
 
 def rebase_name(path: str) -> str:
