@@ -180,8 +180,9 @@ class _MountAttr(ctypes.Structure):
 def enter_container(root: str, mounts: list[dict[str, Any]], create: bool) -> None:
     """Private mount namespace, volumes cloned, chroot into ``root``, volumes placed.
 
-    ``create``: make missing mount points (as the runtime would at start); a read
-    leaves the tree untouched and skips a mount whose destination is missing.
+    ``create``: make missing mount points, as the runtime would at start and as
+    dockerd's ``openContainerFS`` does for every operation (so a volume of a
+    container never started is seen); otherwise such a mount is skipped.
     """
     libc = _libc()
     libc.syscall.restype = ctypes.c_long
@@ -387,7 +388,7 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     op = req["op"]
     try:
-        enter_container(req["root"], req.get("mounts") or [], create=op == "put")
+        enter_container(req["root"], req.get("mounts") or [], create=True)
         if op == "put":
             target = prepare_put(req)
             _line(out, {"ready": True})
