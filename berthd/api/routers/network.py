@@ -1,0 +1,90 @@
+"""Network routes: list, inspect, create, remove, prune, connect, disconnect.
+
+``handler → one backend call → response``; the daemon's NetworksService
+satisfies ``NetworkBackend``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from berthd.api.httputil import json_response, read_json
+from berthd.api.routes import Route
+from berthd.errdefs import InvalidParameter
+from berthd.lib.filters import FilterArgs
+
+__all__ = ["NetworkBackend", "NetworkRouter"]
+
+
+class NetworkBackend(Protocol):
+    async def list_networks(self, filters: FilterArgs) -> list[dict[str, Any]]: ...
+
+    async def inspect(self, ref: str) -> dict[str, Any]: ...
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def remove(self, ref: str) -> None: ...
+
+    async def prune(self, filters: FilterArgs) -> dict[str, Any]: ...
+
+    async def connect(self, ref: str, body: dict[str, Any]) -> None: ...
+
+    async def disconnect(self, ref: str, body: dict[str, Any]) -> None: ...
+
+
+async def _body(request: web.Request, what: str) -> dict[str, Any]:
+    body = await read_json(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidParameter(
+            f"invalid JSON: json: cannot unmarshal value into Go value of type {what}"
+        )
+    return body
+
+
+class NetworkRouter:
+    def __init__(self, backend: NetworkBackend) -> None:
+        self.backend = backend
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", "/networks", self.get_networks),
+            Route("GET", "/networks/{id}", self.get_network),
+            Route("POST", "/networks/create", self.post_create),
+            Route("POST", "/networks/prune", self.post_prune),
+            Route("POST", "/networks/{id}/connect", self.post_connect),
+            Route("POST", "/networks/{id}/disconnect", self.post_disconnect),
+            Route("DELETE", "/networks/{id}", self.delete_network),
+        ]
+
+    async def get_networks(self, request: web.Request) -> web.StreamResponse:
+        filters = FilterArgs.from_json(request.query.get("filters"))
+        return json_response(await self.backend.list_networks(filters))
+
+    async def get_network(self, request: web.Request) -> web.StreamResponse:
+        return json_response(await self.backend.inspect(request.match_info["id"]))
+
+    async def post_create(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request, "network.CreateRequest")
+        return json_response(await self.backend.create(body), status=201)
+
+    async def post_prune(self, request: web.Request) -> web.StreamResponse:
+        filters = FilterArgs.from_json(request.query.get("filters"))
+        return json_response(await self.backend.prune(filters))
+
+    async def post_connect(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request, "network.ConnectOptions")
+        await self.backend.connect(request.match_info["id"], body)
+        return web.Response(status=200)
+
+    async def post_disconnect(self, request: web.Request) -> web.StreamResponse:
+        body = await _body(request, "network.DisconnectOptions")
+        await self.backend.disconnect(request.match_info["id"], body)
+        return web.Response(status=200)
+
+    async def delete_network(self, request: web.Request) -> web.StreamResponse:
+        await self.backend.remove(request.match_info["id"])
+        return web.Response(status=204)

@@ -1,0 +1,264 @@
+"""The ``NetworkAttacher`` the container service calls: prepare, setup, teardown, release.
+
+Addresses are held while a container runs (allocated at start, freed when it
+stops), as in dockerd; the endpoints the container *wants* live in its
+``NetworkSettings.Networks``, which the container service persists. netavark
+is called once per start with every network, so a start costs one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+from berthd import errdefs
+from berthd.container import Container
+from berthd.daemon.containers.hooks import NetworkSetup, endpoint_settings
+from berthd.daemon.networks.base import NetworksBase, mac_for
+from berthd.daemon.networks.files import (
+    copy_files,
+    write_host_mode_files,
+    write_hosts,
+    write_resolv,
+)
+from berthd.network import Endpoint, Network
+from berthd.network.netavark import Attachment
+from berthd.network.ports import inspect_ports, plan_ports
+
+__all__ = ["AttachMixin"]
+
+log = logging.getLogger("berthd.network")
+
+
+def _mode(c: Container) -> str:
+    return str(c.host_config.get("NetworkMode") or "bridge")
+
+
+class AttachMixin(NetworksBase):
+    # -- create ------------------------------------------------------------------------
+    async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
+        mode = _mode(c)
+        wanted: dict[str, Any] = dict((networking_config or {}).get("EndpointsConfig") or {})
+        nets: dict[str, Any] = {}
+        if mode.startswith("container:"):
+            self.container(mode.partition(":")[2])
+        elif mode in ("host", "none"):
+            es = endpoint_settings()
+            es["NetworkID"] = self.lookup(mode).id
+            nets[mode] = es
+        else:
+            primary = self.lookup("bridge" if mode == "default" else mode)
+            cfg: dict[str, Any] = {}
+            for key in (primary.name, mode, primary.id, "default" if primary.default else ""):
+                cfg = wanted.pop(key, None) or cfg
+            nets[primary.name] = self.endpoint_config(primary, cfg, c)
+            for ref, cfg in wanted.items():
+                net = self.lookup(ref)
+                if net.name not in nets:
+                    nets[net.name] = self.endpoint_config(net, cfg or {}, c)
+        c.network_settings["Networks"] = nets
+
+    def endpoint_config(self, net: Network, cfg: dict[str, Any], c: Container) -> dict[str, Any]:
+        """Check an EndpointSettings from the client; the record with nothing allocated."""
+        if net.driver != "bridge":
+            raise errdefs.Forbidden(
+                "container cannot be disconnected from host network or connected to host network"
+                if net.driver == "host"
+                else f"container cannot be connected to network {net.name}"
+            )
+        ipam = cfg.get("IPAMConfig") or {}
+        aliases = [str(a) for a in cfg.get("Aliases") or []]
+        if net.default and (ipam.get("IPv4Address") or ipam.get("IPv6Address")):
+            raise errdefs.InvalidParameter(
+                "user specified IP address is supported on user defined networks only"
+            )
+        if net.default and aliases:
+            raise errdefs.InvalidParameter(
+                "network-scoped alias is supported only for containers in user defined networks"
+            )
+        es = endpoint_settings()
+        es.update(
+            {
+                "IPAMConfig": ipam or None,
+                "Aliases": aliases or None,
+                "Links": cfg.get("Links") or None,
+                "MacAddress": str(cfg.get("MacAddress") or ""),
+                "DriverOpts": cfg.get("DriverOpts") or None,
+                "NetworkID": net.id,
+            }
+        )
+        return es
+
+    # -- start -------------------------------------------------------------------------
+    async def setup(self, c: Container) -> NetworkSetup:
+        mode = _mode(c)
+        if mode == "host":
+            await asyncio.to_thread(write_host_mode_files, c)
+            return NetworkSetup(None)
+        if mode == "none":
+            return NetworkSetup(None)
+        if mode.startswith("container:"):
+            other = self.container(mode.partition(":")[2])
+            if not other.state.running or not other.state.pid:
+                raise errdefs.Conflict(
+                    f"cannot join network of a non running container: {other.id}"
+                )
+            path = self.driver.netns_path(other.id)
+            if not await asyncio.to_thread(os.path.ismount, path):
+                path = f"/proc/{other.state.pid}/ns/net"
+            await asyncio.to_thread(copy_files, other, c)
+            return NetworkSetup(path)
+        nets: dict[str, Any] = c.network_settings.get("Networks") or {}
+        async with self.lock:
+            netns = await self.driver.create_netns(c.id)
+            attachments: list[Attachment] = []
+            try:
+                for i, (name, es) in enumerate(nets.items()):
+                    net = self.lookup(str(es.get("NetworkID") or name))
+                    attachments.append(await self._allocate(c, net, es, f"eth{i}", primary=i == 0))
+                await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
+            except BaseException:
+                await self._undo(c, netns, attachments)
+                raise
+        return NetworkSetup(netns, self._running_settings(c, netns, attachments))
+
+    async def _allocate(
+        self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool
+    ) -> Attachment:
+        ipam = es.get("IPAMConfig") or {}
+        requested = str(ipam.get("IPv4Address") or "")
+        aliases = [c.name.lstrip("/"), c.id[:12], *(es.get("Aliases") or [])]
+        mac = str(es.get("MacAddress") or c.config.get("MacAddress") or "")
+        ports = []
+        if primary:
+            exposed = list((c.config.get("ExposedPorts") or {}).keys())
+            desc = f"{c.name.lstrip('/')} ({c.id[:12]})"
+            allocated = await asyncio.to_thread(self.allocated_ports)
+            ports = plan_ports(c.host_config, exposed, allocated, desc)
+
+        def make(ip: str) -> Endpoint:
+            return Endpoint(
+                network_id=net.id,
+                container_id=c.id,
+                endpoint_id=os.urandom(32).hex(),
+                ip=ip,
+                mac=mac or mac_for(ip),
+                interface=iface,
+                aliases=list(dict.fromkeys(str(a) for a in aliases)),
+                static_ip=bool(requested),
+                ports=[p.to_json() for p in ports],
+            )
+
+        ep = await asyncio.to_thread(self.store.allocate, net, requested, make)
+        return Attachment(net, ep, ports)
+
+    async def _undo(self, c: Container, netns: str, attachments: list[Attachment]) -> None:
+        if attachments:
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.driver.teardown(netns, c.id, c.name.lstrip("/"), attachments)
+        for a in attachments:
+            await asyncio.to_thread(self.store.release, a.network.id, c.id)
+        await asyncio.to_thread(self.driver.remove_netns, c.id)
+
+    def _running_settings(
+        self, c: Container, netns: str, attachments: list[Attachment]
+    ) -> dict[str, Any]:
+        nets: dict[str, Any] = c.network_settings.get("Networks") or {}
+        for a in attachments:
+            nets[a.network.name] = self._endpoint_view(c, a, nets.get(a.network.name))
+        exposed = list((c.config.get("ExposedPorts") or {}).keys())
+        mappings = [p.to_json() for a in attachments for p in a.port_mappings]
+        settings: dict[str, Any] = {
+            "Networks": nets,
+            "Ports": inspect_ports(exposed, mappings),
+            "SandboxKey": netns,
+            "SandboxID": c.id,
+        }
+        first = attachments[0] if attachments else None
+        if first is not None and first.network.default:
+            view = nets[first.network.name]
+            settings.update(
+                {
+                    "Bridge": first.network.bridge,
+                    "EndpointID": view["EndpointID"],
+                    "Gateway": view["Gateway"],
+                    "IPAddress": view["IPAddress"],
+                    "IPPrefixLen": view["IPPrefixLen"],
+                    "MacAddress": view["MacAddress"],
+                }
+            )
+        gw = first.network.gateway if first else ""
+        write_hosts(c, first.endpoint.ip if first else "", gw)
+        dns_gw = next((a.network.gateway for a in attachments if a.network.dns), "")
+        write_resolv(c, dns_gw, self.settings.dns)
+        return settings
+
+    def _endpoint_view(self, c: Container, a: Attachment, old: dict[str, Any] | None) -> Any:
+        es = dict(old or endpoint_settings())
+        es.update(
+            {
+                "NetworkID": a.network.id,
+                "EndpointID": a.endpoint.endpoint_id,
+                "Gateway": a.network.gateway,
+                "IPAddress": a.endpoint.ip,
+                "IPPrefixLen": int(a.network.subnet.partition("/")[2] or 0),
+                "MacAddress": a.endpoint.mac,
+                "DNSNames": a.endpoint.aliases if not a.network.default else None,
+            }
+        )
+        return es
+
+    # -- stop and remove ---------------------------------------------------------------
+    async def teardown(self, c: Container) -> None:
+        eps = await asyncio.to_thread(self.store.container_endpoints, c.id)
+        async with self.lock:
+            if eps:
+                try:
+                    await self.driver.teardown(
+                        self.driver.netns_path(c.id),
+                        c.id,
+                        c.name.lstrip("/"),
+                        self.attachments(eps),
+                    )
+                except errdefs.BerthdError as e:
+                    log.warning("container %s: network teardown: %s", c.short_id, e)
+                for ep in eps:
+                    await asyncio.to_thread(self.store.release, ep.network_id, c.id)
+            await asyncio.to_thread(self.driver.remove_netns, c.id)
+        self.clear_settings(c)
+
+    def clear_settings(self, c: Container, only: str | None = None) -> None:
+        """What inspect shows for a stopped container: no addresses, the choices kept."""
+        for name, es in (c.network_settings.get("Networks") or {}).items():
+            if only is not None and name != only:
+                continue
+            for key, empty in (
+                ("EndpointID", ""),
+                ("Gateway", ""),
+                ("IPAddress", ""),
+                ("IPPrefixLen", 0),
+                ("DNSNames", None),
+            ):
+                es[key] = empty
+            if not (es.get("IPAMConfig") or {}).get("IPv4Address"):
+                es["MacAddress"] = ""
+        if only is None:
+            for key, empty in (
+                ("Bridge", ""),
+                ("EndpointID", ""),
+                ("Gateway", ""),
+                ("IPAddress", ""),
+                ("IPPrefixLen", 0),
+                ("MacAddress", ""),
+                ("SandboxKey", ""),
+                ("SandboxID", ""),
+            ):
+                c.network_settings[key] = empty
+            c.network_settings["Ports"] = {}
+
+    async def release(self, c: Container) -> None:
+        if await asyncio.to_thread(self.store.container_endpoints, c.id):
+            await self.teardown(c)

@@ -1,0 +1,67 @@
+"""Removal of netavark's shared iptables chains once nothing uses them.
+
+netavark removes a network's own rules with its last container but leaves its
+shared chains (NETAVARK_FORWARD, NETAVARK-HOSTPORT-*) and the jumps to them.
+berthd removes them when it stops with no endpoint left, but only if they hold
+nothing beyond netavark's fixed rules, so another user of netavark (a second
+daemon) is never cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["remove_idle_netavark_chains"]
+
+_FIXED = {
+    "NETAVARK-HOSTPORT-MASQ": 1,  # the mark → MASQUERADE rule
+    "NETAVARK-HOSTPORT-SETMARK": 1,
+    "NETAVARK-HOSTPORT-DNAT": 0,
+}
+_NAT_JUMPS = (
+    ["PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "NETAVARK-HOSTPORT-DNAT"],
+    ["OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "NETAVARK-HOSTPORT-DNAT"],
+    ["POSTROUTING", "-j", "NETAVARK-HOSTPORT-MASQ"],
+)
+_FILTER_JUMP = [
+    "FORWARD",
+    "-m",
+    "comment",
+    "--comment",
+    "netavark firewall plugin rules",
+    "-j",
+    "NETAVARK_FORWARD",
+]
+
+
+async def _iptables(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        "iptables",
+        "-w",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+async def _rule_count(table: str, chain: str) -> int | None:
+    rc, out = await _iptables("-t", table, "-S", chain)
+    if rc != 0:
+        return None
+    return sum(1 for line in out.splitlines() if line.startswith("-A "))
+
+
+async def remove_idle_netavark_chains() -> None:
+    counts = {c: await _rule_count("nat", c) for c in _FIXED}
+    if all(n is not None and n <= _FIXED[c] for c, n in counts.items()):
+        for jump in _NAT_JUMPS:
+            await _iptables("-t", "nat", "-D", *jump)
+        for chain in _FIXED:
+            await _iptables("-t", "nat", "-F", chain)
+        for chain in _FIXED:
+            await _iptables("-t", "nat", "-X", chain)
+    if await _rule_count("filter", "NETAVARK_FORWARD") == 0:
+        await _iptables("-D", *_FILTER_JUMP)
+        await _iptables("-X", "NETAVARK_FORWARD")

@@ -1,0 +1,252 @@
+"""The netavark driver: network JSON, ``netavark setup/teardown``, netns files.
+
+netavark makes the bridge, the veth pair, the addresses, the iptables rules
+(NAT, published ports — 127.0.0.1 included, via route_localnet and a
+MASQUERADE mark) and starts aardvark-dns for networks with DNS. berthd hands
+it everything it needs on each call (the network definitions and the
+container's endpoints), so netavark keeps no state that berthd must trust.
+
+Each netavark runs in a private mount namespace in which ``/etc/resolv.conf``
+is a file berthd writes. aardvark-dns, started by netavark, inherits that
+namespace, so its upstream resolvers are exactly the daemon's ``dns``
+setting (or the host's non-loopback resolvers): a test daemon can point it
+at loopback and no query ever leaves the machine. With ``ip-forward=false``
+the kernel's ip_forward file is masked the same way, so netavark cannot turn
+forwarding on for the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import errno
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from berthd.errdefs import System
+from berthd.lib.atomicfile import write_atomic
+from berthd.network.model import Endpoint, Network
+
+__all__ = ["Netavark", "NetavarkSettings", "PortMapping"]
+
+_WRAPPER = (
+    'mount --bind "$1" /etc/resolv.conf || exit 125; '
+    'if [ -n "$2" ]; then mount --bind "$2" /proc/sys/net/ipv4/ip_forward || exit 125; fi; '
+    'shift 2; exec "$@"'
+)
+_MNT_DETACH = 2
+
+
+@dataclass(frozen=True)
+class NetavarkSettings:
+    run_dir: str  # <exec-root>/network: netavark config, aardvark state, netns files
+    binary: str = "/usr/lib/podman/netavark"
+    aardvark: str = "/usr/lib/podman/aardvark-dns"
+    ip_forward: bool = True
+    upstream_dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_ip: str
+    container_port: int
+    host_port: int
+    protocol: str
+    range: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host_ip": self.host_ip,
+            "container_port": self.container_port,
+            "host_port": self.host_port,
+            "range": self.range,
+            "protocol": self.protocol,
+        }
+
+
+@dataclass
+class Attachment:
+    network: Network
+    endpoint: Endpoint
+    port_mappings: list[PortMapping] = field(default_factory=list)
+
+
+def network_json(net: Network) -> dict[str, Any]:
+    """netavark's network definition (podman's ``containers.conf`` network format)."""
+    subnet: dict[str, Any] = {"subnet": net.subnet, "gateway": net.gateway}
+    opts: dict[str, str] = {}
+    if net.mtu:
+        opts["mtu"] = str(net.mtu)
+    return {
+        "name": net.name,
+        "id": net.id,
+        "driver": "bridge",
+        "network_interface": net.bridge,
+        "created": net.created,
+        "subnets": [subnet],
+        "ipv6_enabled": False,
+        "internal": net.internal,
+        "dns_enabled": net.dns,
+        "options": opts,
+        "ipam_options": {"driver": "host-local"},
+    }
+
+
+class Netavark:
+    def __init__(self, settings: NetavarkSettings) -> None:
+        self.settings = settings
+        self.config_dir = os.path.join(settings.run_dir, "netavark")
+        self.netns_dir = os.path.join(settings.run_dir, "netns")
+        os.makedirs(self.config_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.netns_dir, mode=0o700, exist_ok=True)
+        self._resolv = os.path.join(settings.run_dir, "upstream-resolv.conf")
+        self._ipfwd = os.path.join(settings.run_dir, "ip_forward")
+        servers = settings.upstream_dns or _host_resolvers()
+        resolv = "".join(f"nameserver {s}\n" for s in servers) or "nameserver 127.0.0.1\n"
+        write_atomic(self._resolv, resolv.encode(), sync=False)
+        if not settings.ip_forward:
+            write_atomic(self._ipfwd, b"0\n", sync=False)
+
+    # -- netns files -------------------------------------------------------------------------
+    def netns_path(self, container_id: str) -> str:
+        return os.path.join(self.netns_dir, container_id)
+
+    async def create_netns(self, container_id: str) -> str:
+        """A persistent network namespace: a bind mount of nsfs, like ``ip netns add``."""
+        path = self.netns_path(container_id)
+        if await asyncio.to_thread(_touch_unmounted, path):
+            return path
+        await _run(["unshare", f"--net={path}", "true"])
+        return path
+
+    def remove_netns(self, container_id: str) -> None:
+        """Blocking: unmount and delete the netns file (absent is fine)."""
+        path = self.netns_path(container_id)
+        if os.path.ismount(path):
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            if libc.umount2(path.encode(), _MNT_DETACH) != 0:
+                err = ctypes.get_errno()
+                if err not in (errno.EINVAL, errno.ENOENT):
+                    raise System(f"unmount {path}: {os.strerror(err)}")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    # -- setup / teardown ------------------------------------------------------------------
+    async def setup(
+        self, netns: str, container_id: str, name: str, attachments: list[Attachment]
+    ) -> dict[str, Any]:
+        """Connect the netns to the networks; returns netavark's status (MACs, addresses)."""
+        out = await self._call("setup", netns, container_id, name, attachments)
+        result: dict[str, Any] = orjson.loads(out) if out.strip() else {}
+        return result
+
+    async def teardown(
+        self, netns: str, container_id: str, name: str, attachments: list[Attachment]
+    ) -> None:
+        await self._call("teardown", netns, container_id, name, attachments)
+
+    async def _call(
+        self,
+        verb: str,
+        netns: str,
+        container_id: str,
+        name: str,
+        attachments: list[Attachment],
+    ) -> bytes:
+        ports = [p.to_json() for a in attachments for p in a.port_mappings]
+        opts = {
+            "container_id": container_id,
+            "container_name": name,
+            "port_mappings": ports or None,
+            "networks": {
+                a.network.name: {
+                    "static_ips": [a.endpoint.ip],
+                    "aliases": a.endpoint.aliases if a.network.dns else [],
+                    "interface_name": a.endpoint.interface,
+                    **({"static_mac": a.endpoint.mac} if a.endpoint.mac else {}),
+                }
+                for a in attachments
+            },
+            "network_info": {a.network.name: network_json(a.network) for a in attachments},
+        }
+        fd, opts_path = tempfile.mkstemp(prefix="netavark-", suffix=".json", dir=self.config_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(orjson.dumps(opts))
+            argv = [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                _WRAPPER,
+                "sh",
+                self._resolv,
+                "" if self.settings.ip_forward else self._ipfwd,
+                self.settings.binary,
+                "--config",
+                self.config_dir,
+                "--aardvark-binary",
+                self.settings.aardvark,
+                "--file",
+                opts_path,
+                verb,
+                netns,
+            ]
+            return await _run(argv)
+        finally:
+            os.unlink(opts_path)
+
+
+async def _run(argv: list[str]) -> bytes:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        msg = err.decode(errors="replace").strip() or out.decode(errors="replace").strip()
+        try:
+            msg = str(orjson.loads(msg).get("error", msg))
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+        raise System(f"netavark: {msg}")
+    return out
+
+
+def _touch_unmounted(path: str) -> bool:
+    """True if ``path`` is already a netns mount; else make the empty mount point."""
+    if os.path.ismount(path):
+        return True
+    with open(path, "a"):
+        pass
+    return False
+
+
+def _host_resolvers() -> list[str]:
+    """The host's non-loopback nameservers (aardvark's upstreams by default)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        words = line.split()
+        if (
+            len(words) >= 2
+            and words[0] == "nameserver"
+            and not (words[1].startswith("127.") or words[1] == "::1")
+        ):
+            out.append(words[1])
+    return out
