@@ -15,6 +15,7 @@ from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, ma
 from berthd.api.routers.container import ContainersBackend, ContainersRouter
 from berthd.api.routers.container_fs import ContainerFSBackend, ContainerFSRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
+from berthd.api.routers.network import NetworkBackend, NetworkRouter
 from berthd.api.routers.system import SystemBackend, SystemRouter
 from berthd.api.routers.volume import VolumeBackend, VolumeRouter
 from berthd.api.routes import register
@@ -30,6 +31,7 @@ class Backends:
     containers: ContainersBackend | None = None
     images: ImagesBackend | None = None
     volumes: VolumeBackend | None = None
+    networks: NetworkBackend | None = None
     container_fs: ContainerFSBackend | None = None
 
 
@@ -48,6 +50,8 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, ImageRouter(backends.images).routes())
     if backends.volumes is not None:
         register(app, VolumeRouter(backends.volumes).routes())
+    if backends.networks is not None:
+        register(app, NetworkRouter(backends.networks).routes())
     if opts.cors_header:
 
         async def options(request: web.Request) -> web.StreamResponse:

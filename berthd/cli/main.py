@@ -123,6 +123,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 containers=daemon.containers,
                 images=daemon.images,
                 volumes=daemon.volumes,
+                networks=daemon.networks,
                 container_fs=daemon.container_fs,
             ),
             APIOptions(

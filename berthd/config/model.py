@@ -57,6 +57,13 @@ class DaemonConfig:
     runtimes: Mapping[str, RuntimeSpec] = field(default_factory=_empty_runtimes)
     storage_driver: str = ""
     cgroup_parent: str = "/berthd"
+    bridge: str = "berth0"
+    bip: str = ""
+    fixed_cidr: str = ""
+    mtu: int = 0
+    ip_forward: bool = True
+    dns: tuple[str, ...] = ()
+    default_address_pools: tuple[str, ...] = ()
     # Where the configuration came from; not an option itself.
     config_file: str = ""
 

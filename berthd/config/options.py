@@ -95,6 +95,19 @@ OPTIONS: tuple[Option, ...] = (
         "storage-driver", ("--storage-driver", "-s"), "str", "", "Storage driver (overlay2|vfs)"
     ),
     Option("cgroup-parent", ("--cgroup-parent",), "str", "/berthd", "Parent cgroup for containers"),
+    Option("bridge", ("--bridge", "-b"), "str", "berth0", "Bridge device of the default network"),
+    Option("bip", ("--bip",), "str", "", "Address and prefix of the default bridge (CIDR)"),
+    Option("fixed-cidr", ("--fixed-cidr",), "str", "", "IPv4 range for default bridge addresses"),
+    Option("mtu", ("--mtu",), "int", 0, "MTU of the default bridge network (0: the kernel's)"),
+    Option("ip-forward", ("--ip-forward",), "bool", True, "Enable net.ipv4.ip_forward"),
+    Option("dns", ("--dns",), "list", (), "DNS servers for containers (and for aardvark-dns)"),
+    Option(
+        "default-address-pools",
+        ("--default-address-pool",),
+        "list",
+        (),
+        "Address pools for new networks (base=CIDR,size=N)",
+    ),
 )
 
 OPTIONS_BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS}

@@ -28,10 +28,12 @@ from berthd.daemon.events import EventsService
 from berthd.daemon.hostinfo import HostInfo, read_host_info
 from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
+from berthd.daemon.networks import BridgeSettings, NetworksService
 from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
+from berthd.network import parse_pool
 from berthd.runtime.cgroups import remove_cgroup
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
@@ -61,6 +63,7 @@ class Daemon:
         self.images: ImageService
         self.runtimes: RuntimeSet
         self.volumes: VolumesService
+        self.networks: NetworksService
         self.containers: ContainerService
         self.container_fs: ContainerFSService
         self.health: HealthMonitor
@@ -111,7 +114,25 @@ class Daemon:
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)
+        daemon.networks = await NetworksService.open(
+            config.data_root,
+            config.exec_root,
+            BridgeSettings(
+                bridge=config.bridge,
+                bip=config.bip,
+                fixed_cidr=config.fixed_cidr,
+                mtu=config.mtu,
+                pools=tuple(parse_pool(p) for p in config.default_address_pools),
+                dns=config.dns,
+            ),
+            daemon.events,
+            ip_forward=config.ip_forward,
+        )
+        daemon.networks.containers = daemon.containers
+        daemon.networks.checkpoint = daemon.containers.store.checkpoint
+        daemon.containers.network = daemon.networks
         await daemon.containers.load()
+        await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
         daemon.system = SystemService(
             config=lambda: daemon.config,
@@ -125,7 +146,7 @@ class Daemon:
             disk_usage=daemon.disk_usage,
             plugins=lambda: {
                 "Volume": daemon.volumes.driver_names(),
-                "Network": ["host", "null"],
+                "Network": ["bridge", "host", "null"],
                 "Log": ["json-file", "local", "none"],
             },
         )
@@ -209,6 +230,7 @@ class Daemon:
         await self.health.close()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
+        await self.networks.shutdown()
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
             await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)

@@ -63,6 +63,22 @@ class BerthdProcess:
             self.extra_args += ["--cgroup-parent", self.cgroup_parent]
         else:
             self.cgroup_parent = self.extra_args[self.extra_args.index("--cgroup-parent") + 1]
+        # networks of their own: a bridge device, subnets in 172.31.0.0/16, no host
+        # forwarding and a loopback resolver, so no test touches the host's networks
+        if "--bridge" not in self.extra_args and "bridge" not in (config or {}):
+            tag = os.urandom(3).hex()
+            self.bridge = f"bt-{tag}"
+            self.extra_args += [
+                "--bridge",
+                self.bridge,
+                "--bip",
+                f"172.31.{int(tag[:2], 16) % 128}.1/24",
+                "--default-address-pool",
+                "base=172.31.128.0/17,size=24",
+                "--ip-forward=false",
+                "--dns",
+                "127.0.0.1",
+            ]
         self.env = env
         self.unix = unix
         self.proc: subprocess.Popen[bytes] | None = None
