@@ -21,13 +21,31 @@ from berthd.daemon.containers.commit import CommitRequest, commit_container
 from berthd.daemon.containers.prune import prune_containers
 from berthd.daemon.containers.view import summary
 from berthd.image.reference import repo_tag_reference
+from berthd.layer import LayerStore
 from berthd.lib.filters import FilterArgs
 
 if TYPE_CHECKING:
     from berthd.daemon.containers.service import ContainerService
     from berthd.daemon.images import ImageService
 
-__all__ = ["ContainerFSService"]
+__all__ = ["ContainerFSService", "container_sizes"]
+
+
+def container_sizes(layers: LayerStore, cid: str) -> tuple[int, int]:
+    """(SizeRw, SizeRootFs) of ``docker ps -s``/``system df`` (blocking).
+
+    SizeRw is what the container wrote; SizeRootFs adds its image's layers.
+    Either is 0 when it cannot be measured (the container is being removed).
+    """
+    rw = 0
+    with contextlib.suppress(errdefs.BerthdError, OSError):
+        rw = layers.rw_size(cid)
+    image = 0
+    with contextlib.suppress(errdefs.BerthdError, OSError):
+        parent = layers.get_rw_layer(cid).parent
+        if parent:
+            image = layers.total_size(parent)
+    return rw, rw + image
 
 
 class ContainerFSService:
@@ -89,17 +107,7 @@ class ContainerFSService:
 
     # -- sizes -------------------------------------------------------------------------------
     def sizes(self, c: Container) -> tuple[int, int]:
-        """(SizeRw, SizeRootFs): what the container wrote; that plus its image (blocking)."""
-        layers = self.containers.layers
-        rw = 0
-        with contextlib.suppress(errdefs.BerthdError, OSError):
-            rw = layers.rw_size(c.id)
-        image = 0
-        with contextlib.suppress(errdefs.BerthdError, OSError):
-            parent = layers.get_rw_layer(c.id).parent
-            if parent:
-                image = layers.total_size(parent)
-        return rw, rw + image
+        return container_sizes(self.containers.layers, c.id)
 
     async def disk_usage(self) -> list[dict[str, Any]]:
         """The ``Containers`` rows of ``/system/df``: ps rows with both sizes."""
