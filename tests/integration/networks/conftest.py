@@ -1,0 +1,128 @@
+"""Fixtures for network integration tests: one real berthd per module.
+
+The daemon gets a bridge device and subnets of its own (BerthdProcess's
+defaults: ``bt-<hex>``, 172.31.x.0/24, no host ip_forward, a loopback DNS
+upstream), so nothing here touches the host's networks or sends traffic off
+the machine. At the end of the module every container and network is removed,
+the daemon is stopped by PID, and ``host_leftovers`` must find nothing of
+this daemon in ``ip link``, the netns directory or ``iptables -S``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import docker
+import pytest
+
+from tests.integration.daemon_process import BerthdProcess
+from tests.integration.seed_image import seed_busybox
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class NetEnv:
+    daemon: BerthdProcess
+    client: docker.DockerClient
+    subnets: list[str] = field(default_factory=list)  # every subnet the module used
+    bridges: list[str] = field(default_factory=list)
+
+    def network(self, name: str, n: int, **kw: object) -> docker.models.networks.Network:
+        """Create a user network on test subnet ``n`` and remember its bridge."""
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=self.subnet(n))])
+        net = self.client.networks.create(name, ipam=ipam, **kw)
+        self.bridges.append("br-" + net.id[:12])
+        return net
+
+    def subnet(self, n: int) -> str:
+        """A test subnet; ``n`` keeps modules apart (172.31.160-239.0/24)."""
+        s = f"172.31.{160 + n}.0/24"
+        self.subnets.append(s)
+        return s
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def host_state() -> dict[str, str]:
+    def run(*argv: str) -> str:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+    return {
+        "links": run("ip", "-o", "link"),
+        "netns": run("ip", "netns"),
+        "filter": run("iptables", "-w", "-S"),
+        "nat": run("iptables", "-w", "-t", "nat", "-S"),
+    }
+
+
+def host_leftovers(env: NetEnv) -> list[str]:
+    """Lines of the host's network state that still mention this daemon's things."""
+    marks = [*env.subnets, *env.bridges]
+    state = host_state()
+    out = [
+        line
+        for text in state.values()
+        for line in text.splitlines()
+        if any(m in line for m in marks)
+    ]
+    netns_dir = os.path.join(env.daemon.exec_root, "network", "netns")
+    if os.path.isdir(netns_dir):
+        out += [f"netns file {n}" for n in os.listdir(netns_dir)]
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+                if "aardvark-dns" in cmd and env.daemon.exec_root in cmd:
+                    out.append(f"aardvark-dns still running: {pid}")
+    return out
+
+
+def start_env(args: list[str] | None = None) -> NetEnv:
+    if os.geteuid() != 0:
+        pytest.skip("network integration tests need root")
+    d = BerthdProcess(args=args or [])
+    seed_busybox(d.data_root)
+    d.start()
+    client = docker.DockerClient(base_url=d.base_url, timeout=60)
+    bip = d.extra_args[d.extra_args.index("--bip") + 1]
+    env = NetEnv(d, client, bridges=[d.bridge])
+    env.subnets.append(bip.rsplit(".", 1)[0] + ".0/24")
+    return env
+
+
+def stop_env(env: NetEnv) -> None:
+    with contextlib.suppress(Exception):
+        for c in env.client.containers.list(all=True):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+        for n in env.client.networks.list():
+            if n.name not in ("bridge", "host", "none"):
+                env.bridges.append(
+                    n.attrs["Options"].get("com.docker.network.bridge.name") or "br-" + n.id[:12]
+                )
+                with contextlib.suppress(Exception):
+                    n.remove()
+    env.client.close()
+    env.daemon.cleanup()
+
+
+@pytest.fixture(scope="module")
+def net_env() -> Iterator[NetEnv]:
+    env = start_env()
+    try:
+        yield env
+    finally:
+        stop_env(env)
+    left = host_leftovers(env)
+    assert not left, "left behind:\n" + "\n".join(left)
