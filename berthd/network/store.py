@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import orjson
 
-from berthd.errdefs import Conflict, InvalidParameter, NotFound
+from berthd.errdefs import Conflict, Forbidden, InvalidParameter, NotFound
 from berthd.network.ipam import allocate_address
 from berthd.network.model import Endpoint, Network
 
@@ -68,7 +68,8 @@ class NetworkStore:
         with self._lock:
             try:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO networks (id, name, json) VALUES (?, ?, ?)",
+                    "INSERT INTO networks (id, name, json) VALUES (?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET name = excluded.name, json = excluded.json",
                     (net.id, net.name, orjson.dumps(net.to_json()).decode()),
                 )
             except sqlite3.IntegrityError:
@@ -83,7 +84,7 @@ class NetworkStore:
                     "SELECT COUNT(*) FROM endpoints WHERE network_id = ?", (net.id,)
                 ).fetchone()
                 if n:
-                    raise Conflict(
+                    raise Forbidden(
                         f"error while removing network: network {net.name} id {net.id} "
                         "has active endpoints"
                     )
