@@ -54,8 +54,8 @@ class ContainersBackend(Protocol):
     async def update(self, ref: str, body: Any) -> dict[str, Any]: ...
     async def changes(self, ref: str) -> list[dict[str, Any]]: ...
     def export(self, ref: str) -> AsyncIterator[bytes]: ...
-    def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]: ...
-    def list_containers(
+    async def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]: ...
+    async def list_containers(
         self, all_: bool, limit: int, size: bool, filters: FilterArgs
     ) -> list[dict[str, Any]]: ...
     def plan_attach(
@@ -159,7 +159,7 @@ class ContainersRouter:
 
     async def get_containers_json(self, request: web.Request) -> web.StreamResponse:
         filters = FilterArgs.from_json(request.query.get("filters"))
-        rows = self.b.list_containers(
+        rows = await self.b.list_containers(
             query_bool(request, "all"),
             query_int(request, "limit", -1),
             query_bool(request, "size"),
@@ -169,7 +169,7 @@ class ContainersRouter:
 
     async def get_containers_by_name(self, request: web.Request) -> web.StreamResponse:
         return json_response(
-            self.b.inspect(
+            await self.b.inspect(
                 request.match_info["name"], api_version(request), query_bool(request, "size")
             )
         )

@@ -15,6 +15,7 @@ from berthd.container import Container
 from berthd.daemon.containers.base import (
     ServiceBase,
 )
+from berthd.daemon.containers.fs import container_sizes
 from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
 from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
@@ -29,9 +30,10 @@ from berthd.oci.resources import linux_resources, update_resources
 
 class InfoMixin(ServiceBase):
     # -- views ------------------------------------------------------------------------------------
-    def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]:
+    async def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]:
         c = self.get(ref)
-        return inspect_container(c, self._graph_data(c), api_version)
+        sizes = await asyncio.to_thread(container_sizes, self.layers, c.id) if size else None
+        return inspect_container(c, self._graph_data(c), api_version, sizes)
 
     def _graph_data(self, c: Container) -> dict[str, str]:
         try:
@@ -48,7 +50,7 @@ class InfoMixin(ServiceBase):
             "WorkDir": os.path.join(mount, "work"),
         }
 
-    def list_containers(
+    async def list_containers(
         self, all_: bool, limit: int, size: bool, filters: FilterArgs
     ) -> list[dict[str, Any]]:
         ancestors: dict[str, str] = {}
@@ -56,7 +58,15 @@ class InfoMixin(ServiceBase):
             with contextlib.suppress(errdefs.BerthdError):
                 ancestors[ref] = self.images.resolve_image(ref).id
         rows = view_list(self.store, all_, limit, filters, ancestors)
-        return [summary(c, str(c.config.get("Image") or c.image_id)) for c in rows]
+        out = [summary(c, str(c.config.get("Image") or c.image_id)) for c in rows]
+        if size:
+
+            def measure() -> list[tuple[int, int]]:
+                return [container_sizes(self.layers, c.id) for c in rows]
+
+            for row, (rw, rootfs) in zip(out, await asyncio.to_thread(measure), strict=True):
+                row["SizeRw"], row["SizeRootFs"] = rw, rootfs
+        return out
 
     # -- top, stats, update, changes, export -------------------------------------------------------
     async def top(self, ref: str, ps_args: str) -> dict[str, Any]:
