@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+from berthd.network.netavark import host_lock
+
 __all__ = ["remove_idle_netavark_chains"]
 
 _FIXED = {
@@ -54,6 +56,11 @@ async def _rule_count(table: str, chain: str) -> int | None:
 
 
 async def remove_idle_netavark_chains() -> None:
+    async with host_lock():
+        await _remove_idle()
+
+
+async def _remove_idle() -> None:
     counts = {c: await _rule_count("nat", c) for c in _FIXED}
     if all(n is not None and n <= _FIXED[c] for c, n in counts.items()):
         for jump in _NAT_JUMPS:

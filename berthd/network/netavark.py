@@ -21,8 +21,11 @@ import asyncio
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +35,24 @@ from berthd.errdefs import System
 from berthd.lib.atomicfile import write_atomic
 from berthd.network.model import Endpoint, Network
 
-__all__ = ["Netavark", "NetavarkSettings", "PortMapping"]
+__all__ = ["HOST_LOCK", "Netavark", "NetavarkSettings", "PortMapping", "host_lock"]
+
+# One lock for every berthd on the host: netavark's own lock lives in each
+# daemon's config directory, but the iptables chains it shares are global, and
+# removing them when idle (berthd.network.iptables) must not race a setup.
+HOST_LOCK = "/run/lock/berthd-netavark.lock"
+
+
+@asynccontextmanager
+async def host_lock(path: str = HOST_LOCK) -> AsyncIterator[None]:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
 
 _WRAPPER = (
     'mount --bind "$1" /etc/resolv.conf || exit 125; '
@@ -76,6 +96,13 @@ class Attachment:
     port_mappings: list[PortMapping] = field(default_factory=list)
 
 
+def netavark_name(net: Network) -> str:
+    """netavark names its iptables chains after a hash of the network's name, so two
+    daemons' ``bridge`` networks would share (and tear down) each other's chains:
+    give netavark the unique ID instead."""
+    return net.id
+
+
 def network_json(net: Network) -> dict[str, Any]:
     """netavark's network definition (podman's ``containers.conf`` network format)."""
     subnet: dict[str, Any] = {"subnet": net.subnet, "gateway": net.gateway}
@@ -83,7 +110,7 @@ def network_json(net: Network) -> dict[str, Any]:
     if net.mtu:
         opts["mtu"] = str(net.mtu)
     return {
-        "name": net.name,
+        "name": netavark_name(net),
         "id": net.id,
         "driver": "bridge",
         "network_interface": net.bridge,
@@ -166,7 +193,7 @@ class Netavark:
             "container_name": name,
             "port_mappings": ports or None,
             "networks": {
-                a.network.name: {
+                netavark_name(a.network): {
                     "static_ips": [a.endpoint.ip],
                     "aliases": a.endpoint.aliases if a.network.dns else [],
                     "interface_name": a.endpoint.interface,
@@ -174,7 +201,9 @@ class Netavark:
                 }
                 for a in attachments
             },
-            "network_info": {a.network.name: network_json(a.network) for a in attachments},
+            "network_info": {
+                netavark_name(a.network): network_json(a.network) for a in attachments
+            },
         }
         fd, opts_path = tempfile.mkstemp(prefix="netavark-", suffix=".json", dir=self.config_dir)
         try:
@@ -201,7 +230,8 @@ class Netavark:
                 verb,
                 netns,
             ]
-            return await _run(argv)
+            async with host_lock():
+                return await _run(argv)
         finally:
             os.unlink(opts_path)
 

@@ -112,17 +112,20 @@ class AttachMixin(NetworksBase):
             await asyncio.to_thread(copy_files, other, c)
             return NetworkSetup(path)
         nets: dict[str, Any] = c.network_settings.get("Networks") or {}
-        async with self.lock:
-            netns = await self.driver.create_netns(c.id)
-            attachments: list[Attachment] = []
-            try:
+        await self.wait_teardown(c.id)
+        if c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts"):
+            await self.wait_all_teardowns()  # ports being freed are free
+        netns = await self.driver.create_netns(c.id)
+        attachments: list[Attachment] = []
+        try:
+            async with self.lock:
                 for i, (name, es) in enumerate(nets.items()):
                     net = self.lookup(str(es.get("NetworkID") or name))
                     attachments.append(await self._allocate(c, net, es, f"eth{i}", primary=i == 0))
-                await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
-            except BaseException:
-                await self._undo(c, netns, attachments)
-                raise
+            await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
+        except BaseException:
+            await self._undo(c, netns, attachments)
+            raise
         return NetworkSetup(netns, self._running_settings(c, netns, attachments))
 
     async def _allocate(
@@ -213,22 +216,36 @@ class AttachMixin(NetworksBase):
 
     # -- stop and remove ---------------------------------------------------------------
     async def teardown(self, c: Container) -> None:
-        eps = await asyncio.to_thread(self.store.container_endpoints, c.id)
-        async with self.lock:
+        """Forget the addresses now; undo the kernel side in a background task."""
+        self.clear_settings(c)
+        await self.wait_teardown(c.id)
+        task = asyncio.create_task(
+            self._teardown_now(c.id, c.name.lstrip("/")), name=f"net-teardown-{c.short_id}"
+        )
+        self._teardowns[c.id] = task
+
+        def done(t: asyncio.Task[None]) -> None:
+            if self._teardowns.get(c.id) is t:
+                del self._teardowns[c.id]
+
+        task.add_done_callback(done)
+
+    async def _teardown_now(self, cid: str, name: str) -> None:
+        try:
+            eps = await asyncio.to_thread(self.store.container_endpoints, cid)
             if eps:
                 try:
                     await self.driver.teardown(
-                        self.driver.netns_path(c.id),
-                        c.id,
-                        c.name.lstrip("/"),
-                        self.attachments(eps),
+                        self.driver.netns_path(cid), cid, name, self.attachments(eps)
                     )
                 except errdefs.BerthdError as e:
-                    log.warning("container %s: network teardown: %s", c.short_id, e)
-                for ep in eps:
-                    await asyncio.to_thread(self.store.release, ep.network_id, c.id)
-            await asyncio.to_thread(self.driver.remove_netns, c.id)
-        self.clear_settings(c)
+                    log.warning("container %s: network teardown: %s", cid[:12], e)
+                async with self.lock:
+                    for ep in eps:
+                        await asyncio.to_thread(self.store.release, ep.network_id, cid)
+            await asyncio.to_thread(self.driver.remove_netns, cid)
+        except Exception:
+            log.exception("container %s: network teardown failed", cid[:12])
 
     def clear_settings(self, c: Container, only: str | None = None) -> None:
         """What inspect shows for a stopped container: no addresses, the choices kept."""
@@ -260,5 +277,7 @@ class AttachMixin(NetworksBase):
             c.network_settings["Ports"] = {}
 
     async def release(self, c: Container) -> None:
+        if c.id in self._teardowns:
+            return  # the pending teardown frees everything
         if await asyncio.to_thread(self.store.container_endpoints, c.id):
-            await self.teardown(c)
+            await self._teardown_now(c.id, c.name.lstrip("/"))

@@ -75,6 +75,20 @@ class NetworksBase:
         self.checkpoint: Callable[[Container], None] = lambda c: None
         self.lock = asyncio.Lock()  # address and port allocation, network create/remove
         self._networks: dict[str, Network] = {}
+        # teardowns run in the background (netavark's teardown is the slow half:
+        # ~250 ms on nftables), so a container's exit is not held up by it;
+        # anything that needs the result waits for them
+        self._teardowns: dict[str, asyncio.Task[None]] = {}
+
+    async def wait_teardown(self, cid: str) -> None:
+        task = self._teardowns.get(cid)
+        if task is not None:
+            await asyncio.wait([task])
+
+    async def wait_all_teardowns(self) -> None:
+        tasks = list(self._teardowns.values())
+        if tasks:
+            await asyncio.wait(tasks)
 
     # -- lookups ------------------------------------------------------------------------
     def lookup(self, ref: str) -> Network:

@@ -127,6 +127,7 @@ class NetworksService(AttachMixin):
 
     async def shutdown(self) -> None:
         """Drop netavark's shared chains if no container of any network uses them."""
+        await self.wait_all_teardowns()
         if not await asyncio.to_thread(self.store.endpoints):
             await remove_idle_netavark_chains()
         await asyncio.to_thread(self.store.close)
@@ -198,6 +199,7 @@ class NetworksService(AttachMixin):
         net = self.lookup(ref)
         if net.predefined:
             raise errdefs.Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
+        await self.wait_all_teardowns()  # `rm -f c && network rm n` must work
         async with self.lock:
             await asyncio.to_thread(self.store.delete_network, net)
             self._networks.pop(net.id, None)
@@ -223,6 +225,7 @@ class NetworksService(AttachMixin):
     async def connect(self, ref: str, body: dict[str, Any]) -> None:
         net = self.lookup(ref)
         c = self.container(str(body.get("Container") or ""))
+        await self.wait_teardown(c.id)
         async with c.lock:
             nets: dict[str, Any] = c.network_settings.setdefault("Networks", {})
             mode = str(c.host_config.get("NetworkMode") or "")
@@ -261,6 +264,7 @@ class NetworksService(AttachMixin):
     async def disconnect(self, ref: str, body: dict[str, Any]) -> None:
         net = self.lookup(ref)
         c = self.container(str(body.get("Container") or ""))
+        await self.wait_teardown(c.id)
         async with c.lock:
             nets: dict[str, Any] = c.network_settings.setdefault("Networks", {})
             if net.name not in nets:
