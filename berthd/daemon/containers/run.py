@@ -24,6 +24,7 @@ from berthd.daemon.containers.restart_policy import next_delay, should_restart
 from berthd.daemon.containers.volumes import (
     extra_volume_mounts,
 )
+from berthd.lib.timefmt import now_ns
 from berthd.logger import log_opts
 from berthd.oci import SpecOptions, build_spec
 from berthd.oci.mounts import MountPoint
@@ -130,6 +131,8 @@ class RunMixin(ServiceBase):
                 c.state.exit_code = e.exit_code
                 raise
             await self._connect_pending_attaches(c)
+            # the process may exit before `runtime start` returns: take the time first
+            started_at = now_ns()
             try:
                 await self.supervisor.start(c.id)
             except BaseException:
@@ -141,7 +144,7 @@ class RunMixin(ServiceBase):
             await self._unmount_volumes(c)
             await asyncio.to_thread(self.layers.unmount, c.id)
             raise
-        c.state.set_running(pid, self.supervisor.conmon_pid(c.id))
+        c.state.set_running(pid, self.supervisor.conmon_pid(c.id), started_at)
         c.has_been_started_before = True
         c.has_been_manually_stopped = False
         await asyncio.to_thread(self.store.checkpoint, c)

@@ -11,6 +11,7 @@ from berthd.container import Container, ContainerStore
 from berthd.errdefs import InvalidParameter, NotFound
 from berthd.lib.filters import FilterArgs
 from berthd.lib.timefmt import format_ns
+from berthd.network.ports import ps_ports
 
 __all__ = ["LIST_FILTERS", "inspect_container", "list_containers", "summary"]
 
@@ -115,7 +116,7 @@ def summary(c: Container, image_name: str) -> dict[str, Any]:
         "ImageID": c.image_id,
         "Command": _command(c),
         "Created": c.created // 1_000_000_000,
-        "Ports": [],
+        "Ports": ps_ports(c.network_settings.get("Ports")),
         "Labels": dict(c.config.get("Labels") or {}),
         "State": c.state.status(),
         "Status": c.state.human(),
