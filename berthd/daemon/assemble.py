@@ -131,7 +131,7 @@ class Daemon:
         daemon.networks.containers = daemon.containers
         daemon.networks.checkpoint = daemon.containers.store.checkpoint
         daemon.containers.network = daemon.networks
-        await daemon.containers.load()
+        await daemon.containers.load(config.live_restore)
         await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
         daemon.system = SystemService(

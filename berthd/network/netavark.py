@@ -143,6 +143,10 @@ class Netavark:
     def netns_path(self, container_id: str) -> str:
         return os.path.join(self.netns_dir, container_id)
 
+    def netns_ids(self) -> list[str]:
+        """Blocking: the container IDs that have a netns file."""
+        return sorted(os.listdir(self.netns_dir))
+
     async def create_netns(self, container_id: str) -> str:
         """A persistent network namespace: a bind mount of nsfs, like ``ip netns add``."""
         path = self.netns_path(container_id)

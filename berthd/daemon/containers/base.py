@@ -35,6 +35,7 @@ from berthd.daemon.containers.waiters import Waiters
 from berthd.daemon.events import EventsService
 from berthd.layer import LayerStore
 from berthd.lib.atomicfile import write_atomic
+from berthd.oci import parse_signal
 from berthd.oci.mounts import parse_bind
 from berthd.runtime.monitor import ExitStatus
 from berthd.runtime.supervisor import Supervisor
@@ -77,6 +78,8 @@ class ServiceBase:
         self.execs: dict[str, ExecRecord] = {}
         self._exec_tasks: set[asyncio.Task[None]] = set()
         self._restarts: dict[str, asyncio.Task[None]] = {}
+        # policy restarts past their backoff wait, starting the container: not cancellable
+        self._restarts_starting: set[str] = set()
         self._backoff: dict[str, float] = {}
         self._shutting_down = False
 
@@ -180,6 +183,13 @@ class ServiceBase:
         shutil.rmtree(self.paths.bundle_dir(cid), ignore_errors=True)
 
     # -- provided by the mixins (declared here so each mixin type-checks alone) --------
+    def _stop_signal_and_timeout(self, c: Container, sig: str, t: int | None) -> tuple[int, int]:
+        signum = parse_signal(sig or str(c.config.get("StopSignal") or "SIGTERM"))
+        if t is None:
+            stop_timeout = c.config.get("StopTimeout")
+            t = int(stop_timeout) if stop_timeout is not None else DEFAULT_STOP_TIMEOUT
+        return signum, t
+
     async def start(self, ref: str) -> None:
         raise NotImplementedError
 
@@ -189,7 +199,9 @@ class ServiceBase:
     async def _start_locked(self, c: Container) -> None:
         raise NotImplementedError
 
-    async def _handle_exit(self, c: Container, status: ExitStatus) -> None:
+    async def _handle_exit(
+        self, c: Container, status: ExitStatus, *, restarting: bool = False
+    ) -> None:
         raise NotImplementedError
 
     def _watch(self, c: Container) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal as signal_mod
 
 from berthd import errdefs
 from berthd.container import Container
@@ -18,9 +19,18 @@ from berthd.runtime.monitor import ExitStatus
 
 class RestoreMixin(ServiceBase):
     # -- start-up and shutdown ---------------------------------------------------------------
-    async def load(self) -> None:
-        """Load every container from disk (restore's first half)."""
+    async def load(self, live_restore: bool = True) -> None:
+        """Load every container from disk (restore's first half).
+
+        A container found running is kept under live-restore; without it, it is
+        shut down (stop signal, then SIGKILL after its stop timeout) and the
+        restart policies decide in ``restart_by_policy``, as dockerd does. A
+        runtime left behind by a container that is not running (a daemon killed
+        in the middle of a start) or that no longer exists is killed.
+        """
         result = await asyncio.to_thread(self.store.load_all)
+        recorded = set(await asyncio.to_thread(self.supervisor.known))
+        to_shut_down: list[Container] = []
         for cid in result.unfinished:
             log.warning("removing container %s whose creation did not finish", cid[:12])
             await asyncio.to_thread(self._remove_unfinished, cid)
@@ -46,7 +56,43 @@ class RestoreMixin(ServiceBase):
                 c.state.running = False
                 c.state.restarting = False
             elif c.state.running or c.state.paused:
-                await self._restore_running(c)
+                if await self._restore_running(c, live_restore):
+                    to_shut_down.append(c)
+                continue
+            if c.id in recorded:
+                await self._kill_stray_runtime(c.id)
+        known = {c.id for c in result.containers}
+        for cid in sorted(recorded - known):
+            await self._kill_stray_runtime(cid)
+        await asyncio.gather(*(self._shut_down_restored(c) for c in to_shut_down))
+
+    async def _kill_stray_runtime(self, cid: str) -> None:
+        """Kill and forget a runtime the store says is not running."""
+        log.warning("container %s: killing a runtime left from an interrupted start", cid[:12])
+        try:
+            await self.supervisor.restore(cid)
+            await self.supervisor.delete(cid)
+        except errdefs.BerthdError as e:
+            log.warning("container %s: cannot clean up its runtime: %s", cid[:12], e)
+
+    async def _shut_down_restored(self, c: Container) -> None:
+        """Without live-restore: stop a container that outlived the previous daemon."""
+        signum, timeout = self._stop_signal_and_timeout(c, "", None)
+        status: ExitStatus | None = None
+        for sig, wait in ((signum, timeout), (signal_mod.SIGKILL, None)):
+            with contextlib.suppress(errdefs.BerthdError):
+                await self.supervisor.signal(c.id, sig)
+            if c.state.paused:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await self.supervisor.resume(c.id)
+            try:
+                async with asyncio.timeout(None if wait is None or wait < 0 else wait):
+                    status = await self.supervisor.wait(c.id)
+                break
+            except TimeoutError:
+                continue
+        async with c.lock:
+            await self._handle_exit(c, status or ExitStatus(255, False, _utcnow()))
 
     async def restart_by_policy(self, live_restore: bool) -> None:
         """After load: remove --rm leftovers and start what the policies say (in parallel)."""
@@ -78,14 +124,18 @@ class RestoreMixin(ServiceBase):
             self.layers.release_rw_layer(cid)
         self.store.remove_dir(cid)
 
-    async def _restore_running(self, c: Container) -> None:
+    async def _restore_running(self, c: Container, live_restore: bool) -> bool:
+        """Re-attach a container that was running; True if it is to be shut down."""
         try:
             restored = await self.supervisor.restore(c.id)
         except errdefs.BerthdError as e:
             log.warning("container %s: cannot restore (%s); marking it stopped", c.short_id, e)
             c.state.set_stopped(255, False)
             await asyncio.to_thread(self.store.checkpoint, c)
-            return
+            return False
+        if restored.running and not live_restore:
+            await asyncio.to_thread(self.layers.mount, c.id)
+            return True
         if restored.running:
             await asyncio.to_thread(self.layers.mount, c.id)
             for rec in c.mount_points.values():
@@ -95,11 +145,12 @@ class RestoreMixin(ServiceBase):
             self._watch(c)
             for hook in self.hooks:
                 hook.started(c)
-            return
+            return False
         status = restored.exit_status or ExitStatus(255, False, _utcnow())
         await asyncio.to_thread(self.layers.mount, c.id)
         async with c.lock:
             await self._handle_exit(c, status)
+        return False
 
     async def shutdown(self, live_restore: bool, timeout: int) -> None:
         """Stop containers (all at once, bounded), or leave them running."""

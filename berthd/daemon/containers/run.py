@@ -178,20 +178,20 @@ class RunMixin(ServiceBase):
             log.exception("waiting for container %s failed", c.short_id)
             status = ExitStatus(255, False, _utcnow())
         async with c.lock:
-            await self._handle_exit(c, status)
-            restart = not self._shutting_down and should_restart(
-                c.host_config.get("RestartPolicy") or {},
-                c.state.exit_code,
-                c.has_been_manually_stopped,
-                c.restart_count,
-            )
+            # decided before the exit is recorded, so that nobody sees the container
+            # stopped while its policy restarts it (a `docker stop` then stops the restart)
+            restart = self._wants_restart(c, status.exit_code)
+            await self._handle_exit(c, status, restarting=restart)
+            if restart and not self._wants_restart(c, status.exit_code):
+                # stopped, removed or shut down while the exit was being recorded
+                restart = False
+                c.state.running = False
+                c.state.restarting = False
+                await asyncio.to_thread(self.store.checkpoint, c)
             if restart:
                 ran = (c.state.finished_at - c.state.started_at) / 1e9
                 delay = next_delay(self._backoff.get(c.id, 0.0), ran)
                 self._backoff[c.id] = delay
-                c.state.running = True
-                c.state.restarting = True
-                await asyncio.to_thread(self.store.checkpoint, c)
                 self._restarts[c.id] = asyncio.create_task(
                     self._restart_later(c, delay), name=f"restart-{c.short_id}"
                 )
@@ -200,13 +200,28 @@ class RunMixin(ServiceBase):
             with contextlib.suppress(errdefs.BerthdError):
                 await self.remove(c.id, force=True, volumes=True)
 
+    def _wants_restart(self, c: Container, exit_code: int) -> bool:
+        """The policy's verdict on an exit while the daemon runs (a user's stop ends it)."""
+        if self._shutting_down or c.has_been_manually_stopped or c.state.removal_in_progress:
+            return False
+        if self.store.try_get(c.id) is None:
+            return False
+        policy = c.host_config.get("RestartPolicy") or {}
+        return should_restart(policy, exit_code, False, c.restart_count)
+
     async def _restart_later(self, c: Container, delay: float) -> None:
-        """Apply the restart policy after its backoff delay."""
+        """Apply the restart policy after its backoff delay.
+
+        Until it holds the container's lock the task may be cancelled (a user's
+        stop, kill or rm); from then on it is a start like any other, which
+        ``_cancel_restart`` waits for rather than interrupts.
+        """
         try:
             await asyncio.sleep(delay)
             async with c.lock:
                 if not c.state.restarting or self.store.try_get(c.id) is None:
                     return
+                self._restarts_starting.add(c.id)
                 c.restart_count += 1
                 c.state.running = False
                 c.state.restarting = False
@@ -219,14 +234,23 @@ class RunMixin(ServiceBase):
                     return
             self.log_event(c, "restart")
         finally:
+            self._restarts_starting.discard(c.id)
             if self._restarts.get(c.id) is asyncio.current_task():
                 del self._restarts[c.id]
 
     async def _cancel_restart(self, c: Container) -> bool:
-        """Stop a pending policy restart; True if there was one."""
-        task = self._restarts.pop(c.id, None)
+        """Call off a pending policy restart; True if one was waiting out its backoff
+        (the container is then stopped). A restart already starting the container
+        is waited for instead, and False returned: the caller then deals with a
+        container that runs (or failed to start)."""
+        task = self._restarts.get(c.id)
         if task is None:
             return False
+        if c.id in self._restarts_starting:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+            return False
+        del self._restarts[c.id]
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
@@ -235,9 +259,16 @@ class RunMixin(ServiceBase):
         await asyncio.to_thread(self.store.checkpoint, c)
         return True
 
-    async def _handle_exit(self, c: Container, status: ExitStatus) -> None:
+    async def _handle_exit(
+        self, c: Container, status: ExitStatus, *, restarting: bool = False
+    ) -> None:
+        """Record an exit and release what the run held; ``restarting``: the restart
+        policy will start it again (the state says so from the first moment)."""
         finished = int(status.finished_at.timestamp() * 1e9)
         c.state.set_stopped(status.exit_code, status.oom_killed, finished)
+        if restarting:
+            c.state.running = True
+            c.state.restarting = True
         with contextlib.suppress(errdefs.BerthdError):
             await self.supervisor.delete(c.id)
         for hook in self.hooks:

@@ -11,7 +11,6 @@ import signal as signal_mod
 from berthd import errdefs
 from berthd.container import Container, validate_name
 from berthd.daemon.containers.base import (
-    DEFAULT_STOP_TIMEOUT,
     ServiceBase,
     log,
 )
@@ -23,8 +22,14 @@ class StopMixin(ServiceBase):
     async def kill(self, ref: str, sig: str) -> None:
         c = self.get(ref)
         signum = parse_signal(sig) if sig else signal_mod.SIGKILL
+        if not c.state.running and c.id in self._restarts:
+            await self._cancel_restart(c)  # waits for the start it is in the middle of
         if not c.state.running:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        # as dockerd: a user's kill, like a stop, ends the restart policy's say until the
+        # next start (and the daemon's next start-up)
+        c.has_been_manually_stopped = True
+        await asyncio.to_thread(self.store.checkpoint, c)
         if c.state.restarting:
             # no process to signal: the pending policy restart is what dies
             if await self._cancel_restart(c):
@@ -36,8 +41,8 @@ class StopMixin(ServiceBase):
         self.log_event(c, "kill", {"signal": str(signum)})
         try:
             await self.supervisor.signal(c.id, signum)
-        except errdefs.Conflict:
-            return
+        except (errdefs.Conflict, errdefs.NotFound):
+            return  # the process has gone (its exit is being recorded)
         if c.state.paused and signum == signal_mod.SIGKILL:
             with contextlib.suppress(errdefs.BerthdError):
                 await self.supervisor.resume(c.id)
@@ -53,19 +58,17 @@ class StopMixin(ServiceBase):
             return False
         return True
 
-    def _stop_signal_and_timeout(self, c: Container, sig: str, t: int | None) -> tuple[int, int]:
-        signum = parse_signal(sig or str(c.config.get("StopSignal") or "SIGTERM"))
-        if t is None:
-            stop_timeout = c.config.get("StopTimeout")
-            t = int(stop_timeout) if stop_timeout is not None else DEFAULT_STOP_TIMEOUT
-        return signum, t
-
     async def stop(self, ref: str, t: int | None = None, sig: str = "") -> None:
         c = self.get(ref)
-        if not c.state.running:
+        if not c.state.running and c.id not in self._restarts:
+            # (a policy restart that is starting the container counts as running)
             raise errdefs.NotModified("Container already stopped")
         c.has_been_manually_stopped = True
-        if await self._cancel_restart(c):
+        cancelled = await self._cancel_restart(c)
+        # a policy restart that was already starting has reset the flag
+        c.has_been_manually_stopped = True
+        if cancelled:
+            await asyncio.to_thread(self.store.checkpoint, c)
             self.log_event(c, "stop")
             return
         await self._stop_container(c, sig, t)
@@ -91,6 +94,7 @@ class StopMixin(ServiceBase):
 
     async def restart(self, ref: str, t: int | None = None, sig: str = "") -> None:
         c = self.get(ref)
+        await self._cancel_restart(c)
         if c.state.running:
             await self._stop_container(c, sig, t)
         async with c.lock:

@@ -124,6 +124,11 @@ class NetworksService(AttachMixin):
                 )
             await asyncio.to_thread(self.store.release, ep.network_id, ep.container_id)
             await asyncio.to_thread(self.driver.remove_netns, ep.container_id)
+        # a teardown cut short by a crash may have freed the addresses but not the netns
+        for cid in await asyncio.to_thread(self.driver.netns_ids):
+            if cid not in running and cid not in self._teardowns:
+                log.info("removing the network namespace of stopped container %s", cid[:12])
+                await asyncio.to_thread(self.driver.remove_netns, cid)
 
     async def shutdown(self) -> None:
         """Drop netavark's shared chains if no container of any network uses them."""

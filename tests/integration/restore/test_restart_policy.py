@@ -97,11 +97,6 @@ def test_policy_on_exit(make_env: MakeEnv, policy: str, code: int, restarts: boo
         assert doc["State"]["ExitCode"] == code  # type: ignore[index]
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: `docker stop` racing a policy restart (stop.py cancels the "
-    "_restart_later task mid-start) leaves the container `running`/`restarting` forever",
-    strict=True,
-)
 def test_stop_ends_restart_loop(make_env: MakeEnv) -> None:
     """dockerd: a user's stop cancels the restart manager; the container stays exited."""
     e = make_env()
@@ -120,6 +115,20 @@ def test_stop_ends_restart_loop(make_env: MakeEnv) -> None:
             bad.append(str(err))
         e.run("rm", "-f", name)
     assert not bad, bad
+
+
+def test_kill_ends_restart_loop(make_env: MakeEnv) -> None:
+    """dockerd: a user's kill counts as a manual stop (HasBeenManuallyStopped)."""
+    e = make_env()
+    name = uniq("killed")
+    e.ok("run", "-d", "--restart", "always", "--name", name, "busybox", "sleep", "1000")
+    e.ok("kill", name)
+    doc = settled(e, name)
+    assert doc["RestartCount"] == 0
+    assert doc["State"]["ExitCode"] == 137  # type: ignore[index]
+    # but the daemon's next start-up starts an `always` container again
+    e.restart()
+    assert e.state(name)["Running"] is True
 
 
 def test_update_restart_policy(make_env: MakeEnv) -> None:
@@ -196,11 +205,6 @@ def test_startup_after_orderly_shutdown(make_env: MakeEnv) -> None:
         assert e.inspect(names[k])["State"]["Running"]
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: a manually stopped `always` container is not started at daemon start-up "
-    "(restart_policy.should_restart returns False for every policy once manually stopped)",
-    strict=True,
-)
 def test_startup_restarts_manually_stopped_always(make_env: MakeEnv) -> None:
     e = make_env()
     name = uniq("always")
@@ -210,11 +214,6 @@ def test_startup_restarts_manually_stopped_always(make_env: MakeEnv) -> None:
     assert e.state(name)["Running"] is True
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: without live-restore, containers still running after a kill -9 of "
-    "berthd are re-attached as if live-restore were on, instead of being shut down",
-    strict=True,
-)
 def test_startup_after_kill_without_live_restore(make_env: MakeEnv) -> None:
     """dockerd shuts down what it finds alive, then applies the policies."""
     e = make_env()
@@ -232,11 +231,6 @@ def test_startup_after_kill_without_live_restore(make_env: MakeEnv) -> None:
     assert not e.state(names["no"])["Running"]
 
 
-@pytest.mark.xfail(
-    reason="berthd bug: a --rm container still running after kill -9 (no live-restore) is "
-    "re-attached and kept instead of being shut down and removed at start-up",
-    strict=True,
-)
 def test_autoremove_running_at_kill_is_removed_at_startup(make_env: MakeEnv) -> None:
     e = make_env()
     name = uniq("rm")

@@ -11,7 +11,8 @@ from berthd.daemon.containers.restart_policy import (
 def test_policies() -> None:
     assert not should_restart({"Name": "no"}, 1, False, 0)
     assert should_restart({"Name": "always"}, 0, False, 5)
-    assert not should_restart({"Name": "always"}, 0, True, 0)
+    # at daemon start-up `always` restarts even a container stopped by hand
+    assert should_restart({"Name": "always"}, 0, True, 0)
     assert should_restart({"Name": "unless-stopped"}, 0, False, 0)
     assert not should_restart({"Name": "unless-stopped"}, 0, True, 0)
     assert not should_restart({"Name": "on-failure"}, 0, False, 0)
