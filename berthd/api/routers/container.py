@@ -44,6 +44,7 @@ class ContainersBackend(Protocol):
     async def kill(self, ref: str, sig: str) -> None: ...
     def wait_future(self, ref: str, condition: str) -> asyncio.Future[tuple[int, str]]: ...
     async def remove(self, ref: str, force: bool, volumes: bool) -> None: ...
+    async def remove_link(self, name: str) -> None: ...
     async def rename(self, ref: str, new_name: str) -> None: ...
     async def pause(self, ref: str) -> None: ...
     async def unpause(self, ref: str) -> None: ...
@@ -150,7 +151,8 @@ class ContainersRouter:
             Route("GET", "/containers/{name}/changes", self.get_containers_changes),
             Route("GET", "/containers/{name}/export", self.get_containers_export),
             Route("POST", "/containers/{name}/update", self.post_containers_update),
-            Route("DELETE", "/containers/{name}", self.delete_containers),
+            # a link name (`rm --link`) is `parent/alias`: the one name with a slash
+            Route("DELETE", "/containers/{name:.+}", self.delete_containers),
             Route("POST", "/containers/{name}/exec", self.post_container_exec_create),
             Route("POST", "/exec/{id}/start", self.post_exec_start),
             Route("POST", "/exec/{id}/resize", self.post_exec_resize),
@@ -228,6 +230,9 @@ class ContainersRouter:
         return web.Response(status=200)
 
     async def delete_containers(self, request: web.Request) -> web.StreamResponse:
+        if query_bool(request, "link"):
+            await self.b.remove_link(request.match_info["name"])
+            return web.Response(status=204)
         await self.b.remove(
             request.match_info["name"], query_bool(request, "force"), query_bool(request, "v")
         )

@@ -19,6 +19,7 @@ from berthd.daemon.containers.base import (
 )
 from berthd.daemon.containers.files import write_network_files
 from berthd.daemon.containers.hooks import NoNetwork
+from berthd.daemon.containers.links import register_links
 from berthd.daemon.containers.normalize import (
     merge_image_config,
     normalize_host_config,
@@ -71,6 +72,7 @@ class CreateMixin(ServiceBase):
                 socket.gethostname() if host_config["NetworkMode"] == "host" else cid[:12]
             )
         try:
+            host_config["Links"] = register_links(name, host_config, self.store.get) or None
             points, vol_names = await plan_volumes(
                 self.volumes, cid, config, host_config, self.store
             )

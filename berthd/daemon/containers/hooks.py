@@ -8,6 +8,7 @@ about them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,8 +28,11 @@ class NetworkAttacher(Protocol):
     async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
         """At create: check the networks and record the endpoints (may raise)."""
 
-    async def setup(self, c: Container) -> NetworkSetup:
-        """At start, before the runtime: make the netns and connect it."""
+    async def setup(
+        self, c: Container, extra_hosts: Sequence[tuple[str, str]] = ()
+    ) -> NetworkSetup:
+        """At start, before the runtime: make the netns and connect it; ``extra_hosts``
+        (address, names) go into /etc/hosts after ``--add-host``'s (links)."""
 
     async def teardown(self, c: Container) -> None:
         """After the container exited (or its start failed)."""
@@ -47,7 +51,9 @@ class NoNetwork:
         if mode in ("host", "none"):
             c.network_settings["Networks"] = {mode: endpoint_settings()}
 
-    async def setup(self, c: Container) -> NetworkSetup:
+    async def setup(
+        self, c: Container, extra_hosts: Sequence[tuple[str, str]] = ()
+    ) -> NetworkSetup:
         return NetworkSetup()
 
     async def teardown(self, c: Container) -> None:

@@ -17,6 +17,7 @@ from berthd.daemon.containers.base import (
 )
 from berthd.daemon.containers.fs import container_sizes
 from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
+from berthd.daemon.containers.links import link_names
 from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
     validate_restart_policy,
@@ -58,7 +59,10 @@ class InfoMixin(ServiceBase):
             with contextlib.suppress(errdefs.BerthdError):
                 ancestors[ref] = self.images.resolve_image(ref).id
         rows = view_list(self.store, all_, limit, filters, ancestors)
-        out = [summary(c, str(c.config.get("Image") or c.image_id)) for c in rows]
+        linked = link_names(self.store)
+        out = [
+            summary(c, str(c.config.get("Image") or c.image_id), linked.get(c.id, ())) for c in rows
+        ]
         if size:
 
             def measure() -> list[tuple[int, int]]:

@@ -13,6 +13,7 @@ from berthd.daemon.containers.base import (
     _utcnow,
     log,
 )
+from berthd.daemon.containers.links import parse_link
 from berthd.daemon.containers.restart_policy import should_restart
 from berthd.runtime.monitor import ExitStatus
 
@@ -111,13 +112,36 @@ class RestoreMixin(ServiceBase):
             ):
                 todo.append(c)
 
+        # in parallel, but a container after those it links to or shares a network with
+        tasks: dict[str, asyncio.Task[None]] = {}
+
         async def start_one(c: Container) -> None:
+            deps = [tasks[d.id] for d in self._start_dependencies(c) if d.id in tasks]
+            if deps:
+                await asyncio.wait(deps)
             try:
                 await self.start(c.id)
             except errdefs.BerthdError as e:
                 log.error("failed to start container %s at start-up: %s", c.short_id, e)
 
-        await asyncio.gather(*(start_one(c) for c in todo))
+        for c in sorted(todo, key=lambda c: c.created):
+            tasks[c.id] = asyncio.create_task(start_one(c), name=f"startup-{c.short_id}")
+        if tasks:
+            await asyncio.wait(list(tasks.values()))
+
+    def _start_dependencies(self, c: Container) -> list[Container]:
+        """Containers c needs running first: its links and ``--network container:``,
+        only those created before it (so that no cycle can form)."""
+        refs = [parse_link(str(v))[0] for v in c.host_config.get("Links") or []]
+        mode = str(c.host_config.get("NetworkMode") or "")
+        if mode.startswith("container:"):
+            refs.append(mode.partition(":")[2])
+        deps = []
+        for ref in refs:
+            dep = self.store.try_get(ref)
+            if dep is not None and dep.created < c.created:
+                deps.append(dep)
+        return deps
 
     def _remove_unfinished(self, cid: str) -> None:
         with contextlib.suppress(errdefs.BerthdError):

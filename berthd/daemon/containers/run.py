@@ -20,6 +20,12 @@ from berthd.daemon.containers.base import (
     _write_bundle,
     log,
 )
+from berthd.daemon.containers.links import (
+    child_address,
+    link_env,
+    link_host_entry,
+    resolve_links,
+)
 from berthd.daemon.containers.restart_policy import next_delay, should_restart
 from berthd.daemon.containers.volumes import (
     extra_volume_mounts,
@@ -59,8 +65,32 @@ class RunMixin(ServiceBase):
                 await self.remove(c.id, force=True, volumes=True)
         raise failure
 
+    def _links_at_start(self, c: Container) -> tuple[list[tuple[str, str]], list[str]]:
+        """The /etc/hosts entries and (on the default bridge) the variables of c's links."""
+        nets = list((c.network_settings.get("Networks") or {}).keys())
+        hosts: list[tuple[str, str]] = []
+        env: list[str] = []
+        for target in resolve_links(c, self.store.get):
+            legacy = "bridge" in nets
+            ip = child_address(target, ["bridge"] if legacy else nets)
+            if legacy and not ip:
+                raise errdefs.System(
+                    f"Cannot link to {target.child.name}, as it does not belong to the default "
+                    "network"
+                )
+            if not ip:
+                continue
+            hosts.append(link_host_entry(target, ip))
+            if legacy:
+                env += link_env(target, ip)
+        return hosts, env
+
     def _spec_options(
-        self, c: Container, volume_paths: dict[str, str], netns: str | None = None
+        self,
+        c: Container,
+        volume_paths: dict[str, str],
+        netns: str | None = None,
+        linked_env: list[str] | None = None,
     ) -> SpecOptions:
         cfg = self._config()
         extra = [
@@ -78,6 +108,7 @@ class RunMixin(ServiceBase):
             extra_mounts=extra,
             resolve_volume=resolve_volume,
             namespace_paths={"network": netns} if netns else {},
+            linked_env=linked_env or [],
         )
 
     async def _start_locked(self, c: Container) -> None:
@@ -91,7 +122,8 @@ class RunMixin(ServiceBase):
             await asyncio.to_thread(self.layers.unmount, c.id)
             raise
         try:
-            net = await self.network.setup(c)
+            hosts, linked_env = self._links_at_start(c)
+            net = await self.network.setup(c, hosts)
         except BaseException:
             await self._unmount_volumes(c)
             await asyncio.to_thread(self.layers.unmount, c.id)
@@ -106,7 +138,7 @@ class RunMixin(ServiceBase):
                     c.config,
                     c.host_config,
                     rootfs,
-                    self._spec_options(c, volume_paths, net.netns_path),
+                    self._spec_options(c, volume_paths, net.netns_path, linked_env),
                 )
             except errdefs.InvalidParameter as e:
                 raise errdefs.System(str(e)) from None

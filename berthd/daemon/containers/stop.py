@@ -14,6 +14,7 @@ from berthd.daemon.containers.base import (
     ServiceBase,
     log,
 )
+from berthd.daemon.containers.links import remove_link, rename_child
 from berthd.oci import parse_signal
 
 
@@ -178,7 +179,22 @@ class StopMixin(ServiceBase):
                 self.store.names.release(new)
                 raise
             self.store.names.release(old)
+        for parent in rename_child(self.store, old, new):
+            await asyncio.to_thread(self.store.checkpoint, parent)
         self.log_event(c, "rename", {"oldName": old})
+
+    async def remove_link(self, name: str) -> None:
+        """``docker rm --link /parent/alias``: the parent forgets that link."""
+        name = "/" + name.lstrip("/")
+        parent_name, _, alias = name.rpartition("/")
+        if not parent_name:
+            raise errdefs.Conflict("Conflict, cannot remove the default link name of the container")
+        parent = self.store.try_get(parent_name)
+        if parent is None:
+            raise errdefs.NotFound(f"Cannot get parent {parent_name} for link name {name}")
+        async with parent.lock:
+            if remove_link(parent, alias):
+                await asyncio.to_thread(self.store.checkpoint, parent)
 
     async def pause(self, ref: str) -> None:
         c = self.get(ref)

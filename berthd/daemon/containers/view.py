@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from berthd.container import Container, ContainerStore
@@ -107,11 +107,11 @@ def _command(c: Container) -> str:
     return " ".join(shlex.quote(p) if (" " in p or not p) else p for p in parts)
 
 
-def summary(c: Container, image_name: str) -> dict[str, Any]:
-    """One ``GET /containers/json`` row."""
+def summary(c: Container, image_name: str, link_names: Sequence[str] = ()) -> dict[str, Any]:
+    """One ``GET /containers/json`` row; a linked container is also named by its links."""
     return {
         "Id": c.id,
-        "Names": [c.name],
+        "Names": [c.name, *link_names],
         "Image": image_name,
         "ImageID": c.image_id,
         "Command": _command(c),

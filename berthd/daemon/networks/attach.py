@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from berthd import errdefs
@@ -93,7 +94,9 @@ class AttachMixin(NetworksBase):
         return es
 
     # -- start -------------------------------------------------------------------------
-    async def setup(self, c: Container) -> NetworkSetup:
+    async def setup(
+        self, c: Container, extra_hosts: Sequence[tuple[str, str]] = ()
+    ) -> NetworkSetup:
         mode = _mode(c)
         if mode == "host":
             await asyncio.to_thread(write_host_mode_files, c)
@@ -126,7 +129,7 @@ class AttachMixin(NetworksBase):
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
-        return NetworkSetup(netns, self._running_settings(c, netns, attachments))
+        return NetworkSetup(netns, self._running_settings(c, netns, attachments, extra_hosts))
 
     async def _allocate(
         self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool
@@ -167,7 +170,11 @@ class AttachMixin(NetworksBase):
         await asyncio.to_thread(self.driver.remove_netns, c.id)
 
     def _running_settings(
-        self, c: Container, netns: str, attachments: list[Attachment]
+        self,
+        c: Container,
+        netns: str,
+        attachments: list[Attachment],
+        extra_hosts: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         nets: dict[str, Any] = c.network_settings.get("Networks") or {}
         for a in attachments:
@@ -194,7 +201,7 @@ class AttachMixin(NetworksBase):
                 }
             )
         gw = first.network.gateway if first else ""
-        write_hosts(c, first.endpoint.ip if first else "", gw)
+        write_hosts(c, first.endpoint.ip if first else "", gw, extra_hosts)
         dns_gw = next((a.network.gateway for a in attachments if a.network.dns), "")
         write_resolv(c, dns_gw, self.settings.dns)
         return settings

@@ -12,6 +12,7 @@ files as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from berthd.container import Container
@@ -34,7 +35,7 @@ def _write_in_place(path: str, text: str) -> None:
         f.write(text)
 
 
-def write_hosts(c: Container, ip: str, gateway: str) -> None:
+def write_hosts(c: Container, ip: str, gateway: str, extra: Sequence[tuple[str, str]] = ()) -> None:
     hostname = str(c.config.get("Hostname") or c.id[:12])
     domain = str(c.config.get("Domainname") or "")
     names = f"{hostname}.{domain} {hostname}" if domain else hostname
@@ -44,6 +45,8 @@ def write_hosts(c: Container, ip: str, gateway: str) -> None:
         if addr == "host-gateway":
             addr = gateway or "0.0.0.0"
         text += f"{addr}\t{name}\n"
+    for addr, aliases in extra:
+        text += f"{addr}\t{aliases}\n"
     if ip:
         text += f"{ip}\t{names}\n"
     if c.hosts_path:

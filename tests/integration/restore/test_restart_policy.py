@@ -131,6 +131,29 @@ def test_kill_ends_restart_loop(make_env: MakeEnv) -> None:
     assert e.state(name)["Running"] is True
 
 
+def test_startup_starts_dependencies_first(make_env: MakeEnv) -> None:
+    """dockerd: at start-up a container starts after those it links to or whose
+    network it joins (else its start would fail: the child is not running)."""
+    e = make_env()
+    child, joiner, parent = uniq("child"), uniq("joiner"), uniq("parent")
+    e.ok("run", "-d", "--restart", "always", "--name", child, "busybox", "sleep", "1000")
+    e.ok(
+        "run", "-d", "--restart", "always", "--name", joiner,
+        "--network", f"container:{child}", "busybox", "sleep", "1000",
+    )  # fmt: skip
+    e.ok(
+        "run", "-d", "--restart", "always", "--name", parent, "--link", f"{child}:db",
+        "busybox", "sleep", "1000",
+    )  # fmt: skip
+    for _ in range(2):
+        e.restart()
+        for name in (child, joiner, parent):
+            assert e.state(name)["Running"] is True, (name, e.state(name))
+        hosts = e.ok("exec", parent, "cat", "/etc/hosts")
+        ip = e.inspect(child)["NetworkSettings"]["IPAddress"]
+        assert f"{ip}\tdb " in hosts
+
+
 def test_update_restart_policy(make_env: MakeEnv) -> None:
     e = make_env()
     name = uniq("upd")
