@@ -183,6 +183,17 @@ def _validate(cfg: DaemonConfig) -> None:
             raise ConfigError(f"runtime {name}: a path is required")
     if cfg.default_runtime and cfg.default_runtime not in (*STOCK_RUNTIMES, *cfg.runtimes):
         raise ConfigError(f"specified default runtime '{cfg.default_runtime}' does not exist")
+    for opt, bad, why in _UNSUPPORTED_NETWORK_CHOICES:
+        if getattr(cfg, opt.replace("-", "_")) == bad:
+            raise ConfigError(f"{opt}={str(bad).lower()} is not supported by berthd: {why}")
+
+
+# Values of dockerd network options that netavark (1.4, Debian 12) cannot honour.
+_UNSUPPORTED_NETWORK_CHOICES = (
+    ("iptables", False, "netavark always manages the iptables rules of its networks"),
+    ("ip-masq", False, "netavark always masquerades traffic leaving a bridge network"),
+    ("icc", False, "netavark cannot isolate the containers of one bridge from each other"),
+)
 
 
 def build_config(

@@ -62,6 +62,10 @@ class DaemonConfig:
     fixed_cidr: str = ""
     mtu: int = 0
     ip_forward: bool = True
+    icc: bool = True
+    ip_masq: bool = True
+    iptables: bool = True
+    userland_proxy: bool = True
     dns: tuple[str, ...] = ()
     default_address_pools: tuple[str, ...] = ()
     # Where the configuration came from; not an option itself.

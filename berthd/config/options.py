@@ -100,6 +100,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("fixed-cidr", ("--fixed-cidr",), "str", "", "IPv4 range for default bridge addresses"),
     Option("mtu", ("--mtu",), "int", 0, "MTU of the default bridge network (0: the kernel's)"),
     Option("ip-forward", ("--ip-forward",), "bool", True, "Enable net.ipv4.ip_forward"),
+    # netavark always isolates nothing within a bridge, masquerades and writes iptables
+    # rules: berthd takes dockerd's defaults and refuses the other values (config/load.py)
+    Option("icc", ("--icc",), "bool", True, "Inter-container communication (only true)"),
+    Option("ip-masq", ("--ip-masq",), "bool", True, "IP masquerading (only true)"),
+    Option("iptables", ("--iptables",), "bool", True, "iptables rules (only true)"),
+    Option(
+        "userland-proxy",
+        ("--userland-proxy",),
+        "bool",
+        True,
+        "Accepted for dockerd compatibility: netavark forwards published ports in the kernel",
+    ),
     Option("dns", ("--dns",), "list", (), "DNS servers for containers (and for aardvark-dns)"),
     Option(
         "default-address-pools",

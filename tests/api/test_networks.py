@@ -118,6 +118,11 @@ async def test_errors(client: Client) -> None:
     assert resp.status == 404
     resp = await client.get("/networks", params={"filters": '{"bogus":{"x":true}}'})
     assert resp.status == 400
+    for opt in ("enable_icc", "enable_ip_masquerade"):
+        body = {"Name": "x", "Options": {f"com.docker.network.bridge.{opt}": "false"}}
+        resp = await client.post("/networks/create", json=body)
+        assert resp.status == 400
+        assert "is not supported" in (await _json(resp))["message"]
 
 
 @pytest.mark.asyncio

@@ -37,6 +37,12 @@ _BRIDGE_OPTS = {
     "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
 }
 
+# driver options netavark cannot turn off
+_FIXED_TRUE_OPTS = (
+    "com.docker.network.bridge.enable_icc",
+    "com.docker.network.bridge.enable_ip_masquerade",
+)
+
 
 class NetworksService(AttachMixin):
     @classmethod
@@ -178,6 +184,11 @@ class NetworksService(AttachMixin):
             subnet, gateway, ip_range = _ipam_config(cfg, used, self.settings)
             nid = new_id()
             opts = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
+            for key in _FIXED_TRUE_OPTS:
+                if opts.get(key, "true").lower() in ("false", "0"):
+                    raise errdefs.InvalidParameter(
+                        f"berthd: {key}={opts[key]} is not supported (netavark cannot do it)"
+                    )
             mtu = int(opts.get("com.docker.network.driver.mtu") or self.settings.mtu or 0)
             net = Network(
                 id=nid,

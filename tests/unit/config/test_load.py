@@ -89,12 +89,20 @@ def test_validation_runs_after_merge() -> None:
         ({"hosts": ["udp://x"]}, "invalid bind address (udp://x): unsupported proto 'udp'"),
         ({"runtimes": {"runc": {"path": "/x"}}}, "runtime name 'runc' is reserved"),
         ({"shutdown-timeout": -5}, "invalid shutdown-timeout -5"),
+        ({"icc": False}, "icc=false is not supported by berthd"),
+        ({"ip-masq": False}, "ip-masq=false is not supported by berthd"),
+        ({"iptables": False}, "iptables=false is not supported by berthd"),
     ],
 )
 def test_invalid_values(values: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidParameter) as e:
         build_config(values, {})
     assert message in str(e.value)
+
+
+def test_network_flags_take_dockerd_defaults() -> None:
+    cfg = build_config({"userland-proxy": False}, {"icc": True, "ip-masq": True})
+    assert cfg.icc and cfg.ip_masq and cfg.iptables and not cfg.userland_proxy
 
 
 def test_add_runtime_flag() -> None:
