@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from berthd.api.decode import Schema, check
 from berthd.errdefs import InvalidParameter
 
 __all__ = [
@@ -48,8 +49,11 @@ def query_int(request: web.Request, name: str, default: int) -> int:
         raise InvalidParameter(f'strconv.Atoi: parsing "{raw}": invalid syntax') from None
 
 
-async def read_json(request: web.Request, required: bool = True) -> Any:
-    """Decode a JSON request body with dockerd's errors for a bad one."""
+async def read_json(
+    request: web.Request, required: bool = True, schema: Schema | None = None
+) -> Any:
+    """Decode a JSON request body with dockerd's errors for a bad one; with a
+    ``schema``, a value of the wrong type is refused as Go's decoder does."""
     body = await request.read()
     if not body.strip():
         if required:
@@ -61,9 +65,12 @@ async def read_json(request: web.Request, required: bool = True) -> Any:
             f"unsupported Content-Type header ({ctype}): must be 'application/json'"
         )
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise InvalidParameter(f"invalid JSON: {e}") from None
+    if schema is not None:
+        check(value, schema)
+    return value
 
 
 def api_version(request: web.Request) -> str:

@@ -111,6 +111,7 @@ class Daemon:
             default_runtime=daemon.default_runtime,
             volumes=daemon.volumes,
         )
+        daemon.images.containers_using = daemon.containers.image_users
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)

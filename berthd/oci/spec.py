@@ -268,15 +268,18 @@ def build_spec(
         for d in hc.get("Devices") or []:
             if d.get("PathOnHost") == d.get("PathInContainer"):
                 continue
-            devs, _ = devmod.devices_from_path(d["PathOnHost"], d["PathInContainer"], "rwm")
+            devs, _ = devmod.devices_from_path(
+                str(d.get("PathOnHost") or ""), str(d.get("PathInContainer") or ""), "rwm"
+            )
             linux["devices"].extend(devs)
         res["devices"] = [{"allow": True, "access": "rwm"}]
     else:
         rules = linux["resources"]["devices"]
         for d in hc.get("Devices") or []:
+            host_path = str(d.get("PathOnHost") or "")
             devs, more = devmod.devices_from_path(
-                d["PathOnHost"],
-                d.get("PathInContainer") or d["PathOnHost"],
+                host_path,
+                str(d.get("PathInContainer") or host_path),
                 d.get("CgroupPermissions") or "rwm",
             )
             linux["devices"].extend(devs)

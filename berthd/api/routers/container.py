@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
+from berthd.api import schemas
 from berthd.api.hijack import MULTIPLEXED, RAW, hijack
 from berthd.api.httputil import api_version, json_response, query_bool, query_int, read_json
 from berthd.api.httputil import version_less as older
@@ -177,7 +178,7 @@ class ContainersRouter:
         )
 
     async def post_containers_create(self, request: web.Request) -> web.StreamResponse:
-        body = await read_json(request)
+        body = await read_json(request, schema=schemas.CONTAINER_CREATE)
         result = await self.b.create(request.query.get("name", ""), body)
         return json_response(result, status=201)
 
@@ -296,7 +297,7 @@ class ContainersRouter:
         return resp
 
     async def post_containers_update(self, request: web.Request) -> web.StreamResponse:
-        body = await read_json(request)
+        body = await read_json(request, schema=schemas.CONTAINER_UPDATE)
         return json_response(await self.b.update(request.match_info["name"], body))
 
     async def post_containers_attach(self, request: web.Request) -> web.StreamResponse:
@@ -318,11 +319,11 @@ class ContainersRouter:
         return resp
 
     async def post_container_exec_create(self, request: web.Request) -> web.StreamResponse:
-        body = await read_json(request)
+        body = await read_json(request, schema=schemas.EXEC_CREATE)
         return json_response(self.b.exec_create(request.match_info["name"], body), status=201)
 
     async def post_exec_start(self, request: web.Request) -> web.StreamResponse:
-        body = await read_json(request, required=False) or {}
+        body = await read_json(request, required=False, schema=schemas.EXEC_START) or {}
         rec = self.b.exec_prepare(request.match_info["id"], body)
         if isinstance(body, dict) and body.get("Detach"):
             await self.b.exec_start(rec, None)

@@ -10,9 +10,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from berthd.api import schemas
+from berthd.api.decode import Struct
 from berthd.api.httputil import json_response, read_json
 from berthd.api.routes import Route
-from berthd.errdefs import InvalidParameter
 from berthd.lib.filters import FilterArgs
 
 __all__ = ["NetworkBackend", "NetworkRouter"]
@@ -34,15 +35,9 @@ class NetworkBackend(Protocol):
     async def disconnect(self, ref: str, body: dict[str, Any]) -> None: ...
 
 
-async def _body(request: web.Request, what: str) -> dict[str, Any]:
-    body = await read_json(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise InvalidParameter(
-            f"invalid JSON: json: cannot unmarshal value into Go value of type {what}"
-        )
-    return body
+async def _body(request: web.Request, schema: Struct) -> dict[str, Any]:
+    body = await read_json(request, schema=schema)
+    return body if isinstance(body, dict) else {}
 
 
 class NetworkRouter:
@@ -68,7 +63,7 @@ class NetworkRouter:
         return json_response(await self.backend.inspect(request.match_info["id"]))
 
     async def post_create(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request, "network.CreateRequest")
+        body = await _body(request, schemas.NETWORK_CREATE)
         return json_response(await self.backend.create(body), status=201)
 
     async def post_prune(self, request: web.Request) -> web.StreamResponse:
@@ -76,12 +71,12 @@ class NetworkRouter:
         return json_response(await self.backend.prune(filters))
 
     async def post_connect(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request, "network.ConnectOptions")
+        body = await _body(request, schemas.NETWORK_CONNECT)
         await self.backend.connect(request.match_info["id"], body)
         return web.Response(status=200)
 
     async def post_disconnect(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request, "network.DisconnectOptions")
+        body = await _body(request, schemas.NETWORK_DISCONNECT)
         await self.backend.disconnect(request.match_info["id"], body)
         return web.Response(status=200)
 

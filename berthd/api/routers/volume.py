@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from berthd.api import schemas
 from berthd.api.httputil import api_version, json_response, query_bool, read_json, version_less
 from berthd.api.routes import Route
 from berthd.errdefs import InvalidParameter, Unavailable
@@ -87,12 +88,9 @@ class VolumeRouter:
         return json_response(await self.backend.inspect(request.match_info["name"]))
 
     async def post_create(self, request: web.Request) -> web.StreamResponse:
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise InvalidParameter(
-                "invalid JSON: json: cannot unmarshal value into Go value of type "
-                "volume.CreateOptions"
-            )
+        body = await read_json(request, schema=schemas.VOLUME_CREATE)
+        if not isinstance(body, dict):  # null
+            body = {}
         vol = await self.backend.create(
             _string(body, "Name"),
             _string(body, "Driver"),

@@ -24,9 +24,10 @@ from berthd.daemon.containers.normalize import (
 )
 from berthd.daemon.containers.view import inspect_container, summary
 from berthd.daemon.containers.view import list_containers as view_list
+from berthd.image.delete import ContainerUse
 from berthd.layer.aio import aiter_chunks
 from berthd.lib.filters import FilterArgs
-from berthd.oci.resources import linux_resources, update_resources
+from berthd.oci.resources import linux_resources, update_resources, validate_resources
 
 
 class InfoMixin(ServiceBase):
@@ -117,6 +118,8 @@ class InfoMixin(ServiceBase):
         c = self.get(ref)
         async with c.lock:
             hc = update_resources(c.host_config, body)
+            # dockerd checks the merged result as at create (400), before the runtime
+            validate_resources(hc, update=True)
             policy = body.get("RestartPolicy")
             if policy and policy.get("Name") is not None:
                 validate_restart_policy(policy)
@@ -135,6 +138,11 @@ class InfoMixin(ServiceBase):
             await asyncio.to_thread(self.store.checkpoint, c)
         self.log_event(c, "update")
         return {"Warnings": []}
+
+    def image_users(self, image_id: str) -> list[ContainerUse]:
+        """The containers made from an image: rmi's conflicts, ``docker images`` and
+        ``system df`` counts."""
+        return [ContainerUse(c.id, c.state.running) for c in self.store if c.image_id == image_id]
 
     async def changes(self, ref: str) -> list[dict[str, Any]]:
         c = self.get(ref)

@@ -112,6 +112,8 @@ class RunMixin(ServiceBase):
         )
 
     async def _start_locked(self, c: Container) -> None:
+        if c.state.removal_in_progress or c.state.dead:
+            raise errdefs.Conflict("container is marked for removal and cannot be started")
         paths = self.paths
         bundle = paths.bundle_dir(c.id)
         await asyncio.to_thread(self._ensure_bind_sources, c)

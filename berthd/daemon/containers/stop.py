@@ -97,6 +97,9 @@ class StopMixin(ServiceBase):
         c = self.get(ref)
         await self._cancel_restart(c)
         if c.state.running:
+            # as dockerd: the stop is the user's, so the policy does not restart the
+            # container behind this call's back (the start below clears the flag)
+            c.has_been_manually_stopped = True
             await self._stop_container(c, sig, t)
         async with c.lock:
             if not c.state.running:
@@ -134,24 +137,37 @@ class StopMixin(ServiceBase):
             )
         if c.state.removal_in_progress:
             raise errdefs.Conflict(f"removal of container {c.id} is already in progress")
-        await self._cancel_restart(c)
-        if c.state.running:
-            await self._signal(c, signal_mod.SIGKILL)
-            await self._wait_stopped(c, None)
-        async with c.lock:
-            if self.store.try_get(c.id) is None:
-                return
-            c.state.removal_in_progress = True
-            await asyncio.to_thread(self.store.checkpoint, c)
-            try:
-                await asyncio.to_thread(self._remove_on_disk, c)
-            except errdefs.BerthdError as e:
+        # from now on no start (a `docker restart` or a policy restart in flight) may
+        # run it again: it would be removed from under its process
+        c.state.removal_in_progress = True
+        try:
+            await self._cancel_restart(c)
+            while True:
+                if c.state.running:
+                    await self._signal(c, signal_mod.SIGKILL)
+                    await self._wait_stopped(c, None)
+                async with c.lock:
+                    if c.state.running:
+                        continue  # a start that was under way has finished: kill again
+                    if self.store.try_get(c.id) is None:
+                        return
+                    await asyncio.to_thread(self.store.checkpoint, c)
+                    try:
+                        await asyncio.to_thread(self._remove_on_disk, c)
+                    except errdefs.BerthdError as e:
+                        c.state.dead = True
+                        c.state.error = str(e)
+                        raise errdefs.System(
+                            f"unable to remove filesystem for {c.id}: {e}"
+                        ) from None
+                    self.store.delete(c)
+                    break
+        except BaseException:
+            if self.store.try_get(c.id) is not None:
                 c.state.removal_in_progress = False
-                c.state.dead = True
-                c.state.error = str(e)
-                await asyncio.to_thread(self.store.checkpoint, c)
-                raise errdefs.System(f"unable to remove filesystem for {c.id}: {e}") from None
-            self.store.delete(c)
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.store.checkpoint, c)
+            raise
         await self._release_volumes(c, volumes)
         with contextlib.suppress(Exception):
             await self.network.release(c)

@@ -96,7 +96,7 @@ class NetworksService(AttachMixin):
         else:
             used = [ipaddress.IPv4Network(n.subnet) for n in others if n.subnet]
             net = choose_subnet(s.pools or DEFAULT_POOLS, used)
-            subnet, gateway = str(net), str(next(net.hosts()))
+            subnet, gateway = str(net), str(next(iter(net.hosts())))
         opts = {**_BRIDGE_OPTS, "com.docker.network.bridge.name": s.bridge}
         opts["com.docker.network.driver.mtu"] = str(s.mtu or 1500)
         return Network(
@@ -328,7 +328,12 @@ def _ipam_config(
                 raise errdefs.Forbidden("Pool overlaps with other one on this address space")
         else:
             subnet = choose_subnet(settings.pools or DEFAULT_POOLS, used)
-        gateway = str(cfg.get("Gateway") or next(subnet.hosts()))
+        if subnet.prefixlen > 30:
+            # a bridge needs a gateway and at least one container address
+            raise errdefs.InvalidParameter(
+                f"invalid network config: subnet {subnet} is too small (at most /30)"
+            )
+        gateway = str(cfg.get("Gateway") or next(iter(subnet.hosts())))
         if ipaddress.IPv4Address(gateway) not in subnet:
             raise errdefs.Forbidden(f"no matching subnet for gateway {gateway}")
         ip_range = str(cfg.get("IPRange") or "")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from berthd.api import schemas
+from berthd.api.decode import check
+from berthd.errdefs import InvalidParameter
+
+
+def refused(body: Any, schema: Any = schemas.CONTAINER_CREATE) -> str:
+    with pytest.raises(InvalidParameter) as e:
+        check(body, schema)
+    return str(e.value)
+
+
+def test_wrong_types_get_go_decoders_wording() -> None:
+    assert refused({"HostConfig": {"Memory": "1g"}}) == (
+        "invalid JSON: json: cannot unmarshal string into Go struct field "
+        "HostConfig.HostConfig.Memory of type int64"
+    )
+    assert refused({"Image": 5}) == (
+        "invalid JSON: json: cannot unmarshal number into Go struct field "
+        "CreateRequest.Image of type string"
+    )
+    assert "of type container.CreateRequest" in refused([])
+    assert "cannot unmarshal number 1.5 into" in refused({"HostConfig": {"CpuShares": 1.5}})
+    assert "cannot unmarshal number 1e+30 into" in refused({"HostConfig": {"PidsLimit": 1e30}})
+    assert "cannot unmarshal number 70000 into" in refused({"HostConfig": {"BlkioWeight": 70000}})
+    assert "cannot unmarshal bool into" in refused({"HostConfig": {"Memory": True}})
+    assert "of type []string" in refused({"Env": "A=1"})
+    assert "of type map[string]string" in refused({"Labels": ["a"]})
+    assert "of type string" in refused({"Labels": {"a": 1}})
+    assert "of type strslice.StrSlice" in refused({"Cmd": 5})
+    assert "of type string" in refused({"Cmd": ["a", 5]})
+    nested = {"HostConfig": {"Mounts": [{"Type": "volume", "ReadOnly": "yes"}]}}
+    assert "Mount.HostConfig.Mounts.ReadOnly of type bool" in refused(nested)
+    ep = {"NetworkingConfig": {"EndpointsConfig": {"bridge": 5}}}
+    assert "of type network.EndpointSettings" in refused(ep)
+    assert "Name of type string" in refused({"Name": 5}, schemas.VOLUME_CREATE)
+    assert "MaximumRetryCount of type int" in refused(
+        {"RestartPolicy": {"MaximumRetryCount": "3"}}, schemas.CONTAINER_UPDATE
+    )
+
+
+def test_nulls_unknown_keys_and_go_leniency() -> None:
+    body: dict[str, Any] = {
+        "Image": None,
+        "Cmd": "sh",  # a StrSlice may be one string
+        "Unknown": {"anything": [1, 2]},
+        "HostConfig": {"Memory": None, "Binds": ["/a:/b", None], "CapAdd": [None]},
+        "Labels": {"a": None},
+        "Healthcheck": {"test": ["NONE"]},  # Go matches names case-insensitively
+    }
+    check(body, schemas.CONTAINER_CREATE)
+    # null elements become the element type's zero value, as Go decodes them
+    assert body["HostConfig"]["Binds"] == ["/a:/b", ""]
+    assert body["HostConfig"]["CapAdd"] == [""]
+    assert body["Labels"] == {"a": ""}
+    ulimits: dict[str, Any] = {"HostConfig": {"Ulimits": [None]}}
+    check(ulimits, schemas.CONTAINER_CREATE)
+    assert ulimits["HostConfig"]["Ulimits"] == [{}]
+    check(None, schemas.CONTAINER_CREATE)
+    check({"ConsoleSize": [1, 2, 3]}, schemas.EXEC_CREATE)  # Go drops the excess
+    assert "Healthcheck.Test of type []string" in refused({"Healthcheck": {"test": "x"}})
