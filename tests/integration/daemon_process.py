@@ -16,9 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from tests.integration.host_state import cgroup_dirs, rmdir_tree
 
 BERTHD = [sys.executable, "-m", "berthd"]
 
@@ -40,7 +42,66 @@ def ping_unix(path: str, timeout: float = 0.5) -> bool:
         return False
 
 
-class BerthdProcess:
+class DaemonProcess:
+    """A daemon subprocess on paths of its own under ``root`` (a new temporary directory
+    by default), logging to a file: what ``BerthdProcess`` and ``DockerdProcess``
+    (``dockerd_process.py``) share."""
+
+    name = "daemon"
+
+    def __init__(self, root: Path | None, sock_name: str) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix=f"{self.name}-it-", dir="/tmp"))
+        self.sock = str(self.root / sock_name)
+        self.data_root = str(self.root / "data")
+        self.exec_root = str(self.root / "exec")
+        self.pidfile = str(self.root / f"{self.name}.pid")
+        self.config_file = str(self.root / "daemon.json")
+        self.log_path = self.root / f"{self.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return "unix://" + self.sock
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
+        """Poll ``ready`` until it holds; raise if the daemon exits or time runs out."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.logs()}")
+            if ready():
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"{self.name} did not come up:\n{self.logs()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM the daemon and wait for it (SIGKILL after ``timeout``); its exit code."""
+        rc = 0
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        return rc
+
+
+class BerthdProcess(DaemonProcess):
+    name = "berthd"
+
     def __init__(
         self,
         root: Path | None = None,
@@ -49,13 +110,7 @@ class BerthdProcess:
         env: dict[str, str] | None = None,
         unix: bool = True,
     ) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="berthd-it-", dir="/tmp"))
-        self.sock = str(self.root / "berthd.sock")
-        self.data_root = str(self.root / "data")
-        self.exec_root = str(self.root / "exec")
-        self.pidfile = str(self.root / "berthd.pid")
-        self.config_file = str(self.root / "daemon.json")
-        self.log_path = self.root / "berthd.log"
+        super().__init__(root, "berthd.sock")
         self.extra_args = list(args)
         # containers of this daemon go under a cgroup of its own, removed at cleanup
         if "--cgroup-parent" not in self.extra_args:
@@ -81,12 +136,7 @@ class BerthdProcess:
             ]
         self.env = env
         self.unix = unix
-        self.proc: subprocess.Popen[bytes] | None = None
         self.write_config(config or {})
-
-    @property
-    def base_url(self) -> str:
-        return "unix://" + self.sock
 
     def write_config(self, config: dict[str, Any]) -> None:
         Path(self.config_file).write_text(json.dumps(config))
@@ -121,37 +171,15 @@ class BerthdProcess:
         return self
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"berthd exited {self.proc.returncode}:\n{self.logs()}")
-            if b"is up" in self.log_path.read_bytes()[getattr(self, "_log_offset", 0) :]:
-                return
-            time.sleep(0.02)
-        raise TimeoutError(f"berthd did not come up:\n{self.logs()}")
-
-    def logs(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        offset = getattr(self, "_log_offset", 0)
+        self.wait_until(lambda: b"is up" in self.log_path.read_bytes()[offset:], timeout)
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
 
     def stop(self, timeout: float = 30.0) -> int:
-        rc = 0
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                rc = self.proc.wait()
-        elif self.proc is not None:
-            rc = self.proc.returncode
+        rc = super().stop(timeout)
         if hasattr(self, "log"):
             self.log.close()
         return rc
@@ -164,18 +192,8 @@ class BerthdProcess:
 
 def remove_cgroups(parent: str) -> None:
     """rmdir the (empty) cgroup tree ``parent`` in every hierarchy, leaves first."""
-    base = Path("/sys/fs/cgroup")
-    if not parent.strip("/"):
-        return
-    for hierarchy in base.iterdir():
-        top = hierarchy / parent.strip("/")
-        if not top.is_dir():
-            continue
-        for dirpath, _, _ in sorted(os.walk(top), key=lambda t: -len(t[0])):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+    for top in cgroup_dirs(parent):
+        rmdir_tree(top)
 
 
 def run_berthd(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,12 @@ import docker
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
+from tests.integration.dockerd_process import DockerdProcess
 
 Docker = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def make_cli(cli: str, d: BerthdProcess) -> Docker:
+def make_cli(cli: str, d: BerthdProcess | DockerdProcess) -> Docker:
     def run(*args: str, check: bool = True, stdin: bytes | None = None) -> Any:
         env = {**os.environ, "DOCKER_HOST": d.base_url, "DOCKER_CONFIG": str(d.root / "cfg")}
         proc = subprocess.run([cli, *args], input=stdin, capture_output=True, env=env, timeout=120)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import json
 import signal
 import subprocess
 import time
@@ -13,7 +13,8 @@ import docker.errors
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
-from tests.integration.images.conftest import make_cli
+from tests.integration.dockerd_process import dockerd_available, running_dockerd
+from tests.integration.images.conftest import Docker, make_cli
 from tests.integration.images_build import build_busybox_archive, build_random_archive
 
 pytestmark = pytest.mark.integration
@@ -133,7 +134,47 @@ def test_killed_load_leaves_nothing(docker_cli: str, tmp_path: Path) -> None:
         d.cleanup()
 
 
-def test_dockerd_loads_berthd_save(tmp_path: Path) -> None:
-    if shutil.which("dockerd") is None:
-        pytest.skip("dockerd (Debian docker.io) is not installed: no side-by-side check")
-    pytest.skip("side-by-side with a throwaway dockerd is not automated yet")
+@pytest.mark.skipif(
+    not dockerd_available(), reason="dockerd (Debian docker.io) is not installed (or not root)"
+)
+def test_dockerd_loads_berthd_save(docker_cli: str, berthd: BerthdProcess, tmp_path: Path) -> None:
+    """berthd save → dockerd load, and dockerd save → berthd load: same IDs and tags.
+
+    The dockerd is a throwaway one (``dockerd_process.py``): its own paths, no network,
+    stopped by PID; cleaning it up must find nothing to remove by force."""
+    cli = make_cli(docker_cli, berthd)
+    a = build_busybox_archive(tmp_path / "a.tar", tag="bb:1", extra_layers=2)
+    cli("load", "-i", str(tmp_path / "a.tar"))
+    cli("tag", "bb:1", "bb:extra")
+    cli("tag", "bb:1", "example.com/ns/bb:v2")
+    refs = ["bb:1", "bb:extra", "example.com/ns/bb:v2"]
+    cli("save", "-o", str(tmp_path / "from-berthd.tar"), *refs)
+
+    def facts(run: Docker, ref: str) -> tuple[str, list[str], list[str]]:
+        doc = json.loads(run("image", "inspect", ref).stdout)[0]
+        return doc["Id"], sorted(doc["RepoTags"]), doc["RootFS"]["Layers"]
+
+    with running_dockerd() as dockerd:
+        dcli = make_cli(docker_cli, dockerd)
+        out = dcli("load", "-i", str(tmp_path / "from-berthd.tar")).stdout
+        assert sorted(out.splitlines()) == [f"Loaded image: {r}" for r in refs]
+        assert set(dcli("images", "-q", "--no-trunc").stdout.split()) == {a}
+        assert facts(dcli, "bb:1") == facts(cli, "bb:1")
+        assert facts(dcli, "bb:1")[1] == sorted(refs)
+
+        # an image dockerd made itself (its own config JSON and layer tar), back to berthd
+        dcli("run", "--pull", "never", "--network", "none", "--name", "mk", "bb:1",
+             "sh", "-c", "echo made > /made.txt")  # fmt: skip
+        made = dcli("commit", "-c", "ENV MADE=1", "mk", "made:1").stdout.strip()
+        dcli("rm", "mk")
+        dcli("save", "-o", str(tmp_path / "from-dockerd.tar"), "made:1", *refs)
+        dockerd_facts = {r: facts(dcli, r) for r in ("made:1", *refs)}
+    assert dockerd.leaks == []
+
+    cli("rmi", *refs)
+    assert cli("images", "-qa").stdout == ""
+    out = cli("load", "-i", str(tmp_path / "from-dockerd.tar")).stdout
+    assert sorted(out.splitlines()) == [f"Loaded image: {r}" for r in sorted(["made:1", *refs])]
+    assert cli("image", "inspect", "-f", "{{.Id}}", "made:1").stdout.strip() == made
+    assert {r: facts(cli, r) for r in dockerd_facts} == dockerd_facts
+    assert cli("run", "--rm", "--network", "none", "made:1", "cat", "/made.txt").stdout == "made\n"

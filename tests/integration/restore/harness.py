@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +27,15 @@ import docker
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
+from tests.integration.host_state import (
+    force_clean,
+    mounts_under,
+    pids_of,
+    proc_argv,
+)
 from tests.integration.seed_image import seed_busybox
 
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def require_root() -> None:
@@ -66,20 +70,7 @@ def uniq(prefix: str = "c") -> str:
 
 def conmon_pids(*needles: str) -> dict[int, list[str]]:
     """conmon processes whose argv mentions one of ``needles``: PID → argv."""
-    found: dict[int, list[str]] = {}
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            argv = [a.decode(errors="replace") for a in (p / "cmdline").read_bytes().split(b"\0")]
-        except OSError:
-            continue
-        if not argv or not os.path.basename(argv[0]).startswith("conmon"):
-            continue
-        joined = " ".join(argv)
-        if any(n in joined for n in needles):
-            found[int(p.name)] = argv
-    return found
+    return {pid: proc_argv(pid) for pid in pids_of(("conmon",), *needles)}
 
 
 def conmon_container_id(argv: list[str]) -> str:
@@ -87,43 +78,6 @@ def conmon_container_id(argv: list[str]) -> str:
         if flag in argv:
             return argv[argv.index(flag) + 1]
     return ""
-
-
-def mounts_under(root: str) -> list[tuple[str, str]]:
-    """(mount point, fs type) of every mount under ``root``."""
-    out = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        mnt = fields[4]
-        fstype = fields[fields.index("-") + 1]
-        if mnt == root or mnt.startswith(root.rstrip("/") + "/"):
-            out.append((mnt, fstype))
-    return out
-
-
-def cgroup_dirs(parent: str) -> list[Path]:
-    out = []
-    for h in CGROUP_ROOT.iterdir():
-        d = h / parent.lstrip("/")
-        if d.is_dir():
-            out.append(d)
-    return out
-
-
-def _kill_cgroup_procs(top: Path) -> None:
-    for dirpath, _dirs, files in os.walk(top):
-        if "cgroup.procs" not in files:
-            continue
-        with contextlib.suppress(OSError):
-            for pid in Path(dirpath, "cgroup.procs").read_text().split():
-                with contextlib.suppress(OSError):
-                    os.kill(int(pid), signal.SIGKILL)
-
-
-def _rmdir_tree(top: Path) -> None:
-    for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda t: -len(t[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(dirpath)
 
 
 class Env:
@@ -289,29 +243,7 @@ class Env:
             with contextlib.suppress(Exception):
                 self.stop(timeout=60)
         self._close_client()
-        for d in cgroup_dirs(self.cgroup_parent):
-            _kill_cgroup_procs(d)
-        for pid in self.conmons():
-            leaks.append(f"conmon {pid}")
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
-        for mnt, _ in sorted(self.mounts(), key=lambda m: len(m[0]), reverse=True):
-            leaks.append(f"mount {mnt}")
-            subprocess.run(["umount", "-l", mnt], capture_output=True, check=False)
-        # a cgroup whose last process was just killed may stay busy for a moment
-        deadline = time.monotonic() + 5
-        while True:
-            left = cgroup_dirs(self.cgroup_parent)
-            for d in left:
-                _kill_cgroup_procs(d)
-                _rmdir_tree(d)
-            left = [d for d in left if d.exists()]
-            if not left or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        leaks += [f"cgroup {d}" for d in left]
-        shutil.rmtree(self.root, ignore_errors=True)
+        leaks += force_clean(self.d.root, self.cgroup_parent, self.conmons())
         return leaks
 
 
