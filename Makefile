@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := conmon runc crun busybox-static netavark aardvark-dns iptables tini \
                 golang-github-containers-common docker-registry zstd uidmap openssl tar \
                 python3-venv
+# client test suites run against berthd (docker-compose 1.x; without its
+# recommendation docker.io: no dockerd is needed or started)
+APT_CLIENTS := docker-compose
 STAMP := $(VENV)/.installed
 
 .PHONY: run install test check lint typecheck layers unit api integration bench clean apt
@@ -21,6 +24,13 @@ apt:
 	if [ -n "$$missing" ]; then \
 	  echo "installing apt packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi; \
+	missing=""; for p in $(APT_CLIENTS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing apt packages:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -199,7 +199,10 @@ class Netavark:
             "networks": {
                 netavark_name(a.network): {
                     "static_ips": [a.endpoint.ip],
-                    "aliases": a.endpoint.aliases if a.network.dns else [],
+                    # aardvark-dns already answers for the container's name
+                    "aliases": [n for n in a.endpoint.aliases if n != name]
+                    if a.network.dns
+                    else [],
                     "interface_name": a.endpoint.interface,
                     **({"static_mac": a.endpoint.mac} if a.endpoint.mac else {}),
                 }

@@ -17,7 +17,7 @@ from typing import Any
 
 from berthd.runtime.cgroups import Hierarchy, hierarchies, is_unified, process_cgroups
 
-__all__ = ["cgroup_paths", "read_stats", "system_cpu_usage"]
+__all__ = ["cgroup_paths", "parse_net_dev", "read_networks", "read_stats", "system_cpu_usage"]
 
 _NS = 1_000_000_000
 
@@ -178,6 +178,38 @@ def _v2(d: Path) -> dict[str, Any]:
         "pids_stats": _pids(d),
         "blkio_stats": {"io_service_bytes_recursive": io},
     }
+
+
+_NET_FIELDS = {
+    0: "rx_bytes",
+    1: "rx_packets",
+    2: "rx_errors",
+    3: "rx_dropped",
+    8: "tx_bytes",
+    9: "tx_packets",
+    10: "tx_errors",
+    11: "tx_dropped",
+}
+
+
+def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
+    """``/proc/<pid>/net/dev`` → dockerd's ``networks`` (per interface, no ``lo``)."""
+    out: dict[str, dict[str, int]] = {}
+    for line in text.splitlines()[2:]:
+        name, sep, rest = line.partition(":")
+        name = name.strip()
+        if not sep or not name or name == "lo":
+            continue
+        cols = rest.split()
+        if len(cols) < 16:
+            continue
+        out[name] = {key: int(cols[i]) for i, key in _NET_FIELDS.items()}
+    return out
+
+
+def read_networks(pid: int) -> dict[str, dict[str, int]]:
+    """Interface counters of the network namespace of ``pid`` (empty if unreadable)."""
+    return parse_net_dev(_read(Path(f"/proc/{pid}/net/dev"))) if pid > 0 else {}
 
 
 def read_stats(

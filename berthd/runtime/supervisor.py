@@ -29,7 +29,7 @@ from berthd.runtime.exec import ExecSession, start_exec
 from berthd.runtime.monitor import ExitStatus, ExitWatcher, find_conmon
 from berthd.runtime.oci_runtime import OCIRuntime
 from berthd.runtime.spawner import ConmonSpawner
-from berthd.runtime.stats import cgroup_paths, read_stats
+from berthd.runtime.stats import cgroup_paths, read_networks, read_stats
 
 __all__ = ["ContainerRecord", "Restored", "Supervisor"]
 
@@ -249,11 +249,16 @@ class Supervisor:
         return await self._runtime(rec).ps(container_id)
 
     async def stats(self, container_id: str) -> dict[str, Any]:
-        """cgroup-based stats pieces (cpu, memory, pids, blkio) for ``docker stats``."""
+        """Stats pieces for ``docker stats``: cpu, memory, pids and blkio from the
+        cgroups, ``networks`` from the interfaces of the container's netns."""
         rec = self._record(container_id)
 
         def collect() -> dict[str, Any]:
-            return read_stats(cgroup_paths(rec.pid), rec.cgroups_path)
+            out = read_stats(cgroup_paths(rec.pid), rec.cgroups_path)
+            networks = read_networks(rec.pid)
+            if networks:
+                out["networks"] = networks
+            return out
 
         return await asyncio.to_thread(collect)
 

@@ -147,7 +147,8 @@ async def test_fixed_routes(fake_client: tuple[Client, FakeImages]) -> None:
 async def test_version_shapes(fake_client: tuple[Client, FakeImages]) -> None:
     c, _ = fake_client
     doc = await (await c.get("/v1.45/images/x/json")).json()
-    assert "Container" not in doc and "VirtualSize" not in doc
+    # Container/ContainerConfig stay at 1.45 (docker-compose 1.x reads them)
+    assert "ContainerConfig" in doc and "VirtualSize" not in doc
     doc = await (await c.get("/v1.43/images/x/json")).json()
     assert doc["VirtualSize"] == 3 and "ContainerConfig" in doc
     rows = await (await c.get("/v1.45/images/json")).json()

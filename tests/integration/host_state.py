@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -156,3 +157,25 @@ def snapshot_changes(before: dict[str, list[str]], after: dict[str, list[str]]) 
         gone = [x for x in before[key] if x not in after[key]]
         out.append(f"{key}: new {new or 'none'}; gone {gone or 'none'}")
     return out
+
+
+def remove_all_objects(client: Any, volumes: bool = False) -> list[str]:
+    """Remove every container and user network (and volume) through the API;
+    return the bridge devices of the removed networks (for leftover checks)."""
+    bridges: list[str] = []
+    with contextlib.suppress(Exception):
+        for c in client.containers.list(all=True):
+            with contextlib.suppress(Exception):
+                c.remove(force=True, v=True)
+        for n in client.networks.list():
+            if n.name not in ("bridge", "host", "none"):
+                bridges.append(
+                    n.attrs["Options"].get("com.docker.network.bridge.name") or "br-" + n.id[:12]
+                )
+                with contextlib.suppress(Exception):
+                    n.remove()
+        if volumes:
+            for v in client.volumes.list():
+                with contextlib.suppress(Exception):
+                    v.remove(force=True)
+    return bridges

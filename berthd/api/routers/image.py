@@ -187,9 +187,9 @@ class ImageRouter:
     async def get_inspect(self, request: web.Request) -> web.StreamResponse:
         doc = await self.backend.inspect_image(request.match_info["name"])
         version = api_version(request)
-        if not version_less(version, "1.45"):
-            doc.pop("Container", None)
-            doc.pop("ContainerConfig", None)
+        # dockerd 26 (API 1.45) dropped Container/ContainerConfig; berthd keeps them at
+        # every version: docker-compose 1.x (Debian's) negotiates 1.45 and then fails
+        # on `KeyError: 'ContainerConfig'` when it recreates a service (compose#11742).
         if version_less(version, "1.44"):
             doc["VirtualSize"] = doc["Size"]
         return json_response(doc)

@@ -86,6 +86,12 @@ class InfoMixin(ServiceBase):
         c = self.get(ref)
         return self._stats_iter(c, stream)
 
+    async def _raw_stats(self, c: Container) -> dict[str, Any]:
+        raw = await self.supervisor.stats(c.id)
+        if c.host_config.get("NetworkMode") == "host":
+            raw.pop("networks", None)  # the host's interfaces are not the container's
+        return raw
+
     async def _stats_iter(self, c: Container, stream: bool) -> AsyncIterator[dict[str, Any]]:
         previous: dict[str, Any] | None = None
         while True:
@@ -93,7 +99,7 @@ class InfoMixin(ServiceBase):
                 yield empty_stats(c.name, c.id)
                 return
             try:
-                raw = await self.supervisor.stats(c.id)
+                raw = await self._raw_stats(c)
             except errdefs.BerthdError:
                 yield empty_stats(c.name, c.id)
                 return
@@ -102,7 +108,7 @@ class InfoMixin(ServiceBase):
                 first = shape_stats(raw, None, c.name, c.id)
                 await asyncio.sleep(0.1)
                 with contextlib.suppress(errdefs.BerthdError):
-                    raw = await self.supervisor.stats(c.id)
+                    raw = await self._raw_stats(c)
                 yield shape_stats(raw, first, c.name, c.id)
                 return
             doc = shape_stats(raw, previous, c.name, c.id)

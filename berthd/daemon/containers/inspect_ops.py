@@ -110,7 +110,7 @@ def shape_stats(
 ) -> dict[str, Any]:
     doc = empty_stats(name, cid)
     doc["read"] = format_ns(read_ns or now_ns())
-    for key in ("cpu_stats", "memory_stats", "pids_stats", "blkio_stats"):
+    for key in ("cpu_stats", "memory_stats", "pids_stats", "blkio_stats", "networks"):
         if key in raw:
             doc[key] = raw[key]
     mem = doc.get("memory_stats") or {}

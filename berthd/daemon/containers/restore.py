@@ -130,12 +130,14 @@ class RestoreMixin(ServiceBase):
             await asyncio.wait(list(tasks.values()))
 
     def _start_dependencies(self, c: Container) -> list[Container]:
-        """Containers c needs running first: its links and ``--network container:``,
+        """Containers c needs running first: its links and ``--network/--pid/--ipc
+        container:``,
         only those created before it (so that no cycle can form)."""
         refs = [parse_link(str(v))[0] for v in c.host_config.get("Links") or []]
-        mode = str(c.host_config.get("NetworkMode") or "")
-        if mode.startswith("container:"):
-            refs.append(mode.partition(":")[2])
+        for key in ("NetworkMode", "PidMode", "IpcMode"):
+            mode = str(c.host_config.get(key) or "")
+            if mode.startswith("container:"):
+                refs.append(mode.partition(":")[2])
         deps = []
         for ref in refs:
             dep = self.store.try_get(ref)

@@ -85,6 +85,20 @@ class RunMixin(ServiceBase):
                 env += link_env(target, ip)
         return hosts, env
 
+    def _namespace_paths(self, c: Container, netns: str | None) -> dict[str, str]:
+        """Namespaces to join: the network's, and another container's PID or IPC
+        namespace for ``--pid``/``--ipc container:<name>``."""
+        paths = {"network": netns} if netns else {}
+        for key, ns_type, what in (("PidMode", "pid", "PID"), ("IpcMode", "ipc", "IPC")):
+            mode = str(c.host_config.get(key) or "")
+            if not mode.startswith("container:"):
+                continue
+            other = self.store.get(mode.partition(":")[2])
+            if not other.state.running or not other.state.pid:
+                raise errdefs.Conflict(f"cannot join {what} of a non running container: {other.id}")
+            paths[ns_type] = f"/proc/{other.state.pid}/ns/{ns_type}"
+        return paths
+
     def _spec_options(
         self,
         c: Container,
@@ -107,7 +121,7 @@ class RunMixin(ServiceBase):
             cgroup_parent=cfg.cgroup_parent,
             extra_mounts=extra,
             resolve_volume=resolve_volume,
-            namespace_paths={"network": netns} if netns else {},
+            namespace_paths=self._namespace_paths(c, netns),
             linked_env=linked_env or [],
         )
 

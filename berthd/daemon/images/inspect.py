@@ -1,8 +1,8 @@
 """``GET /images/{name}/json``: ``docker image inspect``.
 
 The document is dockerd 28's ``image.InspectResponse`` in its field order, including
-the deprecated ``Container``/``ContainerConfig`` (the router drops them for API ≥ 1.45,
-as dockerd does). ``GraphDriver.Data`` names the overlay2 directories a container on
+the deprecated ``Container``/``ContainerConfig`` (kept at every API version, unlike
+dockerd ≥ 26: docker-compose 1.x needs them). ``GraphDriver.Data`` names the overlay2 directories a container on
 this image would stack on; vfs reports none (``null``), as dockerd's vfs driver.
 """
 

@@ -100,8 +100,10 @@ class AttachMixin(NetworksBase):
         mode = _mode(c)
         if mode == "host":
             await asyncio.to_thread(write_host_mode_files, c)
+            self._log_endpoints(c, "connect")
             return NetworkSetup(None)
         if mode == "none":
+            self._log_endpoints(c, "connect")
             return NetworkSetup(None)
         if mode.startswith("container:"):
             other = self.container(mode.partition(":")[2])
@@ -129,6 +131,7 @@ class AttachMixin(NetworksBase):
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
+        self._log_endpoints(c, "connect")
         return NetworkSetup(netns, self._running_settings(c, netns, attachments, extra_hosts))
 
     async def _allocate(
@@ -222,8 +225,23 @@ class AttachMixin(NetworksBase):
         return es
 
     # -- stop and remove ---------------------------------------------------------------
+    def _log_endpoints(self, c: Container, action: str) -> None:
+        """dockerd's ``network connect``/``disconnect`` events as a container's
+        endpoints join at start and leave at exit."""
+        if _mode(c).startswith("container:"):
+            return
+        for name in c.network_settings.get("Networks") or {}:
+            try:
+                net = self.lookup(name)
+            except errdefs.NotFound:
+                continue
+            self.events.log(
+                "network", action, net.id, {"container": c.id, "name": net.name, "type": net.driver}
+            )
+
     async def teardown(self, c: Container) -> None:
         """Forget the addresses now; undo the kernel side in a background task."""
+        self._log_endpoints(c, "disconnect")
         self.clear_settings(c)
         await self.wait_teardown(c.id)
         task = asyncio.create_task(

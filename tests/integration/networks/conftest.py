@@ -21,6 +21,7 @@ import docker
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
+from tests.integration.host_state import remove_all_objects
 from tests.integration.seed_image import seed_busybox
 
 pytestmark = pytest.mark.integration
@@ -102,17 +103,7 @@ def start_env(args: list[str] | None = None) -> NetEnv:
 
 
 def stop_env(env: NetEnv) -> None:
-    with contextlib.suppress(Exception):
-        for c in env.client.containers.list(all=True):
-            with contextlib.suppress(Exception):
-                c.remove(force=True)
-        for n in env.client.networks.list():
-            if n.name not in ("bridge", "host", "none"):
-                env.bridges.append(
-                    n.attrs["Options"].get("com.docker.network.bridge.name") or "br-" + n.id[:12]
-                )
-                with contextlib.suppress(Exception):
-                    n.remove()
+    env.bridges += remove_all_objects(env.client)
     env.client.close()
     env.daemon.cleanup()
 
