@@ -84,6 +84,11 @@ def make_middlewares(opts: APIOptions) -> list[Callable[..., Awaitable[web.Strea
                 resp = web.Response(status=304)
             else:
                 resp = json_response({"message": str(e)}, status=status)
+        except ConnectionResetError as e:
+            # the client went away mid-answer (the CLI closes a `docker cp` stream as
+            # soon as it has the tar's end): nothing to answer, nothing to report
+            log.debug("Client of %s %s went away: %s", request.method, request.path, e)
+            raise
         except Exception as e:
             log.exception("Handler for %s %s failed", request.method, request.path)
             resp = json_response({"message": str(e) or type(e).__name__}, status=500)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import shutil
 
 from berthd.lib.atomicfile import fsync_dir
+from berthd.lib.libc import LIBC
 
 __all__ = ["fsync_dir", "rmtree", "syncfs", "write_file"]
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = LIBC
 
 
 def write_file(path: str, data: bytes, mode: int = 0o644) -> None:

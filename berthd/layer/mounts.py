@@ -11,17 +11,17 @@ would be process-wide). Unmounting needs no paths tricks: ``umount2(2)``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import subprocess
 import threading
 
 from berthd import errdefs
+from berthd.lib.libc import LIBC
 
 __all__ = ["MountCounter", "is_mountpoint", "mount_overlay", "unmount"]
 
 MNT_DETACH = 2
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = LIBC
 
 
 def _unescape(field: str) -> str:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import errno
 import os
 import struct
+
+from berthd.lib.libc import LIBC
 
 __all__ = ["POLL_INTERVAL", "FileWatcher"]
 
@@ -57,7 +58,7 @@ def _get_libc() -> ctypes.CDLL | None:
     global _libc
     if _libc is None:
         try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _libc = LIBC
         except OSError:
             return None
     return _libc

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -33,6 +32,7 @@ import orjson
 
 from berthd.errdefs import System
 from berthd.lib.atomicfile import write_atomic
+from berthd.lib.libc import LIBC
 from berthd.network.model import Endpoint, Network
 
 __all__ = ["HOST_LOCK", "Netavark", "NetavarkSettings", "PortMapping", "host_lock"]
@@ -127,6 +127,7 @@ def network_json(net: Network) -> dict[str, Any]:
 class Netavark:
     def __init__(self, settings: NetavarkSettings) -> None:
         self.settings = settings
+        self.used = False  # netavark ran for this daemon (setup or teardown)
         self.config_dir = os.path.join(settings.run_dir, "netavark")
         self.netns_dir = os.path.join(settings.run_dir, "netns")
         os.makedirs(self.config_dir, mode=0o700, exist_ok=True)
@@ -158,12 +159,10 @@ class Netavark:
     def remove_netns(self, container_id: str) -> None:
         """Blocking: unmount and delete the netns file (absent is fine)."""
         path = self.netns_path(container_id)
-        if os.path.ismount(path):
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-            if libc.umount2(path.encode(), _MNT_DETACH) != 0:
-                err = ctypes.get_errno()
-                if err not in (errno.EINVAL, errno.ENOENT):
-                    raise System(f"unmount {path}: {os.strerror(err)}")
+        if os.path.ismount(path) and LIBC.umount2(path.encode(), _MNT_DETACH) != 0:
+            err = ctypes.get_errno()
+            if err not in (errno.EINVAL, errno.ENOENT):
+                raise System(f"unmount {path}: {os.strerror(err)}")
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -174,6 +173,7 @@ class Netavark:
         self, netns: str, container_id: str, name: str, attachments: list[Attachment]
     ) -> dict[str, Any]:
         """Connect the netns to the networks; returns netavark's status (MACs, addresses)."""
+        self.used = True
         out = await self._call("setup", netns, container_id, name, attachments)
         result: dict[str, Any] = orjson.loads(out) if out.strip() else {}
         return result
@@ -181,6 +181,7 @@ class Netavark:
     async def teardown(
         self, netns: str, container_id: str, name: str, attachments: list[Attachment]
     ) -> None:
+        self.used = True
         await self._call("teardown", netns, container_id, name, attachments)
 
     async def _call(

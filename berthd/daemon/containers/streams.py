@@ -135,8 +135,12 @@ async def pump(
                 waiting.discard(in_task)
     finally:
         for t in (out_task, in_task, gone_task):
-            if t is not None and not t.done():
+            if t is None:
+                continue
+            if not t.done():
                 t.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            # await every task, done ones too: an error of a finished one (stdin to a
+            # process that has exited: BrokenPipeError) is retrieved, not logged as lost
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
     return detached.is_set()

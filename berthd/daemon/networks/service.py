@@ -139,7 +139,9 @@ class NetworksService(AttachMixin):
     async def shutdown(self) -> None:
         """Drop netavark's shared chains if no container of any network uses them."""
         await self.wait_all_teardowns()
-        if not await asyncio.to_thread(self.store.endpoints):
+        # only a daemon that used netavark cleans up after it: the shared chains may
+        # be another daemon's (they are removed only when empty in any case)
+        if self.driver.used and not await asyncio.to_thread(self.store.endpoints):
             await remove_idle_netavark_chains()
         await asyncio.to_thread(self.store.close)
 
