@@ -22,6 +22,7 @@ from berthd.container import Container, ContainerStore
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
+from berthd.daemon.containers.logrotate import LogRotator
 from berthd.daemon.containers.service import ContainerService
 from berthd.daemon.daemon_id import load_or_create_daemon_id
 from berthd.daemon.events import EventsService
@@ -67,6 +68,7 @@ class Daemon:
         self.containers: ContainerService
         self.container_fs: ContainerFSService
         self.health: HealthMonitor
+        self.log_rotator: LogRotator
         self.system: SystemService
 
     @property
@@ -115,6 +117,8 @@ class Daemon:
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)
+        daemon.log_rotator = LogRotator(supervisor.reopen_log)
+        daemon.containers.hooks.append(daemon.log_rotator)
         daemon.networks = await NetworksService.open(
             config.data_root,
             config.exec_root,
@@ -229,6 +233,7 @@ class Daemon:
         self.events.close()
         cfg = self.config
         await self.health.close()
+        await self.log_rotator.close()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
         await self.networks.shutdown()

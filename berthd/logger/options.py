@@ -16,16 +16,14 @@ while berthd is down). What each name means here:
   logging somewhere else; any other name gets dockerd's
   ``logger: no log driver named 'x' is registered``.
 
-Rotation (``max-file`` > 1): conmon keeps exactly one file. On
-``--log-size-max`` it replaces the file with an empty one (``<log>.tmp`` +
-rename), dropping everything logged so far. berthd passes
-``max-size × max-file`` as that limit: the disk bound is dockerd's, and after
-a replacement the history kept is shorter than dockerd's (which keeps
-``max-file - 1`` old files). ``compress`` is accepted and has no effect.
-Design for real rotation (not done): berthd renames ``<log>`` → ``<log>.1``
-(shifting older ones) when the file passes max-size and writes ``"2 0 0\\n"``
-to conmon's ``ctl`` FIFO (REOPEN_LOGS_EVENT), keeping the product as conmon's
-hard limit for when berthd is down; the reader then also reads ``<log>.N``.
+Rotation (``max-file`` > 1 with ``max-size``): berthd rotates the file as
+dockerd does (``logger/rotate.py``, driven by ``daemon/containers/logrotate.py``
+while the container runs: ``<log>`` → ``<log>.1`` …, then conmon reopens its
+log), and ``docker logs`` reads the rotated files first. conmon's
+``--log-size-max`` is ``max-size × max-file`` + 1 MiB: the hard bound while
+berthd is down (or outpaced by a burst bigger than that), where conmon empties
+the file instead. ``compress`` is
+accepted and has no effect.
 
 dockerd checks option *names* at create and option *values* when the logger
 starts (``failed to initialize logging driver: …``); ``log_opts`` checks both,
@@ -99,6 +97,18 @@ class LogSettings:
         if self.size_max is not None:
             args += ["--log-size-max", str(self.size_max)]
         return args
+
+
+# room for a burst that outruns the rotation (conmon would empty the file there)
+ROTATION_HEADROOM = 1 << 20
+
+
+def conmon_limit(max_size: int, max_file: int) -> int:
+    """conmon's ``--log-size-max``: the whole budget, plus headroom where berthd
+    rotates (``max_file`` > 1) so that only a daemon that is down lets it bite."""
+    if max_file < 2:
+        return max_size
+    return max_size * max_file + ROTATION_HEADROOM
 
 
 def _parse_float(num: str) -> float:
@@ -232,7 +242,7 @@ def _json_file(opts: Mapping[str, str]) -> LogSettings:
                 )
     except ValueError as e:
         raise _bad(str(e)) from None
-    size_max = None if max_size is None else max_size * max_file
+    size_max = None if max_size is None else conmon_limit(max_size, max_file)
     return LogSettings("json-file", size_max, max_size, max_file, compress)
 
 
@@ -265,5 +275,5 @@ def _local(opts: Mapping[str, str]) -> LogSettings:
             raise ValueError("compression cannot be enabled when max file count is 1")
     except ValueError as e:
         raise _bad(str(e)) from None
-    size_max = max_size * max(max_file, 1) if max_size > 0 else None
+    size_max = conmon_limit(max_size, max(max_file, 1)) if max_size > 0 else None
     return LogSettings("local", size_max, max_size, max_file, compress)

@@ -42,6 +42,7 @@ from berthd import errdefs
 from berthd.logger.assemble import LineAssembler
 from berthd.logger.k8sfile import Record, TimestampParser, parse_k8s_line
 from berthd.logger.message import LogMessage
+from berthd.logger.rotate import rotated_files
 from berthd.logger.tail import find_tail_start
 from berthd.logger.watch import POLL_INTERVAL, FileWatcher
 
@@ -238,14 +239,24 @@ async def read_logs(
         ended = is_stopped()
         following = follow and not ended
         count_trailing = ended  # pending pieces are emitted only if the log has ended
-        if await run(cursor.open):
+        backlog: deque[LogMessage] | None = deque(maxlen=tail) if tail is not None else None
+        opened = await run(cursor.open)
+        end = await run(cursor.size) if opened else 0
+        if opened and tail is not None:
+            assert cursor.f is not None
+            fd = cursor.f.fileno()
+            cursor.pos = await run(lambda: find_tail_start(fd, end, tail, count_trailing))
+        if not opened or tail is None or cursor.pos == 0:
+            # --- the rotated files (oldest first) come before the current one; with a
+            # tail, only while the current file alone holds fewer lines ---
+            for old in await run(lambda: rotated_files(path)):
+                async for msg in _read_whole(old, tail, assembler, worker):
+                    if backlog is not None:
+                        backlog.append(msg)
+                    elif accept(msg):
+                        yield msg
+        if opened:
             # --- backlog: what the file holds now ---
-            end = await run(cursor.size)
-            if tail is not None:
-                assert cursor.f is not None
-                fd = cursor.f.fileno()
-                cursor.pos = await run(lambda: find_tail_start(fd, end, tail, count_trailing))
-            backlog: deque[LogMessage] | None = deque(maxlen=tail) if tail is not None else None
             at_end = False
             while not at_end:
                 recs, at_end = await run(lambda: cursor.read(end))
@@ -255,16 +266,16 @@ async def read_logs(
                             backlog.append(msg)
                         elif accept(msg):
                             yield msg
-            if ended:  # (then we are not following)
-                for msg in assembler.flush():
-                    if backlog is not None:
-                        backlog.append(msg)
-                    elif accept(msg):
-                        yield msg
-            if backlog is not None:
-                for msg in backlog:
-                    if accept(msg):
-                        yield msg
+        if ended:  # (then we are not following)
+            for msg in assembler.flush():
+                if backlog is not None:
+                    backlog.append(msg)
+                elif accept(msg):
+                    yield msg
+        if backlog is not None:
+            for msg in backlog:
+                if accept(msg):
+                    yield msg
         if not following:
             return
 
@@ -310,6 +321,29 @@ async def read_logs(
         if isinstance(stopped, asyncio.Future):
             stopped.remove_done_callback(on_stopped)
         worker.after_idle(cursor.close)
+
+
+async def _read_whole(
+    path: str, tail: int | None, assembler: LineAssembler, worker: _Worker
+) -> AsyncGenerator[LogMessage, None]:
+    """A finished (rotated) log file, or its last ``tail`` lines."""
+    old = _Cursor(path)
+    if not await worker.call(old.open):
+        return
+    try:
+        end = await worker.call(old.size)
+        if tail is not None:
+            assert old.f is not None
+            fd = old.f.fileno()
+            old.pos = await worker.call(lambda: find_tail_start(fd, end, tail, True))
+        at_end = False
+        while not at_end:
+            recs, at_end = await worker.call(lambda: old.read(end))
+            for rec in recs:
+                for msg in assembler.add(rec):
+                    yield msg
+    finally:
+        await worker.call(old.close)
 
 
 def _ignore(_f: asyncio.Future[Any]) -> None:

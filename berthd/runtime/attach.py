@@ -23,7 +23,7 @@ from types import TracebackType
 
 from berthd import errdefs
 
-__all__ = ["STDIN_CHUNK", "AttachSession", "connect", "resize"]
+__all__ = ["STDIN_CHUNK", "AttachSession", "connect", "ctl_message", "resize"]
 
 STDIN_CHUNK = 32768
 _RECV_SIZE = 8192 + 1
@@ -112,20 +112,26 @@ class AttachSession:
 
 
 def resize(ctl_path: Path, height: int, width: int, container_id: str) -> None:
-    """Resize the container's terminal through conmon's ``ctl`` FIFO (``1 h w``).
+    """Resize the container's terminal through conmon's ``ctl`` FIFO (``1 h w``)."""
+    if height < 0 or width < 0:
+        raise errdefs.InvalidParameter("invalid terminal size")
+    ctl_message(ctl_path, f"1 {height} {width}\n", container_id)
+
+
+def ctl_message(ctl_path: Path, message: str, container_id: str) -> None:
+    """Write one message to conmon's ``ctl`` FIFO (``1 h w``: resize; ``2 0 0``:
+    reopen the log file).
 
     Opened non-blocking: conmon keeps the FIFO open for reading while it lives, so
     ENXIO/ENOENT mean it is gone.
     """
-    if height < 0 or width < 0:
-        raise errdefs.InvalidParameter("invalid terminal size")
     try:
         fd = os.open(ctl_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         if e.errno in (errno.ENXIO, errno.ENOENT):
             raise errdefs.Conflict(f"container {container_id} is not running") from e
-        raise errdefs.System(f"resize {container_id}: {e.strerror}") from e
+        raise errdefs.System(f"conmon ctl of {container_id}: {e.strerror}") from e
     try:
-        os.write(fd, f"1 {height} {width}\n".encode())
+        os.write(fd, message.encode())
     finally:
         os.close(fd)

@@ -275,6 +275,11 @@ class Supervisor:
             raise errdefs.Conflict(f"container {container_id} does not have a terminal")
         attach_mod.resize(Path(rec.bundle) / "ctl", height, width, container_id)
 
+    def reopen_log(self, container_id: str) -> None:
+        """Make conmon reopen the container's log file (after it was rotated)."""
+        rec = self._record(container_id)
+        attach_mod.ctl_message(Path(rec.bundle) / "ctl", "2 0 0\n", container_id)
+
     async def exec(
         self,
         container_id: str,

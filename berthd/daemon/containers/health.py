@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from berthd.container import Container
 from berthd.daemon.containers.exec import exec_process, new_exec
+from berthd.daemon.containers.hooks import TaskPerContainer
 from berthd.lib.timefmt import format_ns, now_ns
 
 __all__ = [
@@ -242,7 +243,7 @@ class SupervisorProber:
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
-class HealthMonitor:
+class HealthMonitor(TaskPerContainer):
     """A ``LifecycleHook``: starts and stops one probe loop per container."""
 
     def __init__(
@@ -256,7 +257,7 @@ class HealthMonitor:
         self._log_event = log_event
         self._checkpoint = checkpoint
         self._clock = clock
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        super().__init__()
 
     # -- LifecycleHook ---------------------------------------------------------------------
     def started(self, c: Container) -> None:
@@ -267,7 +268,7 @@ class HealthMonitor:
             return
         old = c.state.health or {}
         c.state.health = {"Status": STARTING, "FailingStreak": 0, "Log": list(old.get("Log") or [])}
-        self._tasks[c.id] = asyncio.create_task(self._loop(c, cmd), name=f"health-{c.short_id}")
+        self._run(c.id, self._loop(c, cmd), f"health-{c.short_id}")
 
     def stopped(self, c: Container) -> None:
         """The container exited: stop probing (a running probe is killed)."""
@@ -277,20 +278,6 @@ class HealthMonitor:
     def monitoring(self, cid: str) -> bool:
         task = self._tasks.get(cid)
         return task is not None and not task.done()
-
-    def _cancel(self, cid: str) -> None:
-        task = self._tasks.pop(cid, None)
-        if task is not None and not task.done():
-            task.cancel()
-
-    async def close(self) -> None:
-        tasks = list(self._tasks.values())
-        self._tasks.clear()
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
 
     async def _loop(self, c: Container, cmd: list[str]) -> None:
         _, timeout, start_period, _, retries = _timing(c)

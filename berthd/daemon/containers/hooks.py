@@ -8,14 +8,16 @@ about them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from berthd.container import Container
 from berthd.errdefs import NotFound
 
-__all__ = ["LifecycleHook", "NetworkAttacher", "NetworkSetup", "NoNetwork"]
+__all__ = ["LifecycleHook", "NetworkAttacher", "NetworkSetup", "NoNetwork", "TaskPerContainer"]
 
 
 @dataclass
@@ -89,3 +91,29 @@ class LifecycleHook(Protocol):
     def started(self, c: Container) -> None: ...
 
     def stopped(self, c: Container) -> None: ...
+
+
+class TaskPerContainer:
+    """Base of hooks that run one task per running container (health probes, log
+    rotation): start replaces, stop cancels, ``close`` ends them all."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def _run(self, cid: str, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._cancel(cid)
+        self._tasks[cid] = asyncio.create_task(coro, name=name)
+
+    def _cancel(self, cid: str) -> None:
+        task = self._tasks.pop(cid, None)
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t

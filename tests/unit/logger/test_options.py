@@ -24,9 +24,11 @@ def test_default_json_file_unlimited() -> None:
 def test_json_file_sizes_and_files() -> None:
     s = log_opts(cfg("json-file", **{"max-size": "10m", "max-file": "3", "compress": "true"}))
     assert (s.max_size, s.max_file, s.compress) == (10_000_000, 3, True)
-    # conmon keeps one file: the whole budget goes to it (documented limitation).
-    assert s.size_max == 30_000_000
-    assert s.conmon_args("/d/ctr.log")[-2:] == ["--log-size-max", "30000000"]
+    # berthd rotates; conmon's own limit (the budget + 1 MiB) only bites while it is down
+    assert s.size_max == 30_000_000 + (1 << 20)
+    assert s.conmon_args("/d/ctr.log")[-2:] == ["--log-size-max", str(30_000_000 + (1 << 20))]
+    one = log_opts(cfg("json-file", **{"max-size": "10m"}))
+    assert one.size_max == 10_000_000  # max-file 1: conmon empties the file, as dockerd
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,7 @@ def test_builtin_and_common_opts_accepted() -> None:
 def test_local_defaults_and_errors() -> None:
     s = log_opts(cfg("local"))
     assert (s.driver, s.max_size, s.max_file, s.compress) == ("local", 20 * 1024 * 1024, 5, True)
-    assert s.size_max == 100 * 1024 * 1024 and s.readable
+    assert s.size_max == 100 * 1024 * 1024 + (1 << 20) and s.readable
     with pytest.raises(errdefs.InvalidParameter) as ei:
         log_opts(cfg("local", **{"max-size": "10q"}))
     assert str(ei.value) == "invalid value for max-size: 10q: invalid suffix: 'q'"
