@@ -87,7 +87,8 @@ def test_inspect_history_tag(cli: Docker, tmp_path: Path, berthd: BerthdProcess)
     assert gd["Name"] == "overlay2"
     assert set(gd["Data"]) == {"LowerDir", "MergedDir", "UpperDir", "WorkDir"}
     assert gd["Data"]["UpperDir"].startswith(berthd.data_root + "/overlay2/")
-    assert "Container" not in doc and "VirtualSize" not in doc
+    # Container/ContainerConfig stay at API 1.45 (docker-compose 1.x reads them)
+    assert "ContainerConfig" in doc and "VirtualSize" not in doc
     hist = cli("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "busybox")
     assert hist.stdout.splitlines() == [f"{iid}|layer 1", "<missing>|layer 0"]
     missing = cli("image", "inspect", "nosuch", check=False)
