@@ -16,6 +16,7 @@ from berthd.daemon.containers.base import (
 )
 from berthd.daemon.containers.links import remove_link, rename_child
 from berthd.oci import parse_signal
+from berthd.oci.signals import SIGNAL_MAP
 
 
 class StopMixin(ServiceBase):
@@ -23,6 +24,8 @@ class StopMixin(ServiceBase):
     async def kill(self, ref: str, sig: str) -> None:
         c = self.get(ref)
         signum = parse_signal(sig) if sig else signal_mod.SIGKILL
+        if signum not in SIGNAL_MAP.values():
+            raise errdefs.InvalidParameter(f"the linux daemon does not support signal {signum}")
         if not c.state.running and c.id in self._restarts:
             await self._cancel_restart(c)  # waits for the start it is in the middle of
         if not c.state.running:

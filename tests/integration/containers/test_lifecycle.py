@@ -149,6 +149,9 @@ def test_kill_bad_signal(env: Env) -> None:
     r = env.run("kill", "-s", "NOPE", cid)
     assert r.rc == 1
     assert "Invalid signal: NOPE" in r.err
+    r = env.run("kill", "-s", "99", cid)  # a number that is no Linux signal
+    assert r.rc == 1 and "the linux daemon does not support signal 99" in r.err
+    assert env.inspect(cid)["State"]["Running"]
     env.ok("rm", "-f", cid)
 
 
