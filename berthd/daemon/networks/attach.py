@@ -26,6 +26,7 @@ from berthd.daemon.networks.files import (
     write_resolv,
 )
 from berthd.network import Endpoint, Network
+from berthd.network.embedded_dns import EMBEDDED_DNS, redirect_embedded_dns
 from berthd.network.netavark import Attachment
 from berthd.network.ports import inspect_ports, plan_ports
 
@@ -131,8 +132,17 @@ class AttachMixin(NetworksBase):
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
+        resolver = next((a.network.gateway for a in attachments if a.network.dns), "")
+        if resolver:
+            try:
+                await redirect_embedded_dns(netns, resolver)
+                resolver = EMBEDDED_DNS
+            except errdefs.BerthdError as e:
+                log.warning("container %s: %s; using %s", c.short_id, e, resolver)
         self._log_endpoints(c, "connect")
-        return NetworkSetup(netns, self._running_settings(c, netns, attachments, extra_hosts))
+        return NetworkSetup(
+            netns, self._running_settings(c, netns, attachments, extra_hosts, resolver)
+        )
 
     async def _allocate(
         self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool
@@ -178,6 +188,7 @@ class AttachMixin(NetworksBase):
         netns: str,
         attachments: list[Attachment],
         extra_hosts: Sequence[tuple[str, str]] = (),
+        resolver: str = "",
     ) -> dict[str, Any]:
         nets: dict[str, Any] = c.network_settings.get("Networks") or {}
         for a in attachments:
@@ -205,8 +216,7 @@ class AttachMixin(NetworksBase):
             )
         gw = first.network.gateway if first else ""
         write_hosts(c, first.endpoint.ip if first else "", gw, extra_hosts)
-        dns_gw = next((a.network.gateway for a in attachments if a.network.dns), "")
-        write_resolv(c, dns_gw, self.settings.dns)
+        write_resolv(c, resolver, self.settings.dns)
         return settings
 
     def _endpoint_view(self, c: Container, a: Attachment, old: dict[str, Any] | None) -> Any:

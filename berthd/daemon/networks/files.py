@@ -60,6 +60,8 @@ def write_resolv(c: Container, aardvark: str, daemon_dns: tuple[str, ...]) -> No
     options = [str(o) for o in hc.get("DnsOptions") or []]
     if aardvark:
         servers = [aardvark]
+        if not any(o.startswith("ndots:") for o in options):
+            options.insert(0, "ndots:0")  # dockerd's, with its internal resolver
     elif dns:
         servers = dns
     elif daemon_dns:

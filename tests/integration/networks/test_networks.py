@@ -103,7 +103,12 @@ def test_user_network_dns(net_env: NetEnv) -> None:
         out = run_out(
             net_env, "cat /etc/resolv.conf; ping -c1 -W2 it-web && echo PING-OK", network="it-dns"
         )
-        assert "nameserver 172.31.161.1" in out and "PING-OK" in out
+        # dockerd's embedded resolver address (redirected inside the netns to aardvark)
+        assert "nameserver 127.0.0.11\noptions ndots:0\n" in out and "PING-OK" in out
+        out = run_out(net_env, "nslookup it-web 127.0.0.11", network="it-dns")
+        assert ip in out
+        out = run_out(net_env, "nslookup it-web 172.31.161.1", network="it-dns")
+        assert ip in out  # aardvark on the gateway answers too
         # not on the other network: its resolver does not know the name
         out = run_out(net_env, "nslookup it-web 2>&1; echo rc=$?", network="it-other")
         assert ip not in out
