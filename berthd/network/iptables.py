@@ -13,7 +13,7 @@ import asyncio
 
 from berthd.network.netavark import host_lock
 
-__all__ = ["remove_idle_netavark_chains"]
+__all__ = ["remove_empty_port_chains", "remove_idle_netavark_chains"]
 
 _FIXED = {
     "NETAVARK-HOSTPORT-MASQ": 1,  # the mark → MASQUERADE rule
@@ -60,6 +60,11 @@ async def remove_idle_netavark_chains() -> None:
         await _remove_idle()
 
 
+async def remove_empty_port_chains() -> None:
+    async with host_lock():
+        await _remove_empty_port_chains()
+
+
 async def _remove_idle() -> None:
     counts = {c: await _rule_count("nat", c) for c in _FIXED}
     if all(n is not None and n <= _FIXED[c] for c, n in counts.items()):
@@ -72,3 +77,17 @@ async def _remove_idle() -> None:
     if await _rule_count("filter", "NETAVARK_FORWARD") == 0:
         await _iptables("-D", *_FILTER_JUMP)
         await _iptables("-X", "NETAVARK_FORWARD")
+    await _remove_empty_port_chains()
+
+
+async def _remove_empty_port_chains() -> None:
+    """netavark leaves a network's port-forwarding chain (``NETAVARK-DN-<hash>``) empty
+    when its last published port goes; an empty chain nothing jumps to is removed
+    (``-X`` refuses a chain that is still referenced)."""
+    rc, out = await _iptables("-t", "nat", "-S")
+    if rc != 0:
+        return
+    chains = [line.split()[1] for line in out.splitlines() if line.startswith("-N NETAVARK-DN-")]
+    for chain in chains:
+        if await _rule_count("nat", chain) == 0:
+            await _iptables("-t", "nat", "-X", chain)

@@ -179,3 +179,18 @@ def remove_all_objects(client: Any, volumes: bool = False) -> list[str]:
                 with contextlib.suppress(Exception):
                     v.remove(force=True)
     return bridges
+
+
+def port_chains(nat_rules: str) -> set[str]:
+    """netavark's NETAVARK-DN-* chains in ``iptables -t nat -S`` output (they name no
+    subnet or bridge, so tests compare the sets before and after)."""
+    return {
+        line.split()[1] for line in nat_rules.splitlines() if line.startswith("-N NETAVARK-DN-")
+    }
+
+
+def current_port_chains() -> set[str]:
+    out = subprocess.run(
+        ["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=False
+    ).stdout
+    return port_chains(out)

@@ -24,7 +24,7 @@ from berthd.daemon.networks.view import LIST_FILTERS, matches, network_view
 from berthd.lib.filters import FilterArgs
 from berthd.network import Netavark, NetavarkSettings, Network, NetworkStore, choose_subnet
 from berthd.network.ipam import DEFAULT_POOLS
-from berthd.network.iptables import remove_idle_netavark_chains
+from berthd.network.iptables import remove_empty_port_chains, remove_idle_netavark_chains
 
 __all__ = ["NetworksService"]
 
@@ -143,6 +143,8 @@ class NetworksService(AttachMixin):
         # be another daemon's (they are removed only when empty in any case)
         if self.driver.used and not await asyncio.to_thread(self.store.endpoints):
             await remove_idle_netavark_chains()
+        elif self.driver.used:
+            await remove_empty_port_chains()
         await asyncio.to_thread(self.store.close)
 
     # -- API ---------------------------------------------------------------------------

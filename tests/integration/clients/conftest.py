@@ -26,7 +26,7 @@ import docker
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
-from tests.integration.host_state import remove_all_objects
+from tests.integration.host_state import current_port_chains, port_chains, remove_all_objects
 from tests.integration.seed_image import seed_busybox
 
 pytestmark = pytest.mark.integration
@@ -42,6 +42,7 @@ class ClientEnv:
     client: docker.DockerClient
     bridge: str
     bridges: list[str] = field(default_factory=list)
+    port_chains: set[str] = field(default_factory=current_port_chains)
 
     @property
     def env(self) -> dict[str, str]:
@@ -119,13 +120,10 @@ def host_leftovers(env: ClientEnv) -> list[str]:
 
     # the bridges seen, the default bridge's subnet and every /24 of the pool
     marks = [*env.bridges, *(f"172.31.{n}." for n in range(240, 249))]
-    text = (
-        run("ip", "-o", "link")
-        + run("ip", "-o", "-4", "addr")
-        + run("iptables", "-w", "-S")
-        + run("iptables", "-w", "-t", "nat", "-S")
-    )
-    return [line for line in text.splitlines() if any(m in line for m in marks)]
+    nat = run("iptables", "-w", "-t", "nat", "-S")
+    text = run("ip", "-o", "link") + run("ip", "-o", "-4", "addr") + run("iptables", "-w", "-S")
+    left = [line for line in (text + nat).splitlines() if any(m in line for m in marks)]
+    return left + [f"chain {c}" for c in sorted(port_chains(nat) - env.port_chains)]
 
 
 def start_env() -> ClientEnv:

@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
-from tests.integration.host_state import remove_all_objects
+from tests.integration.host_state import current_port_chains, port_chains, remove_all_objects
 from tests.integration.seed_image import seed_busybox
 
 pytestmark = pytest.mark.integration
@@ -33,6 +33,8 @@ class NetEnv:
     client: docker.DockerClient
     subnets: list[str] = field(default_factory=list)  # every subnet the module used
     bridges: list[str] = field(default_factory=list)
+    # netavark's port-forwarding chains that existed before the module
+    port_chains: set[str] = field(default_factory=current_port_chains)
 
     def network(self, name: str, n: int, **kw: object) -> docker.models.networks.Network:
         """Create a user network on test subnet ``n`` and remember its bridge."""
@@ -76,6 +78,7 @@ def host_leftovers(env: NetEnv) -> list[str]:
         for line in text.splitlines()
         if any(m in line for m in marks)
     ]
+    out += [f"chain {c}" for c in sorted(port_chains(state["nat"]) - env.port_chains)]
     netns_dir = os.path.join(env.daemon.exec_root, "network", "netns")
     if os.path.isdir(netns_dir):
         out += [f"netns file {n}" for n in os.listdir(netns_dir)]
