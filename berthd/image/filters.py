@@ -18,6 +18,7 @@ from berthd.image.config import parse_time_ns
 from berthd.image.reference import Reference
 from berthd.image.reference_store import ReferenceStore
 from berthd.image.store import Image, ImageStore
+from berthd.lib.filters import invalid_filter
 
 __all__ = [
     "IMAGE_LIST_FILTERS",
@@ -33,17 +34,6 @@ __all__ = [
 
 Filters = Mapping[str, Sequence[str]]
 IMAGE_LIST_FILTERS = frozenset({"dangling", "label", "before", "since", "reference", "until"})
-
-
-def invalid_filter(name: str, values: Sequence[str] | None = None) -> errdefs.InvalidParameter:
-    """``invalidFilter.Error()``: ``invalid filter 'dangling=[maybe]'``."""
-    msg = "invalid filter"
-    if name:
-        msg += " '" + name
-        if values is not None:
-            msg += "=[" + " ".join(values) + "]"
-        msg += "'"
-    return errdefs.InvalidParameter(msg)
 
 
 def validate_filters(filters: Filters, accepted: Iterable[str]) -> None:

@@ -33,6 +33,7 @@ import orjson
 from berthd.errdefs import System
 from berthd.lib.atomicfile import write_atomic
 from berthd.lib.libc import LIBC
+from berthd.lib.resolvconf import host_resolv_lines, loopback_nameserver, nameserver
 from berthd.network.model import Endpoint, Network
 
 __all__ = ["HOST_LOCK", "Netavark", "NetavarkSettings", "PortMapping", "host_lock"]
@@ -273,18 +274,8 @@ def _touch_unmounted(path: str) -> bool:
 
 def _host_resolvers() -> list[str]:
     """The host's non-loopback nameservers (aardvark's upstreams by default)."""
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        words = line.split()
-        if (
-            len(words) >= 2
-            and words[0] == "nameserver"
-            and not (words[1].startswith("127.") or words[1] == "::1")
-        ):
-            out.append(words[1])
-    return out
+    return [
+        ns
+        for line in host_resolv_lines()
+        if (ns := nameserver(line)) is not None and not loopback_nameserver(line)
+    ]

@@ -12,12 +12,13 @@ import os
 from dataclasses import dataclass
 
 from berthd.lib.atomicfile import write_atomic
+from berthd.lib.resolvconf import host_resolv_lines, loopback_nameserver
 
-__all__ = ["ContainerPaths", "write_network_files"]
+__all__ = ["HOSTS_BASE", "ContainerPaths", "write_network_files"]
 
 LOG_FILE = "container.log"
 
-_HOSTS_BASE = (
+HOSTS_BASE = (
     "127.0.0.1\tlocalhost\n"
     "::1\tlocalhost ip6-localhost ip6-loopback\n"
     "fe00::0\tip6-localnet\n"
@@ -44,22 +45,10 @@ class ContainerPaths:
 
 def _host_resolv_conf() -> str:
     """The host's resolv.conf without loopback resolvers (unreachable from a netns)."""
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
+    lines = host_resolv_lines()
+    if not lines:
         return ""
-    out = []
-    for line in lines:
-        words = line.split()
-        if (
-            len(words) >= 2
-            and words[0] == "nameserver"
-            and (words[1].startswith("127.") or words[1] == "::1")
-        ):
-            continue
-        out.append(line)
-    return "\n".join(out) + "\n"
+    return "\n".join(line for line in lines if not loopback_nameserver(line)) + "\n"
 
 
 def write_network_files(
@@ -83,9 +72,9 @@ def write_network_files(
             with open("/etc/hosts") as f:
                 hosts = f.read()
         except OSError:
-            hosts = _HOSTS_BASE
+            hosts = HOSTS_BASE
     else:
-        hosts = _HOSTS_BASE
+        hosts = HOSTS_BASE
     for entry in extra_hosts:
         name, _, addr = entry.partition(":")
         if addr == "host-gateway":

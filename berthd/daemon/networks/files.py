@@ -16,17 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from berthd.container import Container
+from berthd.daemon.containers.files import HOSTS_BASE
 
 __all__ = ["copy_files", "write_host_mode_files", "write_hosts", "write_resolv"]
-
-_HOSTS_BASE = (
-    "127.0.0.1\tlocalhost\n"
-    "::1\tlocalhost ip6-localhost ip6-loopback\n"
-    "fe00::0\tip6-localnet\n"
-    "ff00::0\tip6-mcastprefix\n"
-    "ff02::1\tip6-allnodes\n"
-    "ff02::2\tip6-allrouters\n"
-)
 
 
 def _write_in_place(path: str, text: str) -> None:
@@ -39,7 +31,7 @@ def write_hosts(c: Container, ip: str, gateway: str, extra: Sequence[tuple[str, 
     hostname = str(c.config.get("Hostname") or c.id[:12])
     domain = str(c.config.get("Domainname") or "")
     names = f"{hostname}.{domain} {hostname}" if domain else hostname
-    text = _HOSTS_BASE
+    text = HOSTS_BASE
     for entry in c.host_config.get("ExtraHosts") or []:
         name, _, addr = str(entry).partition(":")
         if addr == "host-gateway":

@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from berthd.oci.defaults import DEFAULT_CAPABILITIES
+
 BUSYBOX = "/usr/bin/busybox"
 
 
@@ -35,22 +37,7 @@ def make_rootfs(root: Path) -> Path:
     return root
 
 
-CAPS = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-]
+CAPS = list(DEFAULT_CAPABILITIES)
 
 
 def process_spec(args: list[str], *, terminal: bool = False) -> dict[str, Any]:
