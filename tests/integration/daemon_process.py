@@ -190,10 +190,17 @@ class BerthdProcess(DaemonProcess):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def remove_cgroups(parent: str) -> None:
-    """rmdir the (empty) cgroup tree ``parent`` in every hierarchy, leaves first."""
-    for top in cgroup_dirs(parent):
-        rmdir_tree(top)
+def remove_cgroups(parent: str, wait: float = 5.0) -> None:
+    """rmdir the (empty) cgroup tree ``parent`` in every hierarchy, leaves first; a v1
+    memory cgroup whose last process just exited may stay busy for a moment."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = cgroup_dirs(parent)
+        for top in left:
+            rmdir_tree(top)
+        if not any(d.exists() for d in left) or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
 
 
 def run_berthd(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
