@@ -89,7 +89,9 @@ class Daemon:
             layers = LayerStore(
                 config.data_root, new_driver(config.data_root, config.storage_driver)
             )
-            return layers, ImageService(config.data_root, layers, daemon.events)
+            return layers, ImageService(
+                config.data_root, layers, daemon.events, config=lambda: daemon.config
+            )
 
         (daemon.layers, daemon.images), daemon.runtimes, daemon.volumes = await asyncio.gather(
             asyncio.to_thread(open_stores),

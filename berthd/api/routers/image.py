@@ -1,4 +1,4 @@
-"""Image routes: load, save, import (create), list, inspect, history, tag, rmi, prune.
+"""Image routes: load, save, import and pull (create), push, list, inspect, history, tag, rmi, prune.
 
 ``handler → one backend call → response``. Streaming verbs return async byte iterators;
 the handler pulls the first chunk *before* sending headers, so a failure that happens
@@ -14,7 +14,7 @@ greedily and are registered after the fixed paths, like dockerd's ``{name:.*}``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -25,7 +25,7 @@ from berthd.api.routes import Route
 from berthd.errdefs import BerthdError
 from berthd.lib.filters import FilterArgs
 
-__all__ = ["ByteSource", "ImageRouter", "ImagesBackend"]
+__all__ = ["AUTH_HEADER", "ByteSource", "ImageRouter", "ImagesBackend", "meta_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,23 @@ class ImagesBackend(Protocol):
         self, src: str, body: ByteSource, repo: str, tag: str, message: str, changes: list[str]
     ) -> AsyncIterator[bytes]: ...
 
-    def pull_image(self, image: str, tag: str) -> AsyncIterator[bytes]: ...
+    def pull_image(
+        self,
+        image: str,
+        tag: str,
+        platform: str,
+        auth_header: str | None,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]: ...
+
+    def push_image(
+        self,
+        name: str,
+        tag: str,
+        auth_header: str | None,
+        auth_body: bytes,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]: ...
 
     async def list_images(
         self, filters: FilterArgs, all_images: bool, shared_size: bool
@@ -63,6 +79,14 @@ class ImagesBackend(Protocol):
     async def delete_image(self, name: str, force: bool, prune: bool) -> list[dict[str, Any]]: ...
 
     async def prune_images(self, filters: FilterArgs) -> dict[str, Any]: ...
+
+
+AUTH_HEADER = "X-Registry-Auth"
+
+
+def meta_headers(request: web.Request) -> dict[str, str]:
+    """``X-Meta-*`` request headers, forwarded to the registry as dockerd does."""
+    return {k: v for k, v in request.headers.items() if k.lower().startswith("x-meta-")}
 
 
 def _error_line(message: str) -> bytes:
@@ -132,6 +156,7 @@ class ImageRouter:
             Route("GET", name + "/json", self.get_inspect),
             Route("GET", name + "/history", self.get_history),
             Route("POST", name + "/tag", self.post_tag),
+            Route("POST", name + "/push", self.post_push),
             Route("DELETE", name, self.delete_image),
         ]
 
@@ -155,7 +180,16 @@ class ImageRouter:
         q = request.query
         image = q.get("fromImage", "")
         if image:
-            chunks = self.backend.pull_image(image, q.get("tag", ""))
+            platform = (
+                q.get("platform", "") if not version_less(api_version(request), "1.32") else ""
+            )
+            chunks = self.backend.pull_image(
+                image,
+                q.get("tag", ""),
+                platform,
+                request.headers.get(AUTH_HEADER),
+                meta_headers(request),
+            )
         else:
             chunks = self.backend.import_image(
                 q.get("fromSrc", ""),
@@ -165,6 +199,18 @@ class ImageRouter:
                 q.get("message", ""),
                 q.getall("changes", []),
             )
+        return await _stream(request, chunks, "application/json", json_errors=False)
+
+    async def post_push(self, request: web.Request) -> web.StreamResponse:
+        header = request.headers.get(AUTH_HEADER)
+        body = b"" if header else await request.read()
+        chunks = self.backend.push_image(
+            request.match_info["name"],
+            request.query.get("tag", ""),
+            header,
+            body,
+            meta_headers(request),
+        )
         return await _stream(request, chunks, "application/json", json_errors=False)
 
     async def get_list(self, request: web.Request) -> web.StreamResponse:

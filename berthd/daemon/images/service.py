@@ -14,31 +14,42 @@ import asyncio
 import logging
 import os
 import platform
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from berthd import errdefs
 from berthd.daemon.containers.deps import ResolvedImage
 from berthd.daemon.events import EventsService
 from berthd.daemon.images import delete as delete_verb
+from berthd.daemon.images import distribution_inspect as distribution_inspect_verb
 from berthd.daemon.images import history as history_verb
 from berthd.daemon.images import import_ as import_verb
 from berthd.daemon.images import inspect as inspect_verb
 from berthd.daemon.images import list as list_verb
 from berthd.daemon.images import load as load_verb
 from berthd.daemon.images import prune as prune_verb
+from berthd.daemon.images import pull as pull_verb
+from berthd.daemon.images import push as push_verb
 from berthd.daemon.images import save as save_verb
 from berthd.daemon.images import tag as tag_verb
 from berthd.daemon.images.bridge import BodyReader, ByteSource, ChunkSink, run_streaming
+from berthd.distribution import platforms as plat
+from berthd.distribution.download import LayerDownloadManager, remove_temp_files
+from berthd.distribution.inspect import DistributionInspect
+from berthd.distribution.remote import RegistryClient
+from berthd.distribution.stores import Stores
+from berthd.distribution.stream import run_progress
+from berthd.distribution.upload import LayerUploadManager
 from berthd.image.delete import ContainerUse
 from berthd.image.distribution_metadata import DistributionMetadataStore
 from berthd.image.fs_store import FSStoreBackend
 from berthd.image.lookup import get_image
-from berthd.image.reference import Reference, parse_normalized_named
+from berthd.image.reference import Reference
 from berthd.image.reference_store import ReferenceStore
 from berthd.image.store import ImageStore
 from berthd.layer import LayerStore
 from berthd.lib.filters import FilterArgs
+from berthd.registry.auth_config import decode_auth_header
 
 __all__ = ["ContainersUsing", "ImageService"]
 
@@ -53,6 +64,16 @@ def _no_containers(image_id: str) -> list[ContainerUse]:
     return []
 
 
+def _no_config() -> object:
+    return None
+
+
+def _setting(config: Callable[[], object], name: str, default: int) -> int:
+    """A distribution limit from the daemon config (reloadable; default as dockerd)."""
+    value = getattr(config(), name, None)
+    return value if isinstance(value, int) and value > 0 else default
+
+
 class ImageService:
     def __init__(
         self,
@@ -60,6 +81,7 @@ class ImageService:
         layers: LayerStore,
         events: EventsService,
         containers_using: ContainersUsing = _no_containers,
+        config: Callable[[], object] = _no_config,
     ) -> None:
         """Blocking (reads every image at start-up): construct in a thread."""
         self.driver_name = layers.driver.name
@@ -74,6 +96,16 @@ class ImageService:
         self.tmp_dir = os.path.join(data_root, "tmp")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._collect_orphan_layers()
+        for name in remove_temp_files(self.tmp_dir):
+            log.warning("removed %s that an interrupted pull left", name)
+        self.stores = Stores(self.images, self.references, layers, self.distribution, self.tmp_dir)
+        self.registry: RegistryClient | None = None  # set by NewDaemon
+        self.downloads = LayerDownloadManager(
+            layers,
+            lambda: _setting(config, "max_concurrent_downloads", 3),
+            lambda: _setting(config, "max_download_attempts", 5),
+        )
+        self.uploads = LayerUploadManager(lambda: _setting(config, "max_concurrent_uploads", 5))
 
     def _collect_orphan_layers(self) -> None:
         """Drop layers no image holds: what a load killed midway registered.
@@ -171,14 +203,45 @@ class ImageService:
 
         return run_streaming(work)
 
-    def pull_image(self, image: str, tag: str) -> AsyncIterator[bytes]:
-        """No registry client yet: refuse clearly, never touch the network."""
-        ref = parse_normalized_named(image)
-        if tag and not ref.is_canonical:
-            ref = ref.with_tag(tag)
-        raise errdefs.NotImplemented_(
-            f"pulling {ref.tag_name_only().familiar_string()} is not supported yet: "
-            "berthd has no registry client (use docker load)"
+    async def pull_image(
+        self,
+        image: str,
+        tag: str,
+        platform: str,
+        auth_header: str | None,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]:
+        """Checks the request first: an error before any output is an HTTP error."""
+        self._loop = asyncio.get_running_loop()
+        ref = pull_verb.parse_pull_reference(image, tag)
+        want = plat.parse(platform) if platform else None
+        auth = decode_auth_header(auth_header)
+        async for chunk in run_progress(
+            lambda out: pull_verb.pull_image(self, ref, want, auth, meta_headers, out)
+        ):
+            yield chunk
+
+    async def push_image(
+        self,
+        name: str,
+        tag: str,
+        auth_header: str | None,
+        auth_body: bytes,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]:
+        self._loop = asyncio.get_running_loop()
+        auth = push_verb.parse_push_auth(auth_header, auth_body)
+        ref = push_verb.parse_push_reference(name, tag)
+        async for chunk in run_progress(
+            lambda out: push_verb.push_image(self, ref, auth, meta_headers, out)
+        ):
+            yield chunk
+
+    async def distribution_inspect(
+        self, name: str, auth_header: str | None, meta_headers: Mapping[str, str]
+    ) -> DistributionInspect:
+        return await distribution_inspect_verb.distribution_inspect(
+            self, name, auth_header, meta_headers
         )
 
     # -- queries and small verbs --------------------------------------------------------
