@@ -35,11 +35,21 @@ from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
 from berthd.network import parse_pool
+from berthd.registry.config import ServiceOptions
+from berthd.registry.service import RegistryService
 from berthd.runtime.cgroups import remove_cgroup
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
 
 __all__ = ["Daemon"]
+
+
+def _registry_of(daemon: Daemon) -> RegistryService:
+    """The registry service pull and push use (made here until NewDaemon owns one)."""
+    registry = getattr(daemon, "registry", None)
+    if isinstance(registry, RegistryService):
+        return registry
+    return RegistryService(ServiceOptions())
 
 
 def _remove_empty_cgroups(parent: str) -> None:
@@ -116,6 +126,7 @@ class Daemon:
             volumes=daemon.volumes,
         )
         daemon.images.containers_using = daemon.containers.image_users
+        daemon.images.registry = _registry_of(daemon)
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)

@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
-import errno
-
 from berthd import errdefs
 from berthd.image.reference import Reference
+from berthd.registry.errors import (
+    RegistryError,
+    TransportError,
+    UnexpectedHTTPResponse,
+    UnexpectedHTTPStatus,
+    retryable,
+)
 
 __all__ = [
     "DoNotRetry",
@@ -24,8 +29,6 @@ __all__ = [
     "translate_pull_error",
     "unwrap",
 ]
-
-_NEVER_RETRY_CODES = {"UNAUTHORIZED", "UNSUPPORTED", "DENIED", "TOOMANYREQUESTS", "NAME_UNKNOWN"}
 
 
 class DoNotRetry(Exception):
@@ -47,37 +50,27 @@ def unwrap(err: BaseException) -> BaseException:
 
 def error_code(err: BaseException) -> str:
     """The registry errcode (``MANIFEST_UNKNOWN``…) an error carries, or ""."""
-    code = getattr(unwrap(err), "code", "")
-    return code if isinstance(code, str) else ""
-
-
-def _is_unexpected_status(err: BaseException) -> bool:
-    return type(err).__name__ == "UnexpectedHTTPStatus"
+    err = unwrap(err)
+    return err.code if isinstance(err, RegistryError) else ""
 
 
 def retry_on_error(err: BaseException) -> BaseException:
     """moby ``retryOnError``: wrap in DoNotRetry what a retry cannot fix."""
     if isinstance(err, DoNotRetry):
         return err
-    code = error_code(err)
-    if code in _NEVER_RETRY_CODES or code == "BLOB_UNKNOWN":
+    if not retryable(err):
         return DoNotRetry(err)
-    if _is_unexpected_status(err) or isinstance(err, errdefs.InvalidParameter):
-        return DoNotRetry(err)
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-        return DoNotRetry(err)
-    text = str(err)
-    if "no basic auth credentials" in text or "did not include a token" in text:
-        return DoNotRetry(err)
+    if isinstance(err, errdefs.InvalidParameter) and not isinstance(err, RegistryError):
+        return DoNotRetry(err)  # our own verdicts (media types, bad input)
     return err
 
 
 def continue_on_error(err: BaseException, mirror: bool) -> bool:
     """moby ``continueOnError``: may the next endpoint be tried after this error?"""
     err = unwrap(err)
-    if error_code(err):
+    if isinstance(err, RegistryError):
         return mirror
-    if _is_unexpected_status(err):
+    if isinstance(err, UnexpectedHTTPStatus | UnexpectedHTTPResponse | TransportError):
         return True
     if isinstance(err, ImageConfigPullError):
         return mirror

@@ -23,7 +23,7 @@ from berthd.distribution.manifest import (
     parse_manifest,
 )
 from berthd.distribution.platforms import Platform
-from berthd.distribution.remote import RegistryClient, Repository
+from berthd.distribution.remote import AuthConfig, RegistryClient, Repository, open_pinged
 from berthd.image.reference import Reference
 
 __all__ = ["DescriptorJSON", "DistributionInspect", "inspect_distribution"]
@@ -74,12 +74,12 @@ async def _fetch(repo: Repository, ref: Reference) -> DistributionInspect:
 
 
 async def inspect_distribution(
-    registry: RegistryClient, ref: Reference, auth: object, headers: Mapping[str, str]
+    registry: RegistryClient, ref: Reference, auth: AuthConfig, headers: Mapping[str, str]
 ) -> DistributionInspect:
     last_err: BaseException | None = None
     for ep in registry.lookup_pull_endpoints(ref.domain):
         try:
-            repo = await registry.open_repository(ep, ref.path, auth, ("pull",), headers=headers)
+            repo = await open_pinged(registry, ep, ref.path, auth, ("pull",), headers)
         except asyncio.CancelledError:
             raise
         except Exception as err:

@@ -43,7 +43,13 @@ from berthd.distribution.manifest import (
     validate_digest,
 )
 from berthd.distribution.progress import Output, Progress
-from berthd.distribution.remote import Endpoint, RegistryClient, Repository
+from berthd.distribution.remote import (
+    AuthConfig,
+    Endpoint,
+    RegistryClient,
+    Repository,
+    open_pinged,
+)
 from berthd.distribution.stores import SharedRepository, Stores
 from berthd.image.config import ImageConfig
 from berthd.image.reference import Reference
@@ -64,7 +70,7 @@ ERR_ROOTFS_INVALID = "invalid rootfs in image configuration"
 class PullRequest:
     ref: Reference  # normalised; name only = every tag
     platform: plat.Platform | None = None
-    auth: object = None
+    auth: AuthConfig = field(default_factory=AuthConfig)
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -134,8 +140,8 @@ class Puller:
 
     async def _pull_endpoint(self, ep: Endpoint) -> None:
         try:
-            repo = await self.registry.open_repository(
-                ep, self.req.ref.path, self.req.auth, ("pull",), headers=self.req.headers
+            repo = await open_pinged(
+                self.registry, ep, self.req.ref.path, self.req.auth, ("pull",), self.req.headers
             )
         except asyncio.CancelledError:
             raise

@@ -32,7 +32,14 @@ from berthd.distribution.manifest import (
 )
 from berthd.distribution.meter import Meter
 from berthd.distribution.progress import Output, Progress
-from berthd.distribution.remote import Endpoint, RegistryClient, Repository, Upload
+from berthd.distribution.remote import (
+    AuthConfig,
+    Endpoint,
+    RegistryClient,
+    Repository,
+    Upload,
+    open_pinged,
+)
 from berthd.distribution.stores import Stores
 from berthd.distribution.upload import LayerUploadManager
 from berthd.image.config import ImageConfig
@@ -54,7 +61,7 @@ _IN_FLIGHT = 8
 @dataclass(frozen=True)
 class PushRequest:
     ref: Reference  # normalised; name only = every tag
-    auth: object = None
+    auth: AuthConfig = field(default_factory=AuthConfig)
     hmac_key: bytes = b""
     has_auth_info: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -452,13 +459,14 @@ class Pusher:
         ref = self.req.ref
         sources = await self._sources(associations)
         try:
-            repo = await self.registry.open_repository(
+            repo = await open_pinged(
+                self.registry,
                 ep,
                 ref.path,
                 self.req.auth,
                 ("push", "pull"),
-                headers=self.req.headers,
-                mount_from=sources,
+                self.req.headers,
+                sources,
             )
         except asyncio.CancelledError:
             raise

@@ -9,7 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-__all__ = ["BlobReader", "Endpoint", "RegistryClient", "RemoteDescriptor", "Repository", "Upload"]
+from berthd.registry.auth_config import AuthConfig
+from berthd.registry.endpoints import Endpoint
+
+__all__ = [
+    "AuthConfig",
+    "BlobReader",
+    "Endpoint",
+    "RegistryClient",
+    "RemoteDescriptor",
+    "Repository",
+    "Upload",
+    "open_pinged",
+]
 
 
 class RemoteDescriptor(Protocol):
@@ -37,6 +49,7 @@ class Upload(Protocol):
 
 
 class Repository(Protocol):
+    async def ping(self) -> int: ...
     async def resolve(self, tag: str) -> RemoteDescriptor: ...
     async def get_manifest(self, ref: str) -> tuple[bytes, str, str]: ...
     async def get_blob(self, digest: str, limit: int) -> bytes: ...
@@ -49,13 +62,6 @@ class Repository(Protocol):
     async def close(self) -> None: ...
 
 
-class Endpoint(Protocol):
-    @property
-    def url(self) -> str: ...
-    @property
-    def mirror(self) -> bool: ...
-
-
 class RegistryClient(Protocol):
     """``RegistryService``: endpoints per registry host, and repositories on them."""
 
@@ -65,9 +71,31 @@ class RegistryClient(Protocol):
         self,
         endpoint: Endpoint,
         path: str,
-        cfg: object,
+        cfg: AuthConfig,
         actions: Sequence[str],
         *,
-        headers: Mapping[str, str] = ...,
+        headers: Mapping[str, str] | None = ...,
         mount_from: Sequence[str] = ...,
     ) -> Repository: ...
+
+
+async def open_pinged(
+    registry: RegistryClient,
+    endpoint: Endpoint,
+    path: str,
+    cfg: AuthConfig,
+    actions: Sequence[str],
+    headers: Mapping[str, str],
+    mount_from: Sequence[str] = (),
+) -> Repository:
+    """Open a repository and ping its endpoint (moby's ``newRepository``), so a host that
+    cannot be reached fails here, where the next endpoint may be tried."""
+    repo = await registry.open_repository(
+        endpoint, path, cfg, actions, headers=headers, mount_from=mount_from
+    )
+    try:
+        await repo.ping()
+    except BaseException:
+        await repo.close()
+        raise
+    return repo

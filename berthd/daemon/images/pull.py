@@ -19,6 +19,7 @@ from berthd.distribution.progress import Output, Progress
 from berthd.distribution.pull import Puller, PullRequest
 from berthd.image.digest import parse_digest
 from berthd.image.reference import Reference, parse_normalized_named
+from berthd.registry.auth_config import AuthConfig
 
 if TYPE_CHECKING:
     from berthd.daemon.images.service import ImageService
@@ -68,7 +69,7 @@ async def pull_image(
     svc: ImageService,
     ref: Reference,
     platform: plat.Platform | None,
-    auth: object,
+    auth: AuthConfig,
     headers: Mapping[str, str],
     out: Output,
 ) -> None:

@@ -10,7 +10,7 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from berthd import errdefs
+from berthd.registry.errors import ErrorEntry, RegistryError, registry_error
 
 
 def sha(data: bytes) -> str:
@@ -28,10 +28,8 @@ def layer_tar(files: Mapping[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-class FakeRegistryError(errdefs.NotFound):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code.lower().replace('_', ' ')}: {message}")
-        self.code = code
+def FakeRegistryError(code: str, message: str) -> RegistryError:
+    return registry_error([ErrorEntry(code, message)])
 
 
 @dataclass(frozen=True)
@@ -178,6 +176,9 @@ class FakeRepository:
         self.reg = reg
         self.path = path
         self.closed = False
+
+    async def ping(self) -> int:
+        return 200
 
     def _manifests(self) -> dict[str, tuple[bytes, str]]:
         if self.path not in self.reg.manifests:
