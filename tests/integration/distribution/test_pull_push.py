@@ -17,6 +17,7 @@ import pytest
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.distribution.conftest import cli_for, load, sdk
 from tests.integration.distribution.proxy import RegistryProxy
+from tests.integration.dockerd_process import dockerd_available, running_dockerd
 from tests.integration.images_build import build_busybox_archive, build_random_archive
 from tests.integration.registry_server import PASSWORD, USER, RegistryServer
 
@@ -392,3 +393,68 @@ def test_push_errors(berthd_a: BerthdProcess, registry: RegistryServer) -> None:
         )
     finally:
         client.close()
+
+
+@pytest.mark.skipif(not dockerd_available(), reason="dockerd (Debian docker.io) is not installed")
+def test_round_trip_with_dockerd(
+    berthd_a: BerthdProcess, registry: RegistryServer, tmp_path: Path
+) -> None:
+    ours = f"{registry.host}/t/from-berthd:v1"
+    theirs = f"{registry.host}/t/from-dockerd:v1"
+    ours_id = build_busybox_archive(tmp_path / "a.tar", tag=ours, extra_layers=1)
+    theirs_id = build_busybox_archive(tmp_path / "b.tar", tag=theirs, extra_layers=2)
+    load(berthd_a, tmp_path / "a.tar")
+    out = cli_for(berthd_a)("push", ours).stdout
+    ours_digest = out.split("digest: ")[1].split()[0]
+    with running_dockerd() as dockerd:
+        client = docker.DockerClient(base_url=dockerd.base_url, timeout=120)
+        try:
+            img = client.images.pull(ours)
+            assert img.id == ours_id
+            assert img.attrs["RepoDigests"] == [f"{registry.host}/t/from-berthd@{ours_digest}"]
+            client.images.load((tmp_path / "b.tar").read_bytes())
+            pushed = list(client.api.push(theirs, stream=True, decode=True))
+            theirs_digest = next(m["aux"]["Digest"] for m in pushed if "aux" in m)
+        finally:
+            client.close()
+        assert dockerd.leaks == []
+    ours_client = sdk(berthd_a)
+    try:
+        img = ours_client.images.pull(theirs)
+        assert img.id == theirs_id
+        assert img.attrs["RepoDigests"] == [f"{registry.host}/t/from-dockerd@{theirs_digest}"]
+    finally:
+        ours_client.close()
+
+
+def test_client_disconnect_cancels_the_pull(
+    berthd_a: BerthdProcess,
+    berthd_b: BerthdProcess,
+    registry: RegistryServer,
+    proxy: RegistryProxy,
+    tmp_path: Path,
+) -> None:
+    ref = f"{registry.host}/t/gone:v1"
+    build_random_archive(tmp_path / "g.tar", tag=ref, layers=1, total_mb=4)
+    load(berthd_a, tmp_path / "g.tar")
+    cli_for(berthd_a)("push", ref)
+    proxy.rate = 100_000
+    client = sdk(berthd_b)
+    resp = client.api._post(
+        client.api._url("/images/create"),
+        params={"fromImage": f"{proxy.host}/t/gone", "tag": "v1"},
+        stream=True,
+    )
+    tmp = Path(berthd_b.data_root) / "tmp"
+    deadline = time.monotonic() + 30
+    while not list(tmp.glob("GetImageBlob*")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    resp.close()
+    client.close()
+    deadline = time.monotonic() + 30
+    while list(tmp.glob("GetImageBlob*")):
+        assert time.monotonic() < deadline, "the pull went on after its client left"
+        time.sleep(0.2)
+    assert sdk(berthd_b).images.list(all=True) == []
+    _no_leftovers(berthd_b)
