@@ -36,7 +36,7 @@ from berthd.registry.challenge import Challenge, parse_challenges
 from berthd.registry.errors import NoBasicAuthCredentials, NoToken, error_from_response
 from berthd.registry.transport import BodyTooLarge, HTTPClient, read_body
 
-__all__ = ["AUTH_CLIENT_ID", "Authorizer", "repository_scope"]
+__all__ = ["AUTH_CLIENT_ID", "Authorizer", "basic_header", "repository_scope"]
 
 log = logging.getLogger("berthd.registry")
 
@@ -51,7 +51,7 @@ def repository_scope(path: str, actions: Sequence[str], cls: str = "") -> str:
     return f"{kind}:{path}:{','.join(actions)}"
 
 
-def _basic_header(user: str, password: str) -> str:
+def basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -128,7 +128,7 @@ class Authorizer:
                     user, password = self.creds.basic()
                     if not (user and password) or not self.may_send_credentials(url):
                         raise NoBasicAuthCredentials()
-                    out["Authorization"] = _basic_header(user, password)
+                    out["Authorization"] = basic_header(user, password)
         return out
 
     async def _bearer(self, params: Mapping[str, str], extra_scopes: Sequence[str]) -> str:
@@ -172,7 +172,7 @@ class Authorizer:
         user, password = self.creds.basic()
         if user and password and secure:
             query.append(("account", user))
-            headers["Authorization"] = _basic_header(user, password)
+            headers["Authorization"] = basic_header(user, password)
         return await self._token_request(
             "GET", realm_url.with_query(query), headers, None, ("access_token", "token")
         )

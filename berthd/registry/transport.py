@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import ssl
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
@@ -106,6 +107,22 @@ def _why(exc: BaseException, url: URL) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _dir_stamp(path: str) -> tuple[object, ...]:
+    """What identifies a certs.d directory's content: names, sizes and mtimes."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return ()
+    out: list[object] = []
+    for name in names:
+        try:
+            st = os.stat(os.path.join(path, name))
+        except OSError:
+            continue
+        out.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def transport_error(method: str, url: URL, exc: BaseException) -> TransportError:
     return TransportError(method, str(url), _why(exc, url))
 
@@ -116,7 +133,7 @@ class HTTPClient:
     def __init__(self, read_timeout: float) -> None:
         self.read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._ssl: dict[tuple[bool, str], ssl.SSLContext] = {}
+        self._ssl: dict[tuple[bool, str], tuple[tuple[object, ...], ssl.SSLContext]] = {}
         self._lock = asyncio.Lock()
 
     async def session(self) -> aiohttp.ClientSession:
@@ -142,15 +159,19 @@ class HTTPClient:
         )
 
     async def ssl_for(self, verify: bool, certs_dir: str) -> ssl.SSLContext:
+        """The context for an endpoint; rebuilt when its certs.d directory changes."""
+        stamp = await asyncio.to_thread(_dir_stamp, certs_dir) if verify and certs_dir else ()
         key = (verify, certs_dir)
-        ctx = self._ssl.get(key)
-        if ctx is None:
-            async with self._lock:
-                ctx = self._ssl.get(key)
-                if ctx is None:
-                    ctx = await asyncio.to_thread(ssl_context, verify, certs_dir)
-                    self._ssl[key] = ctx
-        return ctx
+        cached = self._ssl.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        async with self._lock:
+            cached = self._ssl.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            ctx = await asyncio.to_thread(ssl_context, verify, certs_dir)
+            self._ssl[key] = (stamp, ctx)
+            return ctx
 
     def forget_tls(self) -> None:
         """Drop cached TLS contexts (certs.d is re-read on the next connection)."""
