@@ -63,6 +63,15 @@ def test_login_htpasswd(cli: Cli, htpasswd_registry: RegistryServer) -> None:
     assert "Login Succeeded" in r.stdout
     assert htpasswd_registry.host in cli.auths()
 
+    import docker
+
+    client = docker.DockerClient(base_url=cli.daemon.base_url)
+    try:
+        reply = client.login(USER, PASSWORD, registry=htpasswd_registry.host, reauth=True)
+    finally:
+        client.close()
+    assert reply == {"IdentityToken": "", "Status": "Login Succeeded"}
+
     bad = cli.login(htpasswd_registry.host, "wrong")
     assert bad.returncode != 0
     assert (
