@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -89,6 +90,7 @@ class Authorizer:
         headers: Mapping[str, str],
         may_send_credentials: Callable[[URL], bool],
         offline_access: bool = False,
+        ssl_ctx: ssl.SSLContext | None = None,
     ) -> None:
         self.client = client
         self.creds = creds
@@ -101,7 +103,7 @@ class Authorizer:
         self._token = ""
         self._expires = 0.0
         self._lock = asyncio.Lock()
-        self.ssl_ctx: Any = None  # the endpoint's TLS context, for token requests to a https realm
+        self.ssl_ctx = ssl_ctx  # the endpoint's TLS context, also for an https realm
 
     def add_response(self, url: URL, status: int, www_authenticate: Sequence[str]) -> None:
         """Record a ping's answer: its challenges (only a 401 carries any)."""

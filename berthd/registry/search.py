@@ -214,8 +214,8 @@ async def _search_index(
             ["registry:catalog:search"],
             headers={k: v for k, v in headers.items() if k.lower() == "user-agent"},
             may_send_credentials=svc.may_send_credentials,
+            ssl_ctx=endpoint.ssl_ctx,
         )
-        authorizer.ssl_ctx = endpoint.ssl_ctx
         ping = await endpoint.client.send(
             "GET", endpoint.url / "v2" / "", headers=headers, ssl_ctx=endpoint.ssl_ctx
         )
