@@ -198,20 +198,28 @@ class HTTPClient:
             hop_headers = dict(headers)
             if authorize is not None:
                 hop_headers.update(await authorize(url))
-            try:
-                resp = await session.request(
-                    method,
-                    url,
-                    headers=hop_headers,
-                    data=data,
-                    allow_redirects=False,
-                    ssl=ssl_ctx if url.scheme == "https" and ssl_ctx is not None else True,
-                    proxy=proxy_for(url),
-                    timeout=timeout or self.timeout(),
-                    chunked=chunked,
-                )
-            except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as e:
-                raise transport_error(method, url, e) from e
+            # A pooled connection the server closed while idle fails at once on reuse:
+            # a GET or HEAD is sent again, once, on a fresh connection.
+            for attempt in (0, 1):
+                try:
+                    resp = await session.request(
+                        method,
+                        url,
+                        headers=hop_headers,
+                        data=data,
+                        allow_redirects=False,
+                        ssl=ssl_ctx if url.scheme == "https" and ssl_ctx is not None else True,
+                        proxy=proxy_for(url),
+                        timeout=timeout or self.timeout(),
+                        chunked=chunked,
+                    )
+                    break
+                except aiohttp.ServerDisconnectedError as e:
+                    if attempt == 0 and data is None and method in ("GET", "HEAD"):
+                        continue
+                    raise transport_error(method, url, e) from e
+                except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as e:
+                    raise transport_error(method, url, e) from e
             if not follow or resp.status not in REDIRECT_STATUSES or "Location" not in resp.headers:
                 return resp
             keeps_body = resp.status in (307, 308) or (
