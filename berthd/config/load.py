@@ -195,6 +195,7 @@ def _validate_registry(cfg: DaemonConfig) -> None:
         ("max concurrent downloads", cfg.max_concurrent_downloads),
         ("max concurrent uploads", cfg.max_concurrent_uploads),
         ("max download attempts", cfg.max_download_attempts),
+        ("registry read timeout", cfg.registry_read_timeout),
     ):
         if value < 0:
             raise ConfigError(f"invalid {what}: {value}")

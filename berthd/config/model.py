@@ -71,6 +71,7 @@ class DaemonConfig:
     registry_mirrors: tuple[str, ...] = ()
     insecure_registries: tuple[str, ...] = ()
     registry_certs_dir: str = "/etc/docker/certs.d"
+    registry_read_timeout: int = 60
     # 0 in a file or flag means the default, as in dockerd (config/load.py applies it)
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5

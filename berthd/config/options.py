@@ -145,6 +145,14 @@ OPTIONS: tuple[Option, ...] = (
         reloadable=True,
     ),
     Option(
+        "registry-read-timeout",
+        ("--registry-read-timeout",),
+        "int",
+        60,
+        "Seconds a registry may send nothing (headers or body) before a read fails (0: never)",
+        reloadable=True,
+    ),
+    Option(
         "max-concurrent-downloads",
         ("--max-concurrent-downloads",),
         "int",

@@ -49,6 +49,7 @@ def registry_options(cfg: DaemonConfig) -> ServiceOptions:
         mirrors=cfg.registry_mirrors,
         insecure_registries=cfg.insecure_registries,
         certs_dir=cfg.registry_certs_dir,
+        read_timeout=float(cfg.registry_read_timeout),
     )
 
 

@@ -26,6 +26,7 @@ from berthd.registry.endpoints import Endpoint
 from berthd.registry.errors import (
     BlobUnknown,
     ManifestTooLarge,
+    TransportError,
     error_from_response,
 )
 from berthd.registry.transport import BodyTooLarge, HTTPClient, read_body, transport_error
@@ -102,7 +103,11 @@ class BlobReader:
     async def read(self, n: int = 1 << 20) -> bytes:
         try:
             return await self._resp.content.read(n)
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise TransportError(
+                "GET", str(self._resp.url), "read: no data received within the idle timeout"
+            ) from None
+        except (aiohttp.ClientError, OSError) as e:
             raise transport_error("GET", self._resp.url, e) from e
 
     async def close(self) -> None:

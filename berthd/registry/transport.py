@@ -3,7 +3,7 @@
 Connections are kept alive and pooled per (host, port, TLS settings) by the session's
 connector (dockerd opens a new connection per request). Timeouts: TCP connect 30 s, the
 whole connection set-up (connect + TLS handshake) 40 s, and ``read_timeout`` (60 s by
-default) of silence on any read, headers or body: dockerd has none there, which is why
+default, ``--registry-read-timeout``; 0 = none) of silence on any read, headers or body: dockerd has none there, which is why
 its pulls can hang at "Downloading" forever. Redirects are followed by hand (up to 10) so
 that credentials are added per hop: only to the registry's own host, never to a storage
 host a blob is redirected to. Transport failures become ``TransportError`` with Go's
@@ -155,7 +155,7 @@ class HTTPClient:
             total=total,
             connect=CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT,
             sock_connect=CONNECT_TIMEOUT,
-            sock_read=read if read is not None else self.read_timeout,
+            sock_read=(read if read is not None else self.read_timeout) or None,
         )
 
     async def ssl_for(self, verify: bool, certs_dir: str) -> ssl.SSLContext:

@@ -7,6 +7,7 @@ pass-through registry tokens.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -81,6 +82,12 @@ async def servers() -> AsyncIterator[tuple[TestServer, TestServer, Seen]]:
             for _ in range(MAX_MANIFEST_SIZE // 65536 + 1):
                 await resp.write(b" " * 65536)
             await resp.write_eof()
+            return resp
+        if path.endswith("/blobs/sha256:stall"):
+            resp = web.StreamResponse(headers={"Content-Length": "100"})
+            await resp.prepare(request)
+            await resp.write(b"x" * 10)
+            await asyncio.sleep(30)
             return resp
         if path.endswith("/manifests/sized"):
             return web.Response(body=b" " * (MAX_MANIFEST_SIZE + 1))
@@ -189,3 +196,19 @@ def test_credentials_only_over_tls_or_to_insecure_hosts() -> None:
     assert svc.may_send_credentials(URL("http://127.0.0.1:5000/v2/"))
     assert svc.may_send_credentials(URL("http://reg.test:5000/v2/"))
     assert not svc.may_send_credentials(URL("http://reg.test:5001/v2/"))
+
+
+async def test_idle_body_read_times_out(servers: tuple[TestServer, TestServer, Seen]) -> None:
+    a, _, _ = servers
+    svc = RegistryService(ServiceOptions(read_timeout=0.3))
+    try:
+        repo = await svc.open_repository(
+            _endpoint(a), "t/app", AuthConfig(username="u", password="p"), ("pull",)
+        )
+        reader = await repo.open_blob("sha256:stall")
+        assert await reader.read() == b"x" * 10
+        with pytest.raises(TransportError, match="no data received within the idle timeout"):
+            await reader.read()
+        await reader.close()
+    finally:
+        await svc.close()
