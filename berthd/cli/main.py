@@ -126,6 +126,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 networks=daemon.networks,
                 container_fs=daemon.container_fs,
                 distribution=daemon.images,
+                registry=daemon.registry,
             ),
             APIOptions(
                 version=API_VERSION,

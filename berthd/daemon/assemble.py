@@ -44,12 +44,13 @@ from berthd.runtime.supervisor import Supervisor
 __all__ = ["Daemon"]
 
 
-def _registry_of(daemon: Daemon) -> RegistryService:
-    """The registry service pull and push use (made here until NewDaemon owns one)."""
-    registry = getattr(daemon, "registry", None)
-    if isinstance(registry, RegistryService):
-        return registry
-    return RegistryService(ServiceOptions())
+def registry_options(cfg: DaemonConfig) -> ServiceOptions:
+    return ServiceOptions(
+        mirrors=cfg.registry_mirrors,
+        insecure_registries=cfg.insecure_registries,
+        certs_dir=cfg.registry_certs_dir,
+        read_timeout=float(cfg.registry_read_timeout),
+    )
 
 
 def _remove_empty_cgroups(parent: str) -> None:
@@ -80,6 +81,7 @@ class Daemon:
         self.health: HealthMonitor
         self.log_rotator: LogRotator
         self.system: SystemService
+        self.registry: RegistryService
 
     @property
     def config(self) -> DaemonConfig:
@@ -94,6 +96,7 @@ class Daemon:
             probe_components(),
         )
         daemon = cls(config, daemon_id, host)
+        daemon.registry = await asyncio.to_thread(RegistryService, registry_options(config))
 
         def open_stores() -> tuple[LayerStore, ImageService]:
             layers = LayerStore(
@@ -126,7 +129,7 @@ class Daemon:
             volumes=daemon.volumes,
         )
         daemon.images.containers_using = daemon.containers.image_users
-        daemon.images.registry = _registry_of(daemon)
+        daemon.images.registry = daemon.registry
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)
@@ -167,6 +170,7 @@ class Daemon:
                 "Network": ["bridge", "host", "null"],
                 "Log": ["json-file", "local", "none"],
             },
+            registry_config=lambda: daemon.registry.service_config().to_api(),
         )
         log.info("Daemon has completed initialization")
         return daemon
@@ -222,6 +226,7 @@ class Daemon:
 
     def reload(self, new: DaemonConfig, applied: list[str]) -> None:
         """Swap in a reloaded configuration and announce it (``daemon reload``)."""
+        self.registry.reload(registry_options(new))
         self._config = new
         self.runtimes.apply_config(new)
         self.events.log("daemon", "reload", self.id, self.reload_attributes())
@@ -239,6 +244,11 @@ class Daemon:
             "runtimes": orjson.dumps(runtimes).decode(),
             "shutdown-timeout": str(cfg.shutdown_timeout),
             "name": self.host.hostname,
+            "insecure-registries": orjson.dumps(list(cfg.insecure_registries)).decode(),
+            "registry-mirrors": orjson.dumps(list(cfg.registry_mirrors)).decode(),
+            "max-concurrent-downloads": str(cfg.max_concurrent_downloads),
+            "max-concurrent-uploads": str(cfg.max_concurrent_uploads),
+            "max-download-attempts": str(cfg.max_download_attempts),
         }
 
     async def shutdown(self) -> None:
@@ -250,6 +260,7 @@ class Daemon:
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
         await self.networks.shutdown()
+        await self.registry.close()
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
             await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)

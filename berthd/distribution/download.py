@@ -134,9 +134,12 @@ class LayerDownloadManager:
         missing = False
 
         async def release_all() -> None:
+            """Leave every transfer; wait for those nobody else watches to clean up."""
             for xfer, w in watchers:
                 xfer.release(w)
+            gone = [xfer for xfer, _ in watchers if xfer.released]
             watchers.clear()
+            await asyncio.gather(*(xfer.settled() for xfer in gone))
 
         try:
             for d in descriptors:
@@ -185,6 +188,8 @@ class LayerDownloadManager:
             async def release_top() -> None:
                 final_top.release(final_watch)
                 watchers.clear()
+                if final_top.released:
+                    await final_top.settled()
 
             return DownloadResult(all_ids, layer.chain_id, release_top)
         except BaseException:

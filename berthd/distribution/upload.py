@@ -8,6 +8,7 @@ already exists``, ``Mounted from …``); failures are retried as downloads are.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -52,6 +53,7 @@ class LayerUploadManager:
         finally:
             for xfer, watcher in watched:
                 xfer.release(watcher)
+            await asyncio.gather(*(xfer.settled() for xfer, _ in watched if xfer.released))
 
     def _func(self, d: UploadDescriptor) -> Callable[[Transfer[Descriptor]], Awaitable[Descriptor]]:
         async def run(xfer: Transfer[Descriptor]) -> Descriptor:

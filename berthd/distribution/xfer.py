@@ -83,6 +83,7 @@ class Transfer(Generic[T]):
         self.task: asyncio.Task[T] | None = None
         self.on_release: Callable[[T], Awaitable[None]] | None = None
         self.released = False
+        self._disposal: asyncio.Future[None] | None = None
 
     # --- progress -------------------------------------------------------------------
     def progress(self, p: Progress) -> None:
@@ -130,8 +131,15 @@ class Transfer(Generic[T]):
         if task is None or task.cancelled() or task.exception() is not None:
             return
         if self.on_release is not None:
-            fut = asyncio.ensure_future(self.on_release(task.result()))
-            fut.add_done_callback(_log_failure)
+            self._disposal = asyncio.ensure_future(self.on_release(task.result()))
+            self._disposal.add_done_callback(_log_failure)
+
+    async def settled(self) -> None:
+        """Wait until a released transfer has stopped and dropped what it made."""
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self._disposal is not None:
+            await asyncio.gather(self._disposal, return_exceptions=True)
 
     async def result(self) -> T:
         assert self.task is not None

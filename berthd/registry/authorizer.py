@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -36,7 +37,7 @@ from berthd.registry.challenge import Challenge, parse_challenges
 from berthd.registry.errors import NoBasicAuthCredentials, NoToken, error_from_response
 from berthd.registry.transport import BodyTooLarge, HTTPClient, read_body
 
-__all__ = ["AUTH_CLIENT_ID", "Authorizer", "repository_scope"]
+__all__ = ["AUTH_CLIENT_ID", "Authorizer", "basic_header", "repository_scope"]
 
 log = logging.getLogger("berthd.registry")
 
@@ -51,7 +52,7 @@ def repository_scope(path: str, actions: Sequence[str], cls: str = "") -> str:
     return f"{kind}:{path}:{','.join(actions)}"
 
 
-def _basic_header(user: str, password: str) -> str:
+def basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -89,6 +90,7 @@ class Authorizer:
         headers: Mapping[str, str],
         may_send_credentials: Callable[[URL], bool],
         offline_access: bool = False,
+        ssl_ctx: ssl.SSLContext | None = None,
     ) -> None:
         self.client = client
         self.creds = creds
@@ -101,7 +103,7 @@ class Authorizer:
         self._token = ""
         self._expires = 0.0
         self._lock = asyncio.Lock()
-        self.ssl_ctx: Any = None  # the endpoint's TLS context, for token requests to a https realm
+        self.ssl_ctx = ssl_ctx  # the endpoint's TLS context, also for an https realm
 
     def add_response(self, url: URL, status: int, www_authenticate: Sequence[str]) -> None:
         """Record a ping's answer: its challenges (only a 401 carries any)."""
@@ -128,7 +130,7 @@ class Authorizer:
                     user, password = self.creds.basic()
                     if not (user and password) or not self.may_send_credentials(url):
                         raise NoBasicAuthCredentials()
-                    out["Authorization"] = _basic_header(user, password)
+                    out["Authorization"] = basic_header(user, password)
         return out
 
     async def _bearer(self, params: Mapping[str, str], extra_scopes: Sequence[str]) -> str:
@@ -172,7 +174,7 @@ class Authorizer:
         user, password = self.creds.basic()
         if user and password and secure:
             query.append(("account", user))
-            headers["Authorization"] = _basic_header(user, password)
+            headers["Authorization"] = basic_header(user, password)
         return await self._token_request(
             "GET", realm_url.with_query(query), headers, None, ("access_token", "token")
         )

@@ -51,7 +51,7 @@ async def _login_v2(
     log.debug("attempting v2 login to registry endpoint %s", url)
     await repo.ping()
     try:
-        resp = await repo._send("GET", repo.base, headers={}, total_timeout=15.0)
+        resp = await repo.send("GET", repo.base, headers={}, total_timeout=15.0)
     except RegistryError as e:
         if e.code == "UNAUTHORIZED":
             raise errdefs.Unauthorized(f'Get "{url}": {e}') from None

@@ -23,7 +23,12 @@ from yarl import URL
 from berthd import errdefs
 from berthd.registry.authorizer import AUTH_TIMEOUT, Authorizer, repository_scope
 from berthd.registry.endpoints import Endpoint
-from berthd.registry.errors import BlobUnknown, ManifestTooLarge, error_from_response
+from berthd.registry.errors import (
+    BlobUnknown,
+    ManifestTooLarge,
+    TransportError,
+    error_from_response,
+)
 from berthd.registry.transport import BodyTooLarge, HTTPClient, read_body, transport_error
 
 __all__ = [
@@ -98,7 +103,11 @@ class BlobReader:
     async def read(self, n: int = 1 << 20) -> bytes:
         try:
             return await self._resp.content.read(n)
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise TransportError(
+                "GET", str(self._resp.url), "read: no data received within the idle timeout"
+            ) from None
+        except (aiohttp.ClientError, OSError) as e:
             raise transport_error("GET", self._resp.url, e) from e
 
     async def close(self) -> None:
@@ -124,7 +133,7 @@ class Upload:
             yield chunk
 
     async def _patch(self, queue: asyncio.Queue[bytes | None]) -> URL:
-        resp = await self._repo._send(
+        resp = await self._repo.send(
             "PATCH",
             self.location,
             headers={"Content-Type": "application/octet-stream"},
@@ -160,7 +169,7 @@ class Upload:
             self.location = await self._task
             self._task = None
         url = self.location.update_query({"digest": digest})
-        resp = await self._repo._send(
+        resp = await self._repo.send(
             "PUT", url, headers={"Content-Length": "0"}, data=b"", read_timeout=COMMIT_READ_TIMEOUT
         )
         async with resp:
@@ -176,7 +185,7 @@ class Upload:
                 await self._task
             self._task = None
         with contextlib.suppress(errdefs.BerthdError):
-            resp = await self._repo._send("DELETE", self.location, headers={})
+            resp = await self._repo.send("DELETE", self.location, headers={})
             resp.release()
 
 
@@ -229,7 +238,7 @@ class Repository:
             if not self._pinged:
                 await self.ping()
 
-    async def _send(
+    async def send(
         self,
         method: str,
         url: URL,
@@ -241,6 +250,7 @@ class Repository:
         chunked: bool | None = None,
         total_timeout: float | None = None,
     ) -> aiohttp.ClientResponse:
+        """One authorized request under this endpoint (pinged first); the caller releases it."""
         await self._ensure_ping()
 
         async def authorize(hop: URL) -> Mapping[str, str]:
@@ -261,7 +271,7 @@ class Repository:
     async def resolve(self, tag: str) -> Descriptor:
         """A tag's (or digest's) descriptor: HEAD, and GET when HEAD gives no digest."""
         url = self._url(f"manifests/{tag}")
-        resp = await self._send("HEAD", url, headers={"Accept": ACCEPT})
+        resp = await self.send("HEAD", url, headers={"Accept": ACCEPT})
         async with resp:
             digest = resp.headers.get("Docker-Content-Digest", "")
             if 200 <= resp.status < 400 and digest:
@@ -278,7 +288,7 @@ class Repository:
     async def get_manifest(self, ref: str) -> tuple[bytes, str, str]:
         """(raw body, media type, Docker-Content-Digest or ""); more than 4 MiB is refused."""
         url = self._url(f"manifests/{ref}")
-        resp = await self._send("GET", url, headers={"Accept": ACCEPT})
+        resp = await self.send("GET", url, headers={"Accept": ACCEPT})
         async with resp:
             if not 200 <= resp.status < 300:
                 raise await _error(resp, "GET")
@@ -301,7 +311,7 @@ class Repository:
 
     async def put_manifest(self, tag_or_digest: str, media_type: str, body: bytes) -> str:
         url = self._url(f"manifests/{tag_or_digest}")
-        resp = await self._send("PUT", url, headers={"Content-Type": media_type}, data=body)
+        resp = await self.send("PUT", url, headers={"Content-Type": media_type}, data=body)
         async with resp:
             if not 200 <= resp.status < 300:
                 raise await _error(resp, "PUT")
@@ -314,7 +324,7 @@ class Repository:
         out: list[str] = []
         url: URL | None = self._url("tags/list")
         while url is not None:
-            resp = await self._send("GET", url, headers={})
+            resp = await self.send("GET", url, headers={})
             async with resp:
                 if resp.status != 200:
                     raise await _error(resp, "GET")
@@ -334,7 +344,7 @@ class Repository:
 
     # -- blobs -------------------------------------------------------------------
     async def stat_blob(self, digest: str) -> Descriptor | None:
-        resp = await self._send("HEAD", self._url(f"blobs/{digest}"), headers={})
+        resp = await self.send("HEAD", self._url(f"blobs/{digest}"), headers={})
         async with resp:
             if resp.status == 404:
                 return None
@@ -348,7 +358,7 @@ class Repository:
 
     async def open_blob(self, digest: str, offset: int = 0) -> BlobReader:
         headers = {"Range": f"bytes={offset}-"} if offset > 0 else {}
-        resp = await self._send("GET", self._url(f"blobs/{digest}"), headers=headers)
+        resp = await self.send("GET", self._url(f"blobs/{digest}"), headers=headers)
         if resp.status == 404:
             resp.release()
             raise BlobUnknown()
@@ -386,7 +396,7 @@ class Repository:
             if query
             else self._url("blobs/uploads/")
         )
-        resp = await self._send(
+        resp = await self.send(
             "POST", url, headers={"Content-Length": "0"}, data=b"", extra_scopes=extra_scopes
         )
         async with resp:

@@ -94,8 +94,8 @@ class RegistryService:
             headers={k: v for k, v in hdrs.items() if k.lower() == "user-agent"},
             may_send_credentials=self.may_send_credentials,
             offline_access=offline_access,
+            ssl_ctx=ssl_ctx,
         )
-        authorizer.ssl_ctx = ssl_ctx
         return Repository(client, endpoint, path, authorizer, hdrs, ssl_ctx)
 
     async def auth(self, cfg: AuthConfig, user_agent: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 Connections are kept alive and pooled per (host, port, TLS settings) by the session's
 connector (dockerd opens a new connection per request). Timeouts: TCP connect 30 s, the
 whole connection set-up (connect + TLS handshake) 40 s, and ``read_timeout`` (60 s by
-default) of silence on any read, headers or body: dockerd has none there, which is why
+default, ``--registry-read-timeout``; 0 = none) of silence on any read, headers or body: dockerd has none there, which is why
 its pulls can hang at "Downloading" forever. Redirects are followed by hand (up to 10) so
 that credentials are added per hop: only to the registry's own host, never to a storage
 host a blob is redirected to. Transport failures become ``TransportError`` with Go's
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import ssl
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
@@ -106,6 +107,22 @@ def _why(exc: BaseException, url: URL) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _dir_stamp(path: str) -> tuple[object, ...]:
+    """What identifies a certs.d directory's content: names, sizes and mtimes."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return ()
+    out: list[object] = []
+    for name in names:
+        try:
+            st = os.stat(os.path.join(path, name))
+        except OSError:
+            continue
+        out.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 def transport_error(method: str, url: URL, exc: BaseException) -> TransportError:
     return TransportError(method, str(url), _why(exc, url))
 
@@ -116,7 +133,7 @@ class HTTPClient:
     def __init__(self, read_timeout: float) -> None:
         self.read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._ssl: dict[tuple[bool, str], ssl.SSLContext] = {}
+        self._ssl: dict[tuple[bool, str], tuple[tuple[object, ...], ssl.SSLContext]] = {}
         self._lock = asyncio.Lock()
 
     async def session(self) -> aiohttp.ClientSession:
@@ -138,19 +155,23 @@ class HTTPClient:
             total=total,
             connect=CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT,
             sock_connect=CONNECT_TIMEOUT,
-            sock_read=read if read is not None else self.read_timeout,
+            sock_read=(read if read is not None else self.read_timeout) or None,
         )
 
     async def ssl_for(self, verify: bool, certs_dir: str) -> ssl.SSLContext:
+        """The context for an endpoint; rebuilt when its certs.d directory changes."""
+        stamp = await asyncio.to_thread(_dir_stamp, certs_dir) if verify and certs_dir else ()
         key = (verify, certs_dir)
-        ctx = self._ssl.get(key)
-        if ctx is None:
-            async with self._lock:
-                ctx = self._ssl.get(key)
-                if ctx is None:
-                    ctx = await asyncio.to_thread(ssl_context, verify, certs_dir)
-                    self._ssl[key] = ctx
-        return ctx
+        cached = self._ssl.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        async with self._lock:
+            cached = self._ssl.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            ctx = await asyncio.to_thread(ssl_context, verify, certs_dir)
+            self._ssl[key] = (stamp, ctx)
+            return ctx
 
     def forget_tls(self) -> None:
         """Drop cached TLS contexts (certs.d is re-read on the next connection)."""
@@ -177,20 +198,28 @@ class HTTPClient:
             hop_headers = dict(headers)
             if authorize is not None:
                 hop_headers.update(await authorize(url))
-            try:
-                resp = await session.request(
-                    method,
-                    url,
-                    headers=hop_headers,
-                    data=data,
-                    allow_redirects=False,
-                    ssl=ssl_ctx if url.scheme == "https" and ssl_ctx is not None else True,
-                    proxy=proxy_for(url),
-                    timeout=timeout or self.timeout(),
-                    chunked=chunked,
-                )
-            except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as e:
-                raise transport_error(method, url, e) from e
+            # A pooled connection the server closed while idle fails at once on reuse:
+            # a GET or HEAD is sent again, once, on a fresh connection.
+            for attempt in (0, 1):
+                try:
+                    resp = await session.request(
+                        method,
+                        url,
+                        headers=hop_headers,
+                        data=data,
+                        allow_redirects=False,
+                        ssl=ssl_ctx if url.scheme == "https" and ssl_ctx is not None else True,
+                        proxy=proxy_for(url),
+                        timeout=timeout or self.timeout(),
+                        chunked=chunked,
+                    )
+                    break
+                except aiohttp.ServerDisconnectedError as e:
+                    if attempt == 0 and data is None and method in ("GET", "HEAD"):
+                        continue
+                    raise transport_error(method, url, e) from e
+                except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as e:
+                    raise transport_error(method, url, e) from e
             if not follow or resp.status not in REDIRECT_STATUSES or "Location" not in resp.headers:
                 return resp
             keeps_body = resp.status in (307, 308) or (

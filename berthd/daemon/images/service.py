@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from berthd import errdefs
+from berthd.config.model import DaemonConfig
 from berthd.daemon.containers.deps import ResolvedImage
 from berthd.daemon.events import EventsService
 from berthd.daemon.images import delete as delete_verb
@@ -64,14 +65,8 @@ def _no_containers(image_id: str) -> list[ContainerUse]:
     return []
 
 
-def _no_config() -> object:
+def _no_config() -> DaemonConfig | None:
     return None
-
-
-def _setting(config: Callable[[], object], name: str, default: int) -> int:
-    """A distribution limit from the daemon config (reloadable; default as dockerd)."""
-    value = getattr(config(), name, None)
-    return value if isinstance(value, int) and value > 0 else default
 
 
 class ImageService:
@@ -81,7 +76,7 @@ class ImageService:
         layers: LayerStore,
         events: EventsService,
         containers_using: ContainersUsing = _no_containers,
-        config: Callable[[], object] = _no_config,
+        config: Callable[[], DaemonConfig | None] = _no_config,
     ) -> None:
         """Blocking (reads every image at start-up): construct in a thread."""
         self.driver_name = layers.driver.name
@@ -100,12 +95,17 @@ class ImageService:
             log.warning("removed %s that an interrupted pull left", name)
         self.stores = Stores(self.images, self.references, layers, self.distribution, self.tmp_dir)
         self.registry: RegistryClient | None = None  # set by NewDaemon
+        defaults = DaemonConfig()
+
+        def live() -> DaemonConfig:  # read at each use: SIGHUP reloads apply to new transfers
+            return config() or defaults
+
         self.downloads = LayerDownloadManager(
             layers,
-            lambda: _setting(config, "max_concurrent_downloads", 3),
-            lambda: _setting(config, "max_download_attempts", 5),
+            lambda: live().max_concurrent_downloads,
+            lambda: live().max_download_attempts,
         )
-        self.uploads = LayerUploadManager(lambda: _setting(config, "max_concurrent_uploads", 5))
+        self.uploads = LayerUploadManager(lambda: live().max_concurrent_uploads)
 
     def _collect_orphan_layers(self) -> None:
         """Drop layers no image holds: what a load killed midway registered.

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from berthd import errdefs
 from berthd.registry.auth_config import AuthConfig
 from berthd.registry.config import ServiceOptions
-from berthd.registry.errors import BlobUnknown, NoBasicAuthCredentials, RegistryError
+from berthd.registry.errors import (
+    BlobUnknown,
+    NoBasicAuthCredentials,
+    RegistryError,
+    TransportError,
+)
 from berthd.registry.repository import Repository
 from berthd.registry.service import RegistryService
 from tests.integration.registry_server import PASSWORD, USER, RegistryServer
@@ -131,3 +138,31 @@ async def test_token_anonymous_push_is_denied(token_registry: RegistryServer) ->
         assert e.value.code in ("DENIED", "UNAUTHORIZED")
     finally:
         await svc.close()
+
+
+async def test_tls_registry_trusted_through_certs_dir(tmp_path: Path) -> None:
+    # [::1] is outside 127.0.0.0/8: a secure registry, verified against certs.d's ca.crt
+    with RegistryServer("tls", host="::1") as reg:
+        svc = RegistryService(ServiceOptions(certs_dir=str(tmp_path)))
+        try:
+            (endpoint,) = svc.lookup_pull_endpoints(reg.host)
+            assert endpoint.tls_verify
+            repo = await svc.open_repository(endpoint, "t/tls", AuthConfig(), ("pull", "push"))
+            with pytest.raises(
+                TransportError, match="x509: certificate signed by unknown authority"
+            ):
+                await repo.ping()
+            (tmp_path / reg.host).mkdir()
+            shutil.copy(reg.ca_cert, tmp_path / reg.host / "ca.crt")
+            (tmp_path / reg.host / "client.key").write_text("")
+            with pytest.raises(
+                errdefs.InvalidParameter,
+                match=r"missing client certificate client\.cert for key client\.key",
+            ):
+                await svc.open_repository(endpoint, "t/tls", AuthConfig(), ("pull",))
+            (tmp_path / reg.host / "client.key").unlink()
+            repo = await svc.open_repository(endpoint, "t/tls", AuthConfig(), ("pull", "push"))
+            digest = await _push_blob(repo, b"over tls")
+            assert await repo.get_blob(digest, 100) == b"over tls"
+        finally:
+            await svc.close()
