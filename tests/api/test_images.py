@@ -257,3 +257,83 @@ async def test_pull_and_push_requests_are_checked_before_any_output(real: Client
     r = await real.post("/images/create?fromImage=alpine&tag=3.19")
     assert r.status == 501
     assert (await r.json())["message"] == "no registry client configured"
+
+
+async def test_rmi_rules(real: Client, service: ImageService) -> None:
+    assert (await real.post("/images/busybox/tag?repo=other&tag=1")).status == 201
+    image_id = (await (await real.get("/images/busybox/json")).json())["Id"]
+    r = await real.delete("/images/" + image_id[7:19])
+    assert r.status == 409
+    assert (await r.json())["message"] == (
+        f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
+        "image is referenced in multiple repositories"
+    )
+    r = await real.delete("/images/other:1")
+    assert await r.json() == [{"Untagged": "other:1"}]
+    service.containers_using = lambda i: [ContainerUse("c" * 64, running=False)]
+    r = await real.delete("/images/busybox")
+    assert r.status == 409
+    assert (await r.json())["message"] == (
+        'conflict: unable to remove repository reference "busybox" (must force) - '
+        f"container cccccccccccc is using its referenced image {image_id[7:19]}"
+    )
+    service.containers_using = lambda i: []
+    r = await real.delete("/images/busybox")
+    body = await r.json()
+    assert body[0] == {"Untagged": "busybox:latest"}
+    assert body[1] == {"Deleted": image_id}
+    assert len(body) == 3  # and its one layer
+    assert (await real.get("/images/busybox/json")).status == 404
+
+
+async def test_load_errors_are_in_band(real: Client) -> None:
+    r = await real.post("/images/load", data=b"not a tar at all" * 100)
+    assert r.status == 200
+    lines = [orjson.loads(x) for x in (await r.read()).splitlines()]
+    assert "error" in lines[-1] and "errorDetail" in lines[-1]
+
+
+async def test_import_from_body(real: Client, tmp_path: Path) -> None:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    r = await real.post(
+        "/images/create?fromSrc=-&repo=imp&tag=1&message=msg"
+        "&changes=CMD+%5B%22%2Fhello%22%5D&changes=EXPOSE+80",
+        data=buf.getvalue(),
+    )
+    assert r.status == 200
+    status = orjson.loads((await r.read()).splitlines()[-1])["status"]
+    doc = await (await real.get("/images/imp:1/json")).json()
+    assert doc["Id"] == status
+    assert doc["Comment"] == "msg"
+    assert doc["Config"]["Cmd"] == ["/hello"]
+    assert doc["Config"]["ExposedPorts"] == {"80/tcp": {}}
+    assert doc["RootFS"]["Type"] == "layers" and len(doc["RootFS"]["Layers"]) == 1
+    hist = await (await real.get("/images/imp:1/history")).json()
+    assert hist[0]["Comment"] == "msg" and hist[0]["Tags"] == ["imp:1"]
+
+
+async def test_ping_answers_during_load(real: Client, tmp_path: Path) -> None:
+    """The load runs in a thread: the loop answers a ping while the body still flows."""
+    archive = tmp_path / "b2.tar"
+    build_busybox_archive(archive, tag="b2:latest", extra_layers=3)
+    data = archive.read_bytes()
+    gate = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data[: len(data) // 2]
+        await gate.wait()
+        yield data[len(data) // 2 :]
+
+    load = asyncio.ensure_future(real.post("/images/load", data=body()))
+    await asyncio.sleep(0.05)
+    r = await real.get("/_ping")
+    assert r.status == 200 and not load.done()
+    gate.set()
+    resp = await load
+    assert b"Loaded image: b2:latest" in await resp.read()
