@@ -292,3 +292,11 @@ def test_encode_lines() -> None:
         encode(Progress("a", "Pull complete"))
         == b'{"status":"Pull complete","progressDetail":{},"id":"a"}\r\n'
     )
+
+
+async def test_download_slots_make_layers_wait(env: Env) -> None:
+    env.downloads = LayerDownloadManager(env.layers, lambda: 1, lambda: 5, retry_tick=0.001)
+    image_id, _ = env.reg.add_image(PATH, layers3())
+    await env.pull(NAME)
+    assert env.statuses().count("Waiting") == 2
+    assert env.stores.images.exists(image_id)
