@@ -39,7 +39,7 @@ def validate_mirror(val: str) -> str:
         raise InvalidParameter(
             f"invalid mirror: unsupported scheme {_goq(uri.scheme)} in {_goq(val)}"
         )
-    if uri.query or uri.fragment or val.endswith(("?", "#")):
+    if uri.query or uri.fragment:
         raise InvalidParameter(f"invalid mirror: query or fragment at end of the URI {_goq(val)}")
     if "@" in uri.netloc:
         userinfo, _, hostport = uri.netloc.rpartition("@")

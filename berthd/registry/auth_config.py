@@ -112,6 +112,8 @@ def _from_bytes(raw: bytes) -> AuthConfig:
         raise InvalidParameter(
             f"invalid X-Registry-Auth header: {_go_json_error(raw, e)}"
         ) from None
+    if data is None:
+        return AuthConfig()  # Go decodes JSON null into the zero value
     if not isinstance(data, dict):
         raise InvalidParameter(
             "invalid X-Registry-Auth header: json: cannot unmarshal "

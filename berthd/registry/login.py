@@ -10,6 +10,7 @@ walk with a 401; any other failure tries the next endpoint and the last one is r
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["login"]
 
 log = logging.getLogger("berthd.registry")
-
-_REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
 def server_host(address: str) -> str:
@@ -56,13 +55,18 @@ async def _login_v2(
         if e.code == "UNAUTHORIZED":
             raise errdefs.Unauthorized(f'Get "{url}": {e}') from None
         raise errdefs.System(f'Get "{url}": {e}') from None
-    except TransportError:
-        raise
+    except TransportError as e:
+        if e.url == url:
+            raise
+        raise errdefs.System(f'Get "{url}": {e}') from None  # the token request failed
     except errdefs.BerthdError as e:
         raise errdefs.System(f'Get "{url}": {e}') from None
     async with resp:
         status = resp.status
-        reason = resp.reason or _REASONS.get(status, "")
+    try:
+        reason = HTTPStatus(status).phrase  # Go's http.StatusText, not the server's words
+    except ValueError:
+        reason = ""
     if status == 200:
         return "Login Succeeded", repo.auth.refresh_token
     raise errdefs.System(f"login attempt to {url} failed with status: {status} {reason}")

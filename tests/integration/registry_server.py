@@ -54,6 +54,7 @@ __all__ = [
     "SERVICE",
     "USER",
     "FakeIndex",
+    "ipv6_loopback",
     "RegistryServer",
     "TokenServer",
     "make_tls_material",
@@ -87,6 +88,15 @@ def make_tls_material(d: Path, names: Iterable[str] = ("127.0.0.1", "::1", "loca
     _openssl(
         "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
         "-days", "2", "-extfile", "ext.cnf", "-out", "tls.crt", cwd=d,
+    )  # fmt: skip
+    # a client certificate from the same CA, for registries that ask for one
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=berthd test client",
+        "-keyout", "client.key", "-out", "client.csr", cwd=d,
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-out", "client.cert", cwd=d,
     )  # fmt: skip
 
 
@@ -340,6 +350,7 @@ class RegistryServer:
         auth: str = "",
         host: str = "127.0.0.1",
         tls_names: Iterable[str] = ("127.0.0.1", "::1", "localhost"),
+        client_certs: bool = False,
     ) -> None:
         assert mode in ("plain", "htpasswd", "tls", "token"), mode
         self.mode = mode
@@ -349,6 +360,7 @@ class RegistryServer:
         self.tls = mode == "tls"
         self.bind_host = host
         self.tls_names = tuple(tls_names)
+        self.client_certs = client_certs  # TLS: clients must present a cert from ca.crt
         self.dir = Path(tempfile.mkdtemp(prefix="berthd-registry-"))
         self.port = free_port() if host == "127.0.0.1" else _free_port6()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -377,6 +389,8 @@ class RegistryServer:
                 "certificate": str(self.dir / "tls.crt"),
                 "key": str(self.dir / "tls.key"),
             }
+            if self.client_certs:
+                http_cfg["tls"]["clientcas"] = [str(self.dir / "ca.crt")]
         cfg: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": "warn", "accesslog": {"disabled": True}},
@@ -424,6 +438,8 @@ class RegistryServer:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        if self.client_certs:
+            ctx.load_cert_chain(self.dir / "client.cert", self.dir / "client.key")
         try:
             urllib.request.urlopen(self.url + "/v2/", timeout=1, context=ctx).close()
         except urllib.error.HTTPError:
@@ -453,6 +469,15 @@ class RegistryServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ipv6_loopback() -> bool:
+    """Whether ::1 can be bound (a secure registry address outside 127.0.0.0/8)."""
+    try:
+        _free_port6()
+    except OSError:
+        return False
+    return True
 
 
 def _free_port6() -> int:

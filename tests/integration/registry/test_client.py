@@ -20,7 +20,7 @@ from berthd.registry.errors import (
 )
 from berthd.registry.repository import Repository
 from berthd.registry.service import RegistryService
-from tests.integration.registry_server import PASSWORD, USER, RegistryServer
+from tests.integration.registry_server import PASSWORD, USER, RegistryServer, ipv6_loopback
 
 SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -141,8 +141,11 @@ async def test_token_anonymous_push_is_denied(token_registry: RegistryServer) ->
 
 
 async def test_tls_registry_trusted_through_certs_dir(tmp_path: Path) -> None:
-    # [::1] is outside 127.0.0.0/8: a secure registry, verified against certs.d's ca.crt
-    with RegistryServer("tls", host="::1") as reg:
+    # [::1] is outside 127.0.0.0/8: a secure registry, verified against certs.d's ca.crt,
+    # that asks for a client certificate (client.cert/client.key in certs.d)
+    if not ipv6_loopback():
+        pytest.skip("no IPv6 loopback")
+    with RegistryServer("tls", host="::1", client_certs=True) as reg:
         svc = RegistryService(ServiceOptions(certs_dir=str(tmp_path)))
         try:
             (endpoint,) = svc.lookup_pull_endpoints(reg.host)
@@ -161,6 +164,11 @@ async def test_tls_registry_trusted_through_certs_dir(tmp_path: Path) -> None:
             ):
                 await svc.open_repository(endpoint, "t/tls", AuthConfig(), ("pull",))
             (tmp_path / reg.host / "client.key").unlink()
+            no_cert = await svc.open_repository(endpoint, "t/tls", AuthConfig(), ("pull",))
+            with pytest.raises(TransportError):  # trusted now, but no client certificate
+                await no_cert.ping()
+            shutil.copy(reg.dir / "client.cert", tmp_path / reg.host / "client.cert")
+            shutil.copy(reg.dir / "client.key", tmp_path / reg.host / "client.key")
             repo = await svc.open_repository(endpoint, "t/tls", AuthConfig(), ("pull", "push"))
             digest = await _push_blob(repo, b"over tls")
             assert await repo.get_blob(digest, 100) == b"over tls"

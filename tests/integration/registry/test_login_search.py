@@ -13,7 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.daemon_process import BerthdProcess
-from tests.integration.registry_server import PASSWORD, USER, FakeIndex, RegistryServer
+from tests.integration.registry_server import (
+    PASSWORD,
+    USER,
+    FakeIndex,
+    RegistryServer,
+    ipv6_loopback,
+)
 
 
 class Cli:
@@ -99,6 +105,8 @@ def test_login_token_server_gives_identity_token(cli: Cli, token_registry: Regis
 
 def test_login_tls_through_certs_dir(cli: Cli) -> None:
     # ::1 is not in 127.0.0.0/8, so the registry is secure: the CA must come from certs.d
+    if not ipv6_loopback():
+        pytest.skip("no IPv6 loopback")
     with RegistryServer("tls", auth="htpasswd", host="::1") as reg:
         untrusted = cli.login(reg.host)
         assert untrusted.returncode != 0
