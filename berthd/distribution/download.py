@@ -35,24 +35,17 @@ from berthd.distribution.meter import Meter
 from berthd.distribution.progress import Output, Progress
 from berthd.distribution.remote import Repository
 from berthd.distribution.stores import SharedRepository
+from berthd.distribution.tempfiles import TEMP_PREFIX
 from berthd.distribution.xfer import Limiter, Transfer, TransferManager, Watcher, retrying
 from berthd.image.digest import chain_id, truncate_id
 from berthd.image.distribution_metadata import DistributionMetadataStore, V2Metadata
 from berthd.layer import Layer, LayerStore
 from berthd.layer.iterstream import IterStream
 
-__all__ = [
-    "TEMP_PREFIX",
-    "DownloadResult",
-    "LayerDescriptor",
-    "LayerDownloadManager",
-    "RemoteLayer",
-    "remove_temp_files",
-]
+__all__ = ["DownloadResult", "LayerDescriptor", "LayerDownloadManager", "RemoteLayer"]
 
 log = logging.getLogger(__name__)
 
-TEMP_PREFIX = "GetImageBlob"
 _FLUSH = 1 << 20
 
 
@@ -76,23 +69,6 @@ class DownloadResult:
     diff_ids: list[str]
     chain_id: str
     release: Callable[[], Awaitable[None]]
-
-
-def remove_temp_files(tmp_dir: str) -> list[str]:
-    """Start-up: drop the blob downloads a killed daemon left."""
-    removed: list[str] = []
-    try:
-        names = os.listdir(tmp_dir)
-    except FileNotFoundError:
-        return removed
-    for name in names:
-        if name.startswith(TEMP_PREFIX):
-            try:
-                os.unlink(os.path.join(tmp_dir, name))
-                removed.append(name)
-            except OSError:
-                pass
-    return removed
 
 
 class _CountingReader:

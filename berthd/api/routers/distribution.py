@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
 from berthd.api.httputil import json_response
 from berthd.api.routers.image import AUTH_HEADER, meta_headers
 from berthd.api.routes import Route
-from berthd.distribution.inspect import DistributionInspect
+
+if TYPE_CHECKING:
+    from berthd.distribution.inspect import DistributionInspect
 
 __all__ = ["DistributionBackend", "DistributionRouter"]
 

@@ -11,36 +11,28 @@ thread-safe).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import platform
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berthd import errdefs
 from berthd.config.model import DaemonConfig
 from berthd.daemon.containers.deps import ResolvedImage
 from berthd.daemon.events import EventsService
 from berthd.daemon.images import delete as delete_verb
-from berthd.daemon.images import distribution_inspect as distribution_inspect_verb
 from berthd.daemon.images import history as history_verb
 from berthd.daemon.images import import_ as import_verb
 from berthd.daemon.images import inspect as inspect_verb
 from berthd.daemon.images import list as list_verb
 from berthd.daemon.images import load as load_verb
 from berthd.daemon.images import prune as prune_verb
-from berthd.daemon.images import pull as pull_verb
-from berthd.daemon.images import push as push_verb
 from berthd.daemon.images import save as save_verb
 from berthd.daemon.images import tag as tag_verb
 from berthd.daemon.images.bridge import BodyReader, ByteSource, ChunkSink, run_streaming
-from berthd.distribution import platforms as plat
-from berthd.distribution.download import LayerDownloadManager, remove_temp_files
-from berthd.distribution.inspect import DistributionInspect
-from berthd.distribution.remote import RegistryClient
-from berthd.distribution.stores import Stores
-from berthd.distribution.stream import run_progress
-from berthd.distribution.upload import LayerUploadManager
+from berthd.distribution.tempfiles import remove_temp_files
 from berthd.image.delete import ContainerUse
 from berthd.image.distribution_metadata import DistributionMetadataStore
 from berthd.image.fs_store import FSStoreBackend
@@ -50,7 +42,13 @@ from berthd.image.reference_store import ReferenceStore
 from berthd.image.store import ImageStore
 from berthd.layer import LayerStore
 from berthd.lib.filters import FilterArgs
-from berthd.registry.auth_config import decode_auth_header
+
+if TYPE_CHECKING:  # pull and push load on first use: start-up time matters
+    from berthd.distribution.download import LayerDownloadManager
+    from berthd.distribution.inspect import DistributionInspect
+    from berthd.distribution.remote import RegistryClient
+    from berthd.distribution.stores import Stores
+    from berthd.distribution.upload import LayerUploadManager
 
 __all__ = ["ContainersUsing", "ImageService"]
 
@@ -93,19 +91,37 @@ class ImageService:
         self._collect_orphan_layers()
         for name in remove_temp_files(self.tmp_dir):
             log.warning("removed %s that an interrupted pull left", name)
-        self.stores = Stores(self.images, self.references, layers, self.distribution, self.tmp_dir)
         self.registry: RegistryClient | None = None  # set by NewDaemon
-        defaults = DaemonConfig()
+        self._config = config
+        self._defaults = DaemonConfig()
 
-        def live() -> DaemonConfig:  # read at each use: SIGHUP reloads apply to new transfers
-            return config() or defaults
+    def _live_config(self) -> DaemonConfig:
+        """Read at each use: SIGHUP reloads apply to the next transfer."""
+        return self._config() or self._defaults
 
-        self.downloads = LayerDownloadManager(
-            layers,
-            lambda: live().max_concurrent_downloads,
-            lambda: live().max_download_attempts,
+    @functools.cached_property
+    def stores(self) -> Stores:
+        from berthd.distribution.stores import Stores
+
+        return Stores(self.images, self.references, self.layers, self.distribution, self.tmp_dir)
+
+    @functools.cached_property
+    def downloads(self) -> LayerDownloadManager:
+        """The daemon-wide download manager (max-concurrent-downloads)."""
+        from berthd.distribution.download import LayerDownloadManager
+
+        return LayerDownloadManager(
+            self.layers,
+            lambda: self._live_config().max_concurrent_downloads,
+            lambda: self._live_config().max_download_attempts,
         )
-        self.uploads = LayerUploadManager(lambda: live().max_concurrent_uploads)
+
+    @functools.cached_property
+    def uploads(self) -> LayerUploadManager:
+        """The daemon-wide upload manager (max-concurrent-uploads)."""
+        from berthd.distribution.upload import LayerUploadManager
+
+        return LayerUploadManager(lambda: self._live_config().max_concurrent_uploads)
 
     def _collect_orphan_layers(self) -> None:
         """Drop layers no image holds: what a load killed midway registered.
@@ -212,6 +228,11 @@ class ImageService:
         meta_headers: Mapping[str, str],
     ) -> AsyncIterator[bytes]:
         """Checks the request first: an error before any output is an HTTP error."""
+        from berthd.daemon.images import pull as pull_verb
+        from berthd.distribution import platforms as plat
+        from berthd.distribution.stream import run_progress
+        from berthd.registry.auth_config import decode_auth_header
+
         self._loop = asyncio.get_running_loop()
         ref = pull_verb.parse_pull_reference(image, tag)
         want = plat.parse(platform) if platform else None
@@ -229,6 +250,9 @@ class ImageService:
         auth_body: bytes,
         meta_headers: Mapping[str, str],
     ) -> AsyncIterator[bytes]:
+        from berthd.daemon.images import push as push_verb
+        from berthd.distribution.stream import run_progress
+
         self._loop = asyncio.get_running_loop()
         auth = push_verb.parse_push_auth(auth_header, auth_body)
         ref = push_verb.parse_push_reference(name, tag)
@@ -240,6 +264,8 @@ class ImageService:
     async def distribution_inspect(
         self, name: str, auth_header: str | None, meta_headers: Mapping[str, str]
     ) -> DistributionInspect:
+        from berthd.daemon.images import distribution_inspect as distribution_inspect_verb
+
         return await distribution_inspect_verb.distribution_inspect(
             self, name, auth_header, meta_headers
         )
