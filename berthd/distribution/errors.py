@@ -106,8 +106,8 @@ def translate_pull_error(err: BaseException, ref: Reference) -> BaseException:
         return PullNotFound(f"manifest for {ref.familiar_string()} not found: {err}")
     if code == "NAME_UNKNOWN":
         return PullNotFound(f"repository {ref.familiar_name()} not found: {err}")
-    if isinstance(err, errdefs.BerthdError):
-        return err
+    # everything else is errdefs.Unknown in dockerd: a 500 whatever its kind (so the CLI
+    # does not take a registry's 401 for its own and prompt for a login)
     return errdefs.System(str(err) or type(err).__name__)
 
 

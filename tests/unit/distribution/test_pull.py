@@ -267,7 +267,7 @@ async def test_manifest_list_platforms(env: Env) -> None:
     assert env.stores.references.get(parse_normalized_named(NAME + ":multi")) == arm
     assert env.stores.references.get(parse_normalized_named(f"{NAME}@{idx}")) == arm
     with pytest.raises(
-        errdefs.NotFound, match="no matching manifest for linux/s390x in the manifest list entries"
+        errdefs.System, match="no matching manifest for linux/s390x in the manifest list entries"
     ):
         await env.pull(NAME + ":multi", Platform("linux", "s390x", ""))
 
@@ -280,7 +280,7 @@ async def test_schema1_refused(env: Env) -> None:
         PATH, raw, "application/vnd.docker.distribution.manifest.v1+prettyjws", ["old"]
     )
     with pytest.raises(
-        errdefs.InvalidParameter, match=r"^\[DEPRECATION NOTICE\] Docker Image Format v1"
+        errdefs.System, match=r"^\[DEPRECATION NOTICE\] Docker Image Format v1"
     ):
         await env.pull(NAME + ":old")
 
