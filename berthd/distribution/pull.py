@@ -208,7 +208,7 @@ class Puller:
             self._add_digest_reference(ref, manifest_digest, image_id)
             return False
         if ref.is_canonical:
-            refs.add_digest(ref, image_id, force=True)
+            self._add_digest_reference(ref, ref.digest, image_id)
         else:
             self._add_digest_reference(ref, manifest_digest, image_id)
             refs.add_tag(ref, image_id, force=True)
@@ -219,8 +219,11 @@ class Puller:
         try:
             old = self.stores.references.get(digest_ref)
         except errdefs.NotFound:
-            self.stores.references.add_digest(digest_ref, image_id, force=True)
-            return
+            try:
+                self.stores.references.add_digest(digest_ref, image_id, force=True)
+                return
+            except errdefs.Conflict:  # a concurrent pull of the same digest added it
+                old = self.stores.references.get(digest_ref)
         if old != image_id:
             log.error(
                 "image ID for digest %s changed from %s to %s, cannot update", dgst, old, image_id

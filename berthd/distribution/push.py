@@ -12,6 +12,7 @@ HMAC of the credentials used) so the next push can skip or mount it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
@@ -558,7 +559,8 @@ class Pusher:
         try:
             self.stores.references.get(digest_ref)
         except errdefs.NotFound:
-            self.stores.references.add_digest(digest_ref, image_id, force=True)
+            with contextlib.suppress(errdefs.Conflict):  # added by a concurrent push
+                self.stores.references.add_digest(digest_ref, image_id, force=True)
 
     async def _push_config(self, repo: Repository, raw: bytes) -> Descriptor:
         dgst = "sha256:" + hashlib.sha256(raw).hexdigest()
