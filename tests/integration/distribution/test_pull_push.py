@@ -216,6 +216,11 @@ def test_manifest_list_platforms_and_distribution_inspect(
             {"architecture": "amd64", "os": "linux"},
             {"architecture": "arm64", "os": "linux", "variant": "v8"},
         ]
+        msgs = list(client.api.pull(ref, platform="linux/arm64", stream=True, decode=True))
+        assert msgs[-1] == {
+            "status": f"WARNING: image with reference {ref} was found but does not match the"
+            " specified platform: wanted linux/arm64, actual: linux/amd64"
+        }
         dist = client.api.inspect_distribution(ref)
         assert dist["Descriptor"]["digest"] == amd_digest
         assert dist["Platforms"] == [{"architecture": "amd64", "os": "linux"}]

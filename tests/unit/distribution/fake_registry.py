@@ -124,7 +124,7 @@ class FakeRegistry:
         tags: Sequence[str] = ("latest",),
         arch: str = "amd64",
         oci: bool = False,
-        compress: bool = True,
+        compress: bool | str = True,
     ) -> tuple[str, str]:
         """Push an image; return (config digest = image ID, manifest digest)."""
         diff_ids = [sha(layer) for layer in layers]
@@ -140,7 +140,12 @@ class FakeRegistry:
         cfg = self.add_blob(path, config)
         descs = []
         for layer in layers:
-            blob = gzip.compress(layer, mtime=0) if compress else layer
+            if compress == "zstd":
+                import zstandard
+
+                blob = zstandard.ZstdCompressor().compress(layer)
+            else:
+                blob = gzip.compress(layer, mtime=0) if compress else layer
             descs.append(
                 {
                     "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -279,9 +279,7 @@ async def test_schema1_refused(env: Env) -> None:
     env.reg.add_manifest(
         PATH, raw, "application/vnd.docker.distribution.manifest.v1+prettyjws", ["old"]
     )
-    with pytest.raises(
-        errdefs.System, match=r"^\[DEPRECATION NOTICE\] Docker Image Format v1"
-    ):
+    with pytest.raises(errdefs.System, match=r"^\[DEPRECATION NOTICE\] Docker Image Format v1"):
         await env.pull(NAME + ":old")
 
 
@@ -300,3 +298,31 @@ async def test_download_slots_make_layers_wait(env: Env) -> None:
     await env.pull(NAME)
     assert env.statuses().count("Waiting") == 2
     assert env.stores.images.exists(image_id)
+
+
+async def test_oci_manifest_in_an_oci_index_with_zstd_layers(env: Env) -> None:
+    image_id, m = env.reg.add_image(PATH, layers3(), tags=[], oci=True, compress="zstd")
+    raw = json.loads(env.reg.manifests[PATH][m][0])
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:" + "0" * 64,
+                "size": 1,
+                "platform": {"architecture": "unknown", "os": "unknown"},
+            },
+            {
+                "mediaType": raw["mediaType"],
+                "digest": m,
+                "size": 1,
+                "platform": {"architecture": "amd64", "os": "linux"},
+            },
+        ],
+    }
+    env.reg.add_manifest(
+        PATH, json.dumps(index).encode(), "application/vnd.oci.image.index.v1+json", ["oci"]
+    )
+    await env.pull(NAME + ":oci")
+    assert env.stores.references.get(parse_normalized_named(NAME + ":oci")) == image_id
