@@ -58,13 +58,15 @@ class FakeImages:
     def pull_image(
         self, image: str, tag: str, platform: str, auth: str | None, meta: Any
     ) -> AsyncIterator[bytes]:
-        self.calls.append(("pull", (image, tag, platform, auth, dict(meta))))
+        meta = {k: v for k, v in meta.items() if k != "User-Agent"}
+        self.calls.append(("pull", (image, tag, platform, auth, meta)))
         return self._chunks()
 
     def push_image(
         self, name: str, tag: str, auth: str | None, body: bytes, meta: Any
     ) -> AsyncIterator[bytes]:
-        self.calls.append(("push", (name, tag, auth, body, dict(meta))))
+        meta = {k: v for k, v in meta.items() if k != "User-Agent"}
+        self.calls.append(("push", (name, tag, auth, body, meta)))
         return self._chunks()
 
     async def list_images(self, filters: FilterArgs, all_images: bool, shared: bool) -> Any:

@@ -24,6 +24,7 @@ from berthd.api.httputil import api_version, json_response, query_bool, version_
 from berthd.api.routes import Route
 from berthd.errdefs import BerthdError
 from berthd.lib.filters import FilterArgs
+from berthd.registry.useragent import user_agent
 
 __all__ = ["AUTH_HEADER", "ByteSource", "ImageRouter", "ImagesBackend", "meta_headers"]
 
@@ -85,8 +86,11 @@ AUTH_HEADER = "X-Registry-Auth"
 
 
 def meta_headers(request: web.Request) -> dict[str, str]:
-    """``X-Meta-*`` request headers, forwarded to the registry as dockerd does."""
-    return {k: v for k, v in request.headers.items() if k.lower().startswith("x-meta-")}
+    """``X-Meta-*`` request headers, forwarded to the registry as dockerd does, plus the
+    daemon's User-Agent naming the client's (``UpstreamClient(…)``)."""
+    headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-meta-")}
+    headers["User-Agent"] = user_agent(request.headers.get("User-Agent", ""))
+    return headers
 
 
 def _error_line(message: str) -> bytes:
