@@ -326,3 +326,23 @@ async def test_oci_manifest_in_an_oci_index_with_zstd_layers(env: Env) -> None:
     )
     await env.pull(NAME + ":oci")
     assert env.stores.references.get(parse_normalized_named(NAME + ":oci")) == image_id
+
+
+async def test_a_shared_transfer_survives_the_pull_that_started_it(env: Env) -> None:
+    image_id, _ = env.reg.add_image(PATH, layers3())
+    gate = asyncio.Event()
+    env.reg.gate = gate
+    first = asyncio.ensure_future(env.pull(NAME))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(env.pull(NAME))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    gate.set()
+    await second
+    assert all(n == 1 for n in env.reg.blob_gets.values())
+    chain = env.stores.images.get(image_id).config.chain_id()
+    await asyncio.sleep(0.05)
+    assert env.layers.references(chain) == 1
+    assert len(env.downloads.transfers) == 0
