@@ -463,3 +463,26 @@ def test_client_disconnect_cancels_the_pull(
         time.sleep(0.2)
     assert sdk(berthd_b).images.list(all=True) == []
     _no_leftovers(berthd_b)
+
+
+def test_docker_io_pull_through_a_mirror(
+    berthd_a: BerthdProcess, registry: RegistryServer, tmp_path: Path
+) -> None:
+    # the registry plays a docker.io mirror: the image is pushed there as library/busybox
+    iid = build_busybox_archive(tmp_path / "bb.tar", tag=f"{registry.host}/library/busybox:1.0")
+    load(berthd_a, tmp_path / "bb.tar")
+    cli_for(berthd_a)("push", f"{registry.host}/library/busybox:1.0")
+    mirrored = BerthdProcess(args=["--registry-mirror", registry.url]).start()
+    try:
+        out = cli_for(mirrored)("pull", "busybox:1.0").stdout
+        assert out.startswith("1.0: Pulling from library/busybox\n")
+        assert "Status: Downloaded newer image for busybox:1.0\n" in out
+        info = _inspect(mirrored, "busybox:1.0")
+        assert info["Id"] == iid and info["RepoTags"] == ["busybox:1.0"]
+        assert str(info["RepoDigests"][0]).startswith("busybox@sha256:")  # type: ignore[index]
+        # not on the mirror: the mirror's verdict falls through to docker.io itself, which
+        # the test daemons cannot reach
+        res = cli_for(mirrored)("pull", "busybox:nope", check=False)
+        assert res.returncode == 1 and "registry-1.docker.io" in res.stderr
+    finally:
+        mirrored.cleanup()
