@@ -13,6 +13,7 @@ greedily and are registered after the fixed paths, like dockerd's ``{name:.*}``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -104,6 +105,33 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
         await aclose()
 
 
+_WATCH = 1.0  # seconds between checks that a silent stream's client is still there
+
+
+async def _next(request: web.Request, chunks: AsyncIterator[bytes]) -> bytes | None:
+    """The next chunk (None at the end); ConnectionResetError once the client is gone.
+
+    A pull waiting for a download slot writes nothing for a while: dockerd cancels it as
+    soon as its client hangs up, so the connection is watched while the stream is silent.
+    """
+    nxt = asyncio.ensure_future(chunks.__anext__())
+    try:
+        while True:
+            done, _ = await asyncio.wait({nxt}, timeout=_WATCH)
+            if done:
+                try:
+                    return nxt.result()
+                except StopAsyncIteration:
+                    return None
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("the client went away")
+    finally:
+        if not nxt.done():
+            nxt.cancel()
+            await asyncio.gather(nxt, return_exceptions=True)
+
+
 async def _stream(
     request: web.Request, chunks: AsyncIterator[bytes], content_type: str, json_errors: bool
 ) -> web.StreamResponse:
@@ -111,9 +139,9 @@ async def _stream(
     resp = web.StreamResponse(headers={"Content-Type": content_type})
     try:
         try:
-            first: bytes | None = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = None
+            first = await _next(request, chunks)
+        except (ConnectionResetError, ConnectionError):
+            raise
         except Exception as err:
             if not json_errors:
                 raise
@@ -124,7 +152,7 @@ async def _stream(
         if first is not None:
             await resp.write(first)
         try:
-            async for chunk in chunks:
+            while (chunk := await _next(request, chunks)) is not None:
                 await resp.write(chunk)
         except (ConnectionResetError, ConnectionError):
             raise
