@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from berthd import errdefs
-from berthd.distribution.blocking import Cancelled
+from berthd.distribution.blocking import Cancelled, run_long
 from berthd.distribution.errors import DoNotRetry, continue_on_error, error_code, retry_on_error
 from berthd.distribution.manifest import (
     MEDIA_TYPE_DOCKER_CONFIG,
@@ -355,7 +355,7 @@ class _PushLayer:
     async def _upload(self, out: Output, session: Upload) -> Descriptor:
         meter = Meter(_threadsafe(out), self.id, "Pushing", self.layer.size)
         pipe = _GzipPipe(self.pusher.stores, self.layer.chain_id, meter)
-        producer = asyncio.ensure_future(asyncio.to_thread(pipe.produce))
+        producer = asyncio.ensure_future(run_long(pipe.produce))
         try:
             while True:
                 data = await pipe.get()
