@@ -32,13 +32,15 @@ class ExecRecord:
     env: list[str]
     user: str
     working_dir: str
-    tty: bool
+    tty: bool  # the process gets a terminal (create's Tty; the start cannot change it)
     privileged: bool
     attach_stdin: bool
     attach_stdout: bool
     attach_stderr: bool
     detach_keys: str
     console_size: list[int] | None
+    # the start's Tty: the stream is raw (no frames, no stderr) rather than multiplexed
+    raw_stream: bool = False
     running: bool = False
     started: bool = False
     exit_code: int | None = None

@@ -90,9 +90,10 @@ class SessionsMixin(ServiceBase):
             raise errdefs.Conflict(f"container {c.id} is not running")
         if c.state.paused:
             raise errdefs.Conflict(f"Container {c.id} is paused, unpause the container before exec")
-        if isinstance(body, dict) and body.get("Tty") is not None:
-            rec.tty = bool(body.get("Tty"))
-        if isinstance(body, dict) and body.get("ConsoleSize"):
+        # as dockerd: the start's Tty only says how the stream is written (raw or
+        # multiplexed); whether the process has a terminal was decided at create
+        rec.raw_stream = isinstance(body, dict) and bool(body.get("Tty"))
+        if rec.raw_stream and isinstance(body, dict) and body.get("ConsoleSize"):
             rec.console_size = body.get("ConsoleSize")
         return rec
 
@@ -129,10 +130,11 @@ class SessionsMixin(ServiceBase):
                 await pump(
                     conn,
                     session.attach,
-                    tty=rec.tty,
+                    tty=rec.raw_stream,
                     stdin=rec.attach_stdin,
                     stdout=rec.attach_stdout,
-                    stderr=rec.attach_stderr,
+                    # a raw stream has no place for stderr: dockerd drops it
+                    stderr=rec.attach_stderr and not rec.raw_stream,
                     detach_keys=keys,
                 )
         finally:
