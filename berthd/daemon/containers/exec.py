@@ -8,6 +8,7 @@ no-new-privileges, apparmor) with the exec's argv, env, user, cwd and tty.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import orjson
 
 from berthd import errdefs
 from berthd.container import Container
+from berthd.daemon.containers.streams import detach_key_bytes
 from berthd.oci.caps import all_capabilities
 from berthd.oci.user import spec_user
 from berthd.runtime.exec import ExecSession
@@ -51,7 +53,10 @@ class ExecRecord:
         return {
             "CanRemove": False,
             "ContainerID": self.container.id,
-            "DetachKeys": self.detach_keys,
+            # dockerd keeps the key bytes ([]byte), which Go's JSON writes as base64
+            "DetachKeys": base64.b64encode(detach_key_bytes(self.detach_keys) or b"").decode()
+            if self.detach_keys
+            else "",
             "ExitCode": self.exit_code,
             "ID": self.id,
             "OpenStderr": self.attach_stderr,

@@ -13,7 +13,12 @@ from berthd.daemon.containers.base import (
 )
 from berthd.daemon.containers.exec import ExecRecord, exec_process, new_exec
 from berthd.daemon.containers.logs import LogsOptions, stream_logs
-from berthd.daemon.containers.streams import ClientConn, parse_detach_keys, pump
+from berthd.daemon.containers.streams import (
+    DEFAULT_DETACH_KEYS,
+    ClientConn,
+    detach_key_bytes,
+    pump,
+)
 from berthd.runtime.errors import RuntimeStartError
 
 
@@ -63,8 +68,9 @@ class SessionsMixin(ServiceBase):
     def exec_create(self, ref: str, body: Any) -> dict[str, str]:
         c = self.get(ref)
         rec = new_exec(c, body, ref)
-        if rec.detach_keys:
-            parse_detach_keys(rec.detach_keys)
+        if rec.detach_keys and detach_key_bytes(rec.detach_keys) is None:
+            # (dockerd answers 500 with these words: a client's mistake is a 400 here)
+            raise errdefs.InvalidParameter(f"Invalid escape keys ({rec.detach_keys}) provided")
         self.execs[rec.id] = rec
         c.exec_ids.add(rec.id)
         self.log_event(c, "exec_create: " + " ".join(rec.cmd), {"execID": rec.id})
@@ -119,15 +125,13 @@ class SessionsMixin(ServiceBase):
         rec.pid = session.pid
         self.log_event(c, "exec_start: " + " ".join(rec.cmd), {"execID": rec.id})
         if detach:
-            task = asyncio.create_task(self._finish_exec(rec), name=f"exec-{rec.id[:12]}")
-            self._exec_tasks.add(task)
-            task.add_done_callback(self._exec_tasks.discard)
+            self._finish_exec_later(rec)
             return
         assert conn is not None
+        detached = False
         try:
             if session.attach is not None:
-                keys = parse_detach_keys(rec.detach_keys) if rec.detach_keys else None
-                await pump(
+                detached = await pump(
                     conn,
                     session.attach,
                     tty=rec.raw_stream,
@@ -135,10 +139,29 @@ class SessionsMixin(ServiceBase):
                     stdout=rec.attach_stdout,
                     # a raw stream has no place for stderr: dockerd drops it
                     stderr=rec.attach_stderr and not rec.raw_stream,
-                    detach_keys=keys,
+                    detach_keys=self._exec_detach_keys(rec),
                 )
         finally:
-            await self._finish_exec(rec)
+            if detached and session.attach is not None:
+                # the client's stream ends here; the process runs on (dockerd)
+                session.attach.close()
+                self.log_event(c, "exec_detach", {"execID": rec.id})
+                self._finish_exec_later(rec)
+            else:
+                await self._finish_exec(rec)
+
+    @staticmethod
+    def _exec_detach_keys(rec: ExecRecord) -> bytes | None:
+        """As dockerd: only a tty exec's stdin is watched for the detach keys
+        (its own or ctrl-p,ctrl-q); other streams pass every byte through."""
+        if not (rec.tty and rec.attach_stdin):
+            return None
+        return detach_key_bytes(rec.detach_keys or DEFAULT_DETACH_KEYS)
+
+    def _finish_exec_later(self, rec: ExecRecord) -> None:
+        task = asyncio.create_task(self._finish_exec(rec), name=f"exec-{rec.id[:12]}")
+        self._exec_tasks.add(task)
+        task.add_done_callback(self._exec_tasks.discard)
 
     async def _finish_exec(self, rec: ExecRecord) -> None:
         session = rec.session

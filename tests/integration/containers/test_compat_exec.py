@@ -7,9 +7,18 @@ calls, and what moby v26.1.4's code says where the two differ.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
 import pytest
 
-from tests.integration.containers.conftest import Env, uniq
+from tests.integration.containers.conftest import Env, pty_cli, uniq, wait_for
 
 TWO_LINES = ["sh", "-c", "echo hello out; echo hello err >&2"]
 PTY_LINES = b"hello out\r\nhello err\r\n"
@@ -48,3 +57,123 @@ def test_exec_tty_output_passes_through_a_pty(env: Env, box: str) -> None:
     assert api.exec_start(e["Id"]) == b"both-tty\r\n"
     r = env.run("exec", "-t", box, *TWO_LINES)
     assert (r.rc, r.out) == (0, PTY_LINES.decode())
+
+
+# -- 2. exec detach keys --------------------------------------------------------------------------
+
+
+class Hijacked:
+    """``POST /exec/{id}/start`` on a raw socket: the 101, then the bytes both ways."""
+
+    def __init__(self, env: Env, exec_id: str, tty: bool = True) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(10)
+        self.sock.connect(env.d.sock)
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        self.sock.sendall(
+            f"POST /v1.45/exec/{exec_id}/start HTTP/1.1\r\nHost: berthd\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.buf = b""
+
+    def expect(self, needle: bytes) -> None:
+        while needle not in self.buf:
+            data = self.sock.recv(65536)
+            assert data, f"stream ended before {needle!r}: {self.buf!r}"
+            self.buf += data
+
+    def read_to_end(self) -> bytes:
+        """Everything until the daemon closes the stream (a timeout fails the test)."""
+        while data := self.sock.recv(65536):
+            self.buf += data
+        return self.buf
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _shell_exec(env: Env, box: str, **kw: Any) -> str:
+    return str(env.client.api.exec_create(box, ["sh"], stdin=True, tty=True, **kw)["Id"])
+
+
+def _detach_and_check(env: Env, box: str, exec_id: str, keys: bytes) -> None:
+    h = Hijacked(env, exec_id)
+    try:
+        h.sock.sendall(b"echo mark$((40+2))\n")
+        h.expect(b"mark42")
+        h.sock.sendall(keys)
+        h.read_to_end()  # the daemon ends the client's stream…
+    finally:
+        h.close()
+    info = env.client.api.exec_inspect(exec_id)  # …and the shell runs on
+    assert (info["Running"], info["ExitCode"]) == (True, None)
+    assert Path(f"/proc/{info['Pid']}").exists()
+    os.kill(info["Pid"], signal.SIGKILL)
+    wait_for(lambda: not env.client.api.exec_inspect(exec_id)["Running"], 10)
+    assert env.client.api.exec_inspect(exec_id)["ExitCode"] == 137
+
+
+def test_exec_detach_keys_over_the_api(env: Env, box: str) -> None:
+    since = int(time.time()) - 1
+    # the default ctrl-p,ctrl-q; the SDK's `detachKeys` spelling (Go folds case)
+    _detach_and_check(env, box, _shell_exec(env, box), b"\x10\x11")
+    custom = _shell_exec(env, box, detach_keys="ctrl-x,a")
+    assert env.client.api.exec_inspect(custom)["DetachKeys"] == "GGE="  # dockerd: base64
+    _detach_and_check(env, box, custom, b"\x18a")
+    events = env.client.api.events(
+        since=since, until=int(time.time()) + 1, decode=True,
+        filters={"container": box, "event": "exec_detach"},
+    )  # fmt: skip
+    assert len(list(events)) == 2
+    # without a tty nothing is a detach key: the bytes reach the process
+    e = env.client.api.exec_create(box, ["od", "-An", "-c"], stdin=True)["Id"]
+    h = Hijacked(env, e, tty=False)
+    try:
+        h.sock.sendall(b"a\x10\x11b")
+        h.sock.shutdown(socket.SHUT_WR)
+        out = h.read_to_end()
+    finally:
+        h.close()
+    assert b"a 020 021   b" in out.replace(b"\x01\x00\x00\x00", b"")
+    for bad in ("foo", "ctrl-A", "ctrl-1", "ctrl-p, ctrl-q"):
+        with pytest.raises(docker.errors.APIError) as err:
+            env.client.api.exec_create(box, ["true"], detach_keys=bad)
+        assert err.value.status_code == 400
+        assert err.value.explanation == f"Invalid escape keys ({bad}) provided"
+
+
+@pytest.mark.parametrize("how", ["default", "flag", "config"])
+def test_exec_detach_keys_from_the_cli(env: Env, box: str, how: str, tmp_path: Path) -> None:
+    """`docker exec -it` under a pty: the CLI prints "read escape sequence" and exits 1
+    (as with dockerd); the shell keeps running."""
+    args: list[str] = []
+    keys = b"\x10\x11"
+    if how == "flag":
+        args, keys = ["--detach-keys", "ctrl-x"], b"\x18"
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text(
+        json.dumps({"detachKeys": "ctrl-a,b"} if how == "config" else {})
+    )
+    if how == "config":
+        keys = b"\x01b"
+    tag = uniq("sh")
+    p = pty_cli(env, "--config", str(cfg), "exec", "-it", *args, box, "sh")
+    try:
+        p.expect(b"# ")
+        p.send(f"echo $$ > /tmp/{tag}; echo mark$((40+2))\n".encode())
+        p.expect(b"mark42")
+        p.send(keys)
+        assert p.wait() == 1
+    finally:
+        p.close()
+    assert b"read escape sequence" in p.buf
+    pid = env.ok("exec", box, "cat", f"/tmp/{tag}").strip()
+    assert env.run("exec", box, "kill", "-0", pid).rc == 0
+    env.ok("exec", box, "kill", "-9", pid)
