@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal as signal_mod
 
 from berthd import errdefs
@@ -17,6 +18,8 @@ from berthd.daemon.containers.base import (
 from berthd.daemon.containers.links import remove_link, rename_child
 from berthd.oci import parse_signal
 from berthd.oci.signals import SIGNAL_MAP
+
+_KILL_WAIT = 10.0  # seconds dockerd waits for the exit after a SIGKILL
 
 
 class StopMixin(ServiceBase):
@@ -40,6 +43,24 @@ class StopMixin(ServiceBase):
                 self.log_event(c, "kill", {"signal": str(signum)})
             return
         await self._signal(c, signum)
+        if signum == signal_mod.SIGKILL:
+            await self._wait_killed(c)
+
+    async def _wait_killed(self, c: Container) -> None:
+        """As dockerd's Kill: a SIGKILL returns once the exit is recorded (so a
+        ``kill`` then ``rm`` works), after 10 s the process is killed directly."""
+        if await self._wait_stopped(c, _KILL_WAIT):
+            return
+        log.warning(
+            "Container %s failed to exit within %d seconds of kill - trying direct SIGKILL",
+            c.short_id,
+            _KILL_WAIT,
+        )
+        if c.state.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(c.state.pid, signal_mod.SIGKILL)
+        if not await self._wait_stopped(c, 2.0):
+            raise errdefs.System("tried to kill container, but did not receive an exit event")
 
     async def _signal(self, c: Container, signum: int) -> None:
         self.log_event(c, "kill", {"signal": str(signum)})

@@ -177,3 +177,116 @@ def test_exec_detach_keys_from_the_cli(env: Env, box: str, how: str, tmp_path: P
     pid = env.ok("exec", box, "cat", f"/tmp/{tag}").strip()
     assert env.run("exec", box, "kill", "-0", pid).rc == 0
     env.ok("exec", box, "kill", "-9", pid)
+
+
+# -- 3. kill and list through the SDK's models ----------------------------------------------------
+
+
+def test_sdk_model_list_kill_remove(env: Env) -> None:
+    """docker-py 7.2's own model tests (test_list, test_list_sparse, test_kill), on busybox:
+    a SIGKILL returns once the container has exited, so kill() then remove() works."""
+    client = env.client
+    busybox = client.images.get("busybox")
+    for sparse in (False, True, False, True):
+        cid = client.containers.run("busybox", "sleep 300", detach=True, network_mode="none").id
+        found = [c for c in client.containers.list(sparse=sparse) if c.id == cid]
+        assert len(found) == 1
+        c = found[0]
+        if sparse:
+            assert c.attrs["Image"] == "busybox"
+            with pytest.raises(docker.errors.DockerException):
+                _ = c.labels
+        else:
+            assert c.attrs["Config"]["Image"] == "busybox"
+        assert c.status == "running"
+        assert c.image == busybox
+        c.kill()
+        c.remove()
+        assert cid not in [x.id for x in client.containers.list(all=True)]
+    c = client.containers.run("busybox", "sleep 300", detach=True, network_mode="none")
+    c.kill()
+    c.reload()
+    assert (c.status, c.attrs["State"]["ExitCode"]) == ("exited", 137)
+    row = client.api.containers(all=True, filters={"id": c.id})[0]
+    assert row["State"] == "exited" and row["Status"].startswith("Exited (137) ")
+    with pytest.raises(docker.errors.APIError) as err:
+        c.kill()
+    assert err.value.status_code == 409
+    c.remove()
+
+
+def _names(env: Env, sparse: bool = False, all: bool = True, **filters: Any) -> list[str]:
+    rows = env.client.api.containers(all=all, filters=filters)
+    if not sparse:
+        return sorted(r["Names"][0].lstrip("/") for r in rows)
+    models = env.client.containers.list(all=all, sparse=True, filters=filters)
+    return sorted(m.attrs["Names"][0].lstrip("/") for m in models)
+
+
+def test_list_filters_as_dockerd(env: Env) -> None:
+    tag = uniq("lf")
+    lbl = f"lf={tag}"
+    run = ["-l", lbl, "--network", "none"]
+    env.ok("create", *run, "--name", f"{tag}-cr", "busybox", "true")
+    env.ok("run", "-d", *run, "--name", f"{tag}-up", "-v", f"{tag}-vol:/named", "busybox",
+           "sleep", "300")  # fmt: skip
+    env.ok("run", "-d", *run, "--name", f"{tag}-ex", "-v", "/anon", "busybox", "sh", "-c",
+           "exit 3")  # fmt: skip
+    env.ok("wait", f"{tag}-ex")
+    up_id = env.inspect(f"{tag}-up")["Id"]
+    none_id = env.client.networks.get("none").id
+    everyone = [f"{tag}-cr", f"{tag}-ex", f"{tag}-up"]
+    for sparse in (False, True):
+
+        def names(sparse: bool = sparse, **f: Any) -> list[str]:
+            return _names(env, sparse, label=lbl, **f)
+
+        assert names() == everyone
+        assert names(status="exited") == [f"{tag}-ex"]
+        assert names(exited=3) == [f"{tag}-ex"]
+        assert names(name=f"{tag}-u") == [f"{tag}-up"]
+        assert names(name=f"^/{tag}-(cr|ex)$") == [f"{tag}-cr", f"{tag}-ex"]
+        assert names(id=up_id[:12]) == [f"{tag}-up"]
+        assert names(ancestor="busybox") == everyone
+        assert names(ancestor="no-such-image") == []
+        assert names(health="none") == everyone
+        assert names(health="healthy") == []
+        assert names(network="none") == everyone
+        assert names(network=none_id[:8], status="running") == [f"{tag}-up"]
+        assert names(volume="/anon") == [f"{tag}-ex"]
+        assert names(volume=f"{tag}-vol") == [f"{tag}-up"]
+        assert names(volume="/named") == [f"{tag}-up"]
+        assert names(**{"is-task": "false"}) == everyone
+        assert names(**{"is-task": "true"}) == []
+        assert names(expose="80") == []
+        assert names(isolation="default") == everyone
+        assert names(before=f"{tag}-ex") == [f"{tag}-cr", f"{tag}-up"]
+        assert names(since=f"{tag}-cr") == [f"{tag}-ex", f"{tag}-up"]
+        assert names(before=up_id) == [f"{tag}-cr"]
+    # exited, before and since do not imply all (status does)
+    assert _names(env, all=False, label=lbl, exited=3) == []
+    assert _names(env, all=False, label=lbl, since=f"{tag}-cr") == [f"{tag}-up"]
+    assert _names(env, all=False, label=lbl, status="created") == [f"{tag}-cr"]
+    bad = {
+        (400, "invalid filter 'bogus'"): {"bogus": "x"},
+        (400, "invalid filter 'status=bogus'"): {"status": "bogus"},
+        (400, "unrecognized filter value for health: bogus"): {"health": "bogus"},
+        (400, "invalid filter 'exited=x': strconv.Atoi: parsing \"x\": invalid syntax"): {
+            "exited": "x"
+        },
+        (400, "invalid filter 'is-task=[maybe]'"): {"is-task": "maybe"},
+        (404, "No such container: nope"): {"before": "nope"},
+        (404, f"No such container: {up_id[:12]}"): {"since": up_id[:12]},
+        (400, "filter for 'publish' should not contain ':': 80:80"): {"publish": "80:80"},
+        (
+            400,
+            'error while looking up for expose 80-x: strconv.ParseUint: parsing "x": '
+            "invalid syntax",
+        ): {"expose": "80-x"},
+    }
+    for (status, message), filters in bad.items():
+        with pytest.raises(docker.errors.APIError) as err:
+            env.client.containers.list(all=True, filters=filters)
+        assert (err.value.status_code, err.value.explanation) == (status, message)
+    env.ok("rm", "-f", "-v", *everyone)
+    env.ok("volume", "rm", f"{tag}-vol")
