@@ -29,19 +29,19 @@ class StopMixin(ServiceBase):
         signum = parse_signal(sig) if sig else signal_mod.SIGKILL
         if signum not in SIGNAL_MAP.values():
             raise errdefs.InvalidParameter(f"the linux daemon does not support signal {signum}")
-        if not c.state.running and c.id in self._restarts:
-            await self._cancel_restart(c)  # waits for the start it is in the middle of
+        if c.id in self._restarts:
+            # a pending policy restart has no process to signal: it is what dies (one
+            # already starting the container is waited for, then its process is killed)
+            c.has_been_manually_stopped = True
+            if await self._cancel_restart(c):
+                self.log_event(c, "kill", {"signal": str(signum)})
+                return
         if not c.state.running:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         # as dockerd: a user's kill, like a stop, ends the restart policy's say until the
         # next start (and the daemon's next start-up)
         c.has_been_manually_stopped = True
         await asyncio.to_thread(self.store.checkpoint, c)
-        if c.state.restarting:
-            # no process to signal: the pending policy restart is what dies
-            if await self._cancel_restart(c):
-                self.log_event(c, "kill", {"signal": str(signum)})
-            return
         await self._signal(c, signum)
         if signum == signal_mod.SIGKILL:
             await self._wait_killed(c)
@@ -127,6 +127,7 @@ class StopMixin(ServiceBase):
             await self._stop_container(c, sig, t)
         async with c.lock:
             if not c.state.running:
+                self._reset_restart_policy(c)
                 await self._start_locked(c)
         self.log_event(c, "restart")
 

@@ -290,3 +290,82 @@ def test_list_filters_as_dockerd(env: Env) -> None:
         assert (err.value.status_code, err.value.explanation) == (status, message)
     env.ok("rm", "-f", "-v", *everyone)
     env.ok("volume", "rm", f"{tag}-vol")
+
+
+# -- 4. restart policy counts ---------------------------------------------------------------------
+
+
+def _actions(env: Env, name: str, since: float) -> list[str]:
+    evs = env.client.api.events(
+        since=since, until=time.time() + 0.5, decode=True, filters={"container": name}
+    )
+    return [str(ev["Action"]) for ev in evs]
+
+
+def _settle(env: Env, name: str, count: int, dies: int, since: float) -> dict[str, Any]:
+    """Wait for the policy's last word: exited (never shown between restarts, as
+    dockerd) with ``count`` restarts and ``dies`` exits since ``since``; while waiting,
+    a restarting container already counts the restart it waits for."""
+
+    def done() -> dict[str, Any] | None:
+        doc = env.inspect(name)
+        st = doc["State"]
+        if st["Status"] == "restarting":
+            assert st["Running"] and st["Restarting"] and st["Pid"] == 0
+            assert doc["RestartCount"] >= 1
+        if st["Status"] != "exited":
+            return None
+        assert doc["RestartCount"] == count, "exited between two policy restarts"
+        return doc if _actions(env, name, since).count("die") >= dies else None
+
+    return dict(wait_for(done, 30))
+
+
+def test_restart_on_failure_counts(env: Env) -> None:
+    name = uniq("onfail")
+    t0 = time.time() - 0.5
+    env.ok("run", "-d", "--network", "none", "--restart", "on-failure:3", "--name", name,
+           "busybox", "sh", "-c", "echo run; exit 1")  # fmt: skip
+    doc = _settle(env, name, 3, 4, t0)
+    assert doc["State"]["ExitCode"] == 1
+    acts = _actions(env, name, t0)
+    assert (acts.count("start"), acts.count("die"), acts.count("restart")) == (4, 4, 0), acts
+    assert env.ok("logs", name) == "run\n" * 4
+    # a user's start or restart begins afresh (dockerd resets the restart manager)
+    t1 = time.time() - 0.5
+    env.ok("start", name)
+    _settle(env, name, 3, 4, t1)
+    env.ok("restart", name)
+    _settle(env, name, 3, 8, t1)
+    acts = _actions(env, name, t1)
+    assert (acts.count("start"), acts.count("die"), acts.count("restart")) == (8, 8, 1), acts
+    assert env.ok("logs", name) == "run\n" * 12
+    env.ok("rm", name)
+
+
+@pytest.mark.parametrize("policy", ["always", "unless-stopped"])
+def test_restart_always_counts(env: Env, policy: str, tmp_path: Path) -> None:
+    """Each restart is one start and one die; a stop ends the loop; the next start
+    counts from 0 again."""
+    name = uniq(policy)
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    t0 = time.time() - 0.5
+    env.ok("run", "-d", "--network", "none", "--restart", policy, "--name", name,
+           "-v", f"{ctl}:/ctl", "busybox", "sh", "-c",
+           "[ -f /ctl/hold ] && exec sleep 300; exit 0")  # fmt: skip
+    wait_for(lambda: env.inspect(name)["RestartCount"] >= 3, 30)
+    env.ok("stop", "-t", "1", name)
+    doc = env.inspect(name)
+    assert doc["State"]["Status"] == "exited"
+    acts = _actions(env, name, t0)
+    # (a restart is counted when decided: one the stop called off during its backoff
+    # counts without a start)
+    assert acts.count("start") == acts.count("die"), acts
+    assert acts.count("start") - doc["RestartCount"] in (0, 1), acts
+    assert acts.count("restart") == 0, acts
+    (ctl / "hold").write_text("")
+    env.ok("start", name)
+    doc = env.inspect(name)
+    assert (doc["State"]["Status"], doc["RestartCount"]) == ("running", 0)
+    env.ok("rm", "-f", name)
