@@ -67,7 +67,7 @@ class ExecRecord:
                 "entrypoint": self.cmd[0] if self.cmd else "",
                 "privileged": self.privileged,
                 "tty": self.tty,
-                "user": self.user,
+                **({"user": self.user} if self.user else {}),  # omitempty
             },
             "Running": self.running,
             "Pid": self.pid,

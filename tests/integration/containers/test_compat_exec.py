@@ -131,6 +131,20 @@ def test_exec_detach_keys_over_the_api(env: Env, box: str) -> None:
         filters={"container": box, "event": "exec_detach"},
     )  # fmt: skip
     assert len(list(events)) == 2
+    # docker-py's test_detach_with_config_file: the client config's detachKeys, its socket
+    client = docker.APIClient(base_url=env.d.base_url)
+    client._general_configs["detachKeys"] = "ctrl-p"
+    try:
+        e = client.exec_create(box, "cat", stdin=True, tty=True, stdout=True)["Id"]
+        sock = client.exec_start(e, tty=True, socket=True)._sock
+        sock.settimeout(10)
+        sock.sendall(b"\x10")
+        assert sock.recv(128) == b""
+        sock.close()
+        assert client.exec_inspect(e)["Running"] is True
+        os.kill(client.exec_inspect(e)["Pid"], signal.SIGKILL)
+    finally:
+        client.close()
     # without a tty nothing is a detach key: the bytes reach the process
     e = env.client.api.exec_create(box, ["od", "-An", "-c"], stdin=True)["Id"]
     h = Hijacked(env, e, tty=False)
