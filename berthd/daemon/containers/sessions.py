@@ -142,10 +142,14 @@ class SessionsMixin(ServiceBase):
                     detach_keys=self._exec_detach_keys(rec),
                 )
         finally:
-            if detached and session.attach is not None:
-                # the client's stream ends here; the process runs on (dockerd)
-                session.attach.close()
-                self.log_event(c, "exec_detach", {"execID": rec.id})
+            if detached or conn.closed:
+                # the client's stream ends here (a detach, or the client left: the CLI
+                # detaches on its own side); the process runs on, as with dockerd, and
+                # nothing is left reading its output
+                if session.attach is not None:
+                    session.attach.close()
+                if detached:
+                    self.log_event(c, "exec_detach", {"execID": rec.id})
                 self._finish_exec_later(rec)
             else:
                 await self._finish_exec(rec)
