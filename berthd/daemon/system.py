@@ -11,7 +11,7 @@ import asyncio
 import os
 import platform
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,6 +59,19 @@ class StorageStatus:
     status: list[list[str]]
 
 
+def _default_registry_config() -> dict[str, Any]:
+    """What dockerd shows with no registry options (the daemon passes the real one)."""
+    return {
+        "AllowNondistributableArtifactsCIDRs": None,
+        "AllowNondistributableArtifactsHostnames": None,
+        "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+        "IndexConfigs": {
+            "docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}
+        },
+        "Mirrors": None,
+    }
+
+
 async def _no_counts() -> Counts:
     return Counts()
 
@@ -80,6 +93,7 @@ class SystemService:
         counts: Callable[[], Awaitable[Counts]] = _no_counts,
         disk_usage: Callable[[list[str]], Awaitable[DiskUsage]] = _no_usage,
         plugins: Callable[[], dict[str, list[str]]] | None = None,
+        registry_config: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self._config = config
         self.daemon_id = daemon_id
@@ -91,6 +105,7 @@ class SystemService:
         self._counts = counts
         self._disk_usage = disk_usage
         self._plugins = plugins or (lambda: {"Volume": [], "Network": [], "Log": []})
+        self._registry_config = registry_config or _default_registry_config
 
     # -- /_ping ------------------------------------------------------------------
     def ping_headers(self) -> dict[str, str]:
@@ -235,20 +250,7 @@ class SystemService:
             "OSType": "linux",
             "Architecture": h.architecture,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {
-                "AllowNondistributableArtifactsCIDRs": None,
-                "AllowNondistributableArtifactsHostnames": None,
-                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-                "IndexConfigs": {
-                    "docker.io": {
-                        "Name": "docker.io",
-                        "Mirrors": [],
-                        "Secure": True,
-                        "Official": True,
-                    }
-                },
-                "Mirrors": None,
-            },
+            "RegistryConfig": dict(self._registry_config()),
             "NCPU": h.ncpu,
             "MemTotal": h.mem_total,
             "GenericResources": None,
