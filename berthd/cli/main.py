@@ -125,6 +125,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 volumes=daemon.volumes,
                 networks=daemon.networks,
                 container_fs=daemon.container_fs,
+                swarm=daemon.cluster,
             ),
             APIOptions(
                 version=API_VERSION,

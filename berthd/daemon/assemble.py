@@ -19,6 +19,7 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
+from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -59,6 +60,7 @@ class Daemon:
         self.id = daemon_id
         self.host = host
         self.events = EventsService()
+        self.cluster = InactiveCluster()  # no swarm yet (issue 18)
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService
@@ -154,6 +156,7 @@ class Daemon:
                 "Network": ["bridge", "host", "null"],
                 "Log": ["json-file", "local", "none"],
             },
+            swarm=daemon.cluster,
         )
         log.info("Daemon has completed initialization")
         return daemon

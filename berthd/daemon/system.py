@@ -14,9 +14,10 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from berthd.config import STOCK_RUNTIMES, DaemonConfig, parse_host
+from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import Component
 from berthd.daemon.events import EventsService, Subscription
 from berthd.daemon.hostinfo import HostInfo
@@ -59,6 +60,14 @@ class StorageStatus:
     status: list[list[str]]
 
 
+class SwarmState(Protocol):
+    """What /info and /_ping show of the node's swarm membership."""
+
+    def status(self) -> str: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
 async def _no_counts() -> Counts:
     return Counts()
 
@@ -80,6 +89,7 @@ class SystemService:
         counts: Callable[[], Awaitable[Counts]] = _no_counts,
         disk_usage: Callable[[list[str]], Awaitable[DiskUsage]] = _no_usage,
         plugins: Callable[[], dict[str, list[str]]] | None = None,
+        swarm: SwarmState | None = None,
     ) -> None:
         self._config = config
         self.daemon_id = daemon_id
@@ -91,6 +101,7 @@ class SystemService:
         self._counts = counts
         self._disk_usage = disk_usage
         self._plugins = plugins or (lambda: {"Volume": [], "Network": [], "Log": []})
+        self._swarm = swarm or InactiveCluster()
 
     # -- /_ping ------------------------------------------------------------------
     def ping_headers(self) -> dict[str, str]:
@@ -99,7 +110,7 @@ class SystemService:
             "Builder-Version": "1",
             "Docker-Experimental": "false",
             "Ostype": "linux",
-            "Swarm": "inactive",
+            "Swarm": self._swarm.status(),
         }
 
     # -- /version ----------------------------------------------------------------
@@ -262,14 +273,7 @@ class SystemService:
             "ServerVersion": VERSION,
             "Runtimes": self.runtimes(),
             "DefaultRuntime": self._default_runtime(),
-            "Swarm": {
-                "NodeID": "",
-                "NodeAddr": "",
-                "LocalNodeState": "inactive",
-                "ControlAvailable": False,
-                "Error": "",
-                "RemoteManagers": None,
-            },
+            "Swarm": self._swarm.info(),
             "LiveRestoreEnabled": cfg.live_restore,
             "Isolation": "",
             "InitBinary": "docker-init",
