@@ -5,9 +5,13 @@ connections. The CLI's and SDK's answers are dockerd's (recorded from dockerd
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import select
 import shutil
+import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 
@@ -108,3 +112,102 @@ def test_sdk_swarm_leave(daemon: Daemon) -> None:
         assert client.info()["Swarm"]["LocalNodeState"] == "inactive"
     finally:
         client.close()
+
+
+# -- many connections --------------------------------------------------------------------
+
+
+def _somaxconn() -> int:
+    with open("/proc/sys/net/core/somaxconn", encoding="ascii") as f:
+        return int(f.read())
+
+
+def _listen_backlogs(d: Daemon) -> tuple[int, int]:
+    """The listen backlogs (``ss``'s Send-Q of a listening socket) of the unix and tcp
+    listeners."""
+    unix = subprocess.run(
+        ["ss", "-lxH", "src", d.unix], capture_output=True, text=True, check=True
+    ).stdout.split()
+    tcp = subprocess.run(
+        ["ss", "-ltnH", "sport", f"= :{d.tcp_port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(unix[3]), int(tcp[2])
+
+
+def _ping(family: int, address: str | tuple[str, int], timeout: float = 60.0) -> bytes:
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(address)
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: berthd\r\nConnection: close\r\n\r\n")
+        out = b""
+        while chunk := s.recv(4096):
+            out += chunk
+    return out
+
+
+def test_listen_backlog_is_the_system_maximum(daemon: Daemon) -> None:
+    assert _listen_backlogs(daemon) == (_somaxconn(), _somaxconn())
+
+
+def test_listeners_take_more_than_128_pending_connections(daemon: Daemon) -> None:
+    """While the daemon accepts nothing (stopped), 300 clients connect to each listener:
+    the kernel queues them all (the 129th no longer gets EAGAIN); once it runs again it
+    answers a fresh client."""
+    if _somaxconn() < 400:
+        pytest.skip("net.core.somaxconn is below 400 on this host")
+    assert daemon.proc.proc is not None
+    pid = daemon.proc.proc.pid
+    socks: list[socket.socket] = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(300):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            socks.append(s)
+            s.setblocking(False)
+            s.connect(daemon.unix)  # BlockingIOError (EAGAIN) once the backlog is full
+        pending = []
+        for _ in range(300):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.setblocking(False)
+            assert s.connect_ex(("127.0.0.1", daemon.tcp_port)) in (0, errno.EINPROGRESS)
+            pending.append(s)
+        # the kernel completes every handshake itself, daemon stopped or not
+        while pending:
+            _, ready, _ = select.select([], pending, [], 30)
+            assert ready, f"{len(pending)} tcp connections never completed"
+            for s in ready:
+                assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                pending.remove(s)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        for s in socks:
+            s.close()
+    assert _ping(socket.AF_UNIX, daemon.unix).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_ping_answers_while_1000_clients_stall(daemon: Daemon) -> None:
+    """1,000 connections that each sent one byte of a request line and then nothing:
+    a new client on either listener still gets its /_ping answered."""
+    stalled: list[socket.socket] = []
+    try:
+        for i in range(1000):
+            tcp = i % 2 == 1
+            s = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX, socket.SOCK_STREAM)
+            stalled.append(s)
+            s.settimeout(30)
+            s.connect(("127.0.0.1", daemon.tcp_port) if tcp else daemon.unix)
+            s.sendall(b"G")
+        for s in stalled[:100]:  # some trickle on
+            s.sendall(b"E")
+        assert _ping(socket.AF_UNIX, daemon.unix).startswith(b"HTTP/1.1 200 OK")
+        assert _ping(socket.AF_INET, ("127.0.0.1", daemon.tcp_port)).startswith(b"HTTP/1.1 200 OK")
+        # the stalled ones are still connected, waiting for the rest of their headers
+        stalled[0].setblocking(False)
+        with pytest.raises(BlockingIOError):
+            stalled[0].recv(1)
+    finally:
+        for s in stalled:
+            s.close()
+    r = cli(daemon, "version", "--format", "{{.Server.APIVersion}}")
+    assert r.stdout.strip() == "1.45"
