@@ -6,6 +6,7 @@ connections. The CLI's and SDK's answers are dockerd's (recorded from dockerd
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import os
 import select
@@ -14,12 +15,15 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
 
 import docker
 import pytest
 
 from berthd.daemon.cluster import inactive_info
 from tests.integration.daemon_process import BerthdProcess, free_port
+from tests.integration.seed_image import seed_busybox
 
 pytestmark = pytest.mark.integration
 
@@ -42,11 +46,37 @@ def daemon() -> Iterator[Daemon]:
     if os.geteuid() != 0:
         pytest.skip("integration tests need root")
     port = free_port()
-    proc = BerthdProcess(args=["-H", f"tcp://127.0.0.1:{port}"]).start()
+    proc = BerthdProcess(args=["-H", f"tcp://127.0.0.1:{port}"])
+    seed_busybox(proc.data_root)
+    proc.start()
     try:
         yield Daemon(proc, port)
     finally:
         proc.cleanup()
+
+
+def api(d: Daemon, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One request on the unix socket; (status, decoded JSON body or None)."""
+    conn = http.client.HTTPConnection("berthd", timeout=60)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(60)
+    sock.connect(d.unix)
+    conn.sock = sock
+    try:
+        data = None if body is None else json.dumps(body).encode()
+        conn.request(
+            method, "/v1.45" + path, body=data, headers={"Content-Type": "application/json"}
+        )
+        r = conn.getresponse()
+        raw = r.read()
+        return r.status, json.loads(raw) if raw.strip() else None
+    finally:
+        conn.close()
+
+
+def message(status_body: tuple[int, Any]) -> tuple[int, str]:
+    status, body = status_body
+    return status, body["message"] if isinstance(body, dict) else ""
 
 
 def cli(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
@@ -211,3 +241,112 @@ def test_ping_answers_while_1000_clients_stall(daemon: Daemon) -> None:
             s.close()
     r = cli(daemon, "version", "--format", "{{.Server.APIVersion}}")
     assert r.stdout.strip() == "1.45"
+
+
+# -- names -----------------------------------------------------------------------------
+
+BAD_CONTAINER = "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+BAD_VOLUME = (
+    "create {0}: {1} includes invalid characters for a local volume name, only "
+    '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
+    "use absolute path"
+)
+SHORT_VOLUME = (
+    "create {}: volume name is too short, names should be at least two alphanumeric characters"
+)
+BUSYBOX = {"Image": "busybox", "Cmd": ["true"]}
+
+
+@pytest.mark.parametrize("name", ["a", "-ab", ".ab", "a/b", "ab\n", "é1", "ab$", "a b", "/"])
+def test_bad_container_names(daemon: Daemon, name: str) -> None:
+    r = api(daemon, "POST", "/containers/create?name=" + quote(name), BUSYBOX)
+    assert message(r) == (400, BAD_CONTAINER.format(name))
+
+
+def test_long_container_names_and_rename(daemon: Daemon) -> None:
+    long = "x" * 65536  # dockerd has no length limit: it creates, renames and removes it
+    status, body = api(daemon, "POST", "/containers/create?name=" + long, BUSYBOX)
+    assert status == 201, body
+    try:
+        assert message(api(daemon, "POST", f"/containers/{long}/rename?name=a")) == (
+            400,
+            "Error when allocating new name: " + BAD_CONTAINER.format("/a"),
+        )
+        assert message(api(daemon, "POST", f"/containers/{long}/rename?name=")) == (
+            400,
+            "Neither old nor new names may be empty",
+        )
+        assert api(daemon, "POST", f"/containers/{long}/rename?name=short-1")[0] == 204
+        assert api(daemon, "GET", "/containers/short-1/json")[1]["Name"] == "/short-1"
+    finally:
+        api(daemon, "DELETE", "/containers/short-1?force=1")
+        api(daemon, "DELETE", f"/containers/{long}?force=1")
+
+
+def _volume_dirs(d: Daemon) -> set[str]:
+    return set(os.listdir(os.path.join(d.proc.data_root, "volumes")))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a", SHORT_VOLUME.format("a")),
+        ("é", BAD_VOLUME.format("é", '"é"')),  # two bytes: long enough, but not allowed
+        ('a"b', BAD_VOLUME.format('a"b', '"a\\"b"')),
+        ("a\tb", BAD_VOLUME.format("a\tb", '"a\\tb"')),
+        ("a/b", BAD_VOLUME.format("a/b", '"a/b"')),
+        ("../ab", BAD_VOLUME.format("../ab", '"../ab"')),
+        (
+            "x" * 65536,
+            "create " + "x" * 65536 + ": volume name is too long (65536 bytes), "
+            "names should be at most 255 bytes",
+        ),
+    ],
+)
+def test_bad_volume_names(daemon: Daemon, name: str, expected: str) -> None:
+    before = _volume_dirs(daemon)
+    assert message(api(daemon, "POST", "/volumes/create", {"Name": name})) == (400, expected)
+    if "/" not in name and ":" not in name and not name.startswith("."):
+        # through `docker run -v name:/x` too, and no container is left
+        body = {**BUSYBOX, "HostConfig": {"Binds": [name + ":/x"]}}
+        assert message(api(daemon, "POST", "/containers/create?name=vol-bind", body)) == (
+            400,
+            expected,
+        )
+        assert api(daemon, "GET", "/containers/vol-bind/json")[0] == 404
+    assert _volume_dirs(daemon) == before  # nothing touched the disk
+
+
+def test_volume_name_at_the_length_limit(daemon: Daemon) -> None:
+    name = "v" * 255
+    assert api(daemon, "POST", "/volumes/create", {"Name": name})[0] == 201
+    assert api(daemon, "DELETE", "/volumes/" + name)[0] == 204
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+def test_empty_network_names(daemon: Daemon, name: str) -> None:
+    assert message(api(daemon, "POST", "/networks/create", {"Name": name})) == (
+        400,
+        f"invalid name: {name}",
+    )
+
+
+@pytest.mark.parametrize("name", ["x/b", "é-net", "a:b c", "n" * 65536])
+def test_network_names_dockerd_takes(daemon: Daemon, name: str) -> None:
+    """moby v26 only refuses an empty name; a "/" in one still routes."""
+    status, body = api(daemon, "POST", "/networks/create", {"Name": name})
+    assert status == 201, body
+    try:
+        path = "/networks/" + quote(name, safe="/")
+        status, net = api(daemon, "GET", path)
+        assert (status, net["Id"], net["Name"]) == (200, body["Id"], name)
+    finally:
+        assert api(daemon, "DELETE", path)[0] == 204
+    assert api(daemon, "GET", "/networks/" + body["Id"])[0] == 404
+
+
+def test_cli_network_with_a_slash(daemon: Daemon) -> None:
+    assert cli(daemon, "network", "create", "team/web").returncode == 0
+    r = cli(daemon, "network", "inspect", "--format", "{{.Name}}", "team/web")
+    assert r.stdout == "team/web\n", r
+    assert cli(daemon, "network", "rm", "team/web").stdout == "team/web\n"
