@@ -1,6 +1,8 @@
 """The Go types of the request bodies dockerd decodes (moby's api/types), for
 ``berthd.api.decode.check``. Only the types matter here; what a value means is
-the backends' business."""
+the backends' business. Each struct lists every field of its Go type at API
+1.45, so that keys Go would drop are dropped (``prune``); the swarm specs at the
+end list only the fields whose types matter and are never pruned."""
 
 from __future__ import annotations
 
@@ -167,6 +169,7 @@ _MOUNT = Struct(
             "mount.TmpfsOptions",
             {"SizeBytes": "int64", "Mode": "uint32", "Options": Slice(_STRS)},
         ),
+        "ClusterOptions": Struct("mount.ClusterOptions"),
     },
 )
 

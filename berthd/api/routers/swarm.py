@@ -110,8 +110,9 @@ def _flag(request: web.Request, name: str, wrapped: bool = False) -> bool:
 
 
 async def _body(request: web.Request, schema: Struct) -> dict[str, Any]:
-    """moby's ReadJSON: an empty body is the zero value, not an error."""
-    body = await read_json(request, required=False, schema=schema)
+    """moby's ReadJSON: an empty body is the zero value, not an error. The swarm
+    schemas declare only some fields, so nothing is pruned."""
+    body = await read_json(request, required=False, schema=schema, prune=False)
     return body if isinstance(body, dict) else {}
 
 

@@ -9,6 +9,7 @@ import errno
 import http.client
 import json
 import os
+import random
 import select
 import shutil
 import signal
@@ -22,6 +23,7 @@ import docker
 import pytest
 
 from berthd.daemon.cluster import inactive_info
+from tests.api.test_body_fuzz import damaged, mutated_create_body
 from tests.integration.daemon_process import BerthdProcess, free_port
 from tests.integration.seed_image import seed_busybox
 
@@ -55,7 +57,9 @@ def daemon() -> Iterator[Daemon]:
         proc.cleanup()
 
 
-def api(d: Daemon, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def api(
+    d: Daemon, method: str, path: str, body: Any = None, raw: bytes | None = None
+) -> tuple[int, Any]:
     """One request on the unix socket; (status, decoded JSON body or None)."""
     conn = http.client.HTTPConnection("berthd", timeout=60)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -63,7 +67,7 @@ def api(d: Daemon, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     sock.connect(d.unix)
     conn.sock = sock
     try:
-        data = None if body is None else json.dumps(body).encode()
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         conn.request(
             method, "/v1.45" + path, body=data, headers={"Content-Type": "application/json"}
         )
@@ -350,3 +354,139 @@ def test_cli_network_with_a_slash(daemon: Daemon) -> None:
     r = cli(daemon, "network", "inspect", "--format", "{{.Name}}", "team/web")
     assert r.stdout == "team/web\n", r
     assert cli(daemon, "network", "rm", "team/web").stdout == "team/web\n"
+
+
+# -- request bodies ------------------------------------------------------------------------
+
+KMEM = os.path.exists("/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes")
+RT = os.path.exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us")
+
+
+def _hc(**host_config: Any) -> dict[str, Any]:
+    return {**BUSYBOX, "HostConfig": host_config}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (_hc(Memory=-1), "Minimum memory limit allowed is 6MB"),
+        (_hc(Memory=10_000_000, MemorySwap=5_000_000),
+         "Minimum memoryswap limit should be larger than memory limit, see usage"),
+        (_hc(MemoryReservation=1), "Minimum memory reservation allowed is 6MB"),
+        (_hc(CpuPeriod=-1), "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than "
+         "1s (i.e. 1000000)"),
+        (_hc(NanoCpus=-1), "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} "
+         "CPUs available"),
+        (_hc(CpusetCpus="3-1"), "Invalid value 3-1 for cpuset cpus: invalid format: 3-1"),
+        (_hc(OomScoreAdj=-1001), "Invalid value -1001, range for oom score adj is [-1000, 1000]"),
+        (_hc(MemorySwappiness=101), "Invalid value: 101, valid memory swappiness range is 0-100"),
+        (_hc(Memory=2**64), "invalid JSON: json: cannot unmarshal number 18446744073709551616 "
+         "into Go struct field HostConfig.HostConfig.Memory of type int64"),
+        (_hc(BlkioWeight=70000), "invalid JSON: json: cannot unmarshal number 70000 into Go "
+         "struct field HostConfig.HostConfig.BlkioWeight of type uint16"),
+        (_hc(RestartPolicy={"Name": "always", "MaximumRetryCount": 3}),
+         "invalid restart policy: maximum retry count can only be used with 'on-failure'"),
+        (_hc(RestartPolicy={"Name": "", "MaximumRetryCount": 3}),
+         "invalid restart policy: maximum retry count can only be used with 'on-failure'"),
+        (_hc(RestartPolicy={"Name": "on-failure", "MaximumRetryCount": -1}),
+         "invalid restart policy: maximum retry count cannot be negative"),
+        (_hc(RestartPolicy={"Name": "always"}, AutoRemove=True),
+         "can't create 'AutoRemove' container with restart policy"),
+        (_hc(PortBindings={"80/tcp": [{"HostPort": "99999"}]}),
+         'invalid port specification: "99999"'),
+        (_hc(PortBindings={"bogus": []}), 'invalid port specification: "bogus"'),
+        (_hc(ExtraHosts=["bogus"]), 'bad format for add-host: "bogus"'),
+        (_hc(Isolation="hyperv"), "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
+        (_hc(StorageOpt={"size": "1G"}),
+         "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"),
+        (_hc(CpuRealtimePeriod=100, CpuRealtimeRuntime=1000),
+         "cpu real-time runtime cannot be higher than cpu real-time period" if RT
+         else "Your kernel does not support CPU real-time scheduler"),
+        ({**BUSYBOX, "Env": [""]}, "invalid environment variable: "),
+        ({**BUSYBOX, "Healthcheck": {"Interval": 5}},
+         "Interval in Healthcheck cannot be less than 1ms"),
+        ({**BUSYBOX, "Healthcheck": {"Retries": -1}}, "Retries in Healthcheck cannot be negative"),
+        # checked before the image is looked for, as dockerd does
+        ({"Image": "no-such-image", "HostConfig": {"Memory": 1}},
+         "Minimum memory limit allowed is 6MB"),
+    ],
+)  # fmt: skip
+def test_create_bodies_dockerd_refuses(daemon: Daemon, body: Any, expected: str) -> None:
+    ncpu = len(os.sched_getaffinity(0))
+    status, answer = api(daemon, "POST", "/containers/create?name=refused", body)
+    assert (status, answer) == (400, {"message": expected.format(ncpu=ncpu)})
+    assert api(daemon, "GET", "/containers/refused/json")[0] == 404
+
+
+def test_kernel_memory_below_the_minimum(daemon: Daemon) -> None:
+    status, answer = api(daemon, "POST", "/containers/create", _hc(KernelMemory=1))
+    if KMEM:
+        assert (status, answer) == (400, {"message": "Minimum kernel memory limit allowed is 6MB"})
+    else:
+        assert status == 201 and "kernel memory" in answer["Warnings"][0]
+        api(daemon, "DELETE", f"/containers/{answer['Id']}?force=1")
+
+
+def test_bodies_go_decodes_are_created(daemon: Daemon) -> None:
+    """Unknown keys (however deep), invalid UTF-8 and lone surrogates: dockerd creates the
+    container (U+FFFD for what is not UTF-8) and so does berthd, without a 500 when the
+    record is written."""
+    deep: Any = "x"
+    for _ in range(600):
+        deep = [deep]
+    body = json.dumps({**BUSYBOX, "Bogus": deep, "HostConfig": {"NotAField": {"a": deep}}})
+    raw = body.encode()[:-1] + b', "Labels": {"bad": "a\xffb", "lone": "c\\ud800d"}}'
+    status, answer = api(daemon, "POST", "/containers/create", raw=raw)
+    assert status == 201, answer
+    try:
+        labels = api(daemon, "GET", f"/containers/{answer['Id']}/json")[1]["Config"]["Labels"]
+        assert labels == {"bad": "a\ufffdb", "lone": "c\ufffdd"}
+    finally:
+        api(daemon, "DELETE", f"/containers/{answer['Id']}?force=1")
+
+
+def test_update_bodies(daemon: Daemon) -> None:
+    body = {**BUSYBOX, "HostConfig": {"RestartPolicy": {"Name": "always"}}}
+    status, created = api(daemon, "POST", "/containers/create", body)
+    assert status == 201
+    cid = created["Id"]
+    try:
+        # the CLI sends an empty restart policy with every update: it changes nothing
+        r = cli(daemon, "update", "--cpu-shares", "512", cid)
+        assert r.returncode == 0, r
+        hc = api(daemon, "GET", f"/containers/{cid}/json")[1]["HostConfig"]
+        assert (hc["RestartPolicy"]["Name"], hc["CpuShares"]) == ("always", 512)
+        for update, expected in (
+            ({"Memory": 1}, "Minimum memory limit allowed is 6MB"),
+            ({"CpusetCpus": "x"}, "Invalid value x for cpuset cpus: invalid format: x"),
+            ({"RestartPolicy": {"Name": "no", "MaximumRetryCount": 3}},
+             "invalid restart policy: maximum retry count can only be used with 'on-failure'"),
+            ({"Memory": 2**63}, "invalid JSON: json: cannot unmarshal number 9223372036854775808 "
+             "into Go struct field UpdateConfig.Memory of type int64"),
+        ):  # fmt: skip
+            assert api(daemon, "POST", f"/containers/{cid}/update", update) == (
+                400,
+                {"message": expected},
+            )
+    finally:
+        api(daemon, "DELETE", f"/containers/{cid}?force=1")
+
+
+def test_mutated_bodies_never_get_a_500(daemon: Daemon) -> None:
+    """A bounded run of the in-process fuzz bodies (tests/api/test_body_fuzz.py) against
+    the real daemon, which also resolves the image, plans volumes and writes records."""
+    rng = random.Random(1313)
+    created: list[str] = []
+    try:
+        for _ in range(150):
+            data = damaged(rng, mutated_create_body(rng))
+            status, answer = api(daemon, "POST", "/containers/create", raw=data)
+            assert status < 500, (status, answer, data[:2000])
+            if status == 201:
+                created.append(answer["Id"])
+            else:
+                assert isinstance(answer["message"], str), data[:2000]
+        assert created  # some got through every check
+    finally:
+        for cid in created:
+            api(daemon, "DELETE", f"/containers/{cid}?force=1&v=1")
