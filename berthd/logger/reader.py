@@ -287,8 +287,10 @@ async def read_logs(
     )
     async with contextlib.aclosing(gen):
         async for batch in gen:
-            for msg in batch:
+            for i, msg in enumerate(batch, 1):
                 yield msg
+                if i % 256 == 0:
+                    await asyncio.sleep(0)  # a big batch must not hold the loop
 
 
 async def read_log_batches(
