@@ -58,9 +58,9 @@ def test_other_instructions() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("FROM busybox", "from is not a valid change command"),
-        ("RUN true", "run is not a valid change command"),
-        ("ADD a b", "add is not a valid change command"),
+        ("FROM busybox", "FROM is not a valid change command"),
+        ("RUN true", "RUN is not a valid change command"),
+        ("ADD a b", "ADD is not a valid change command"),
         ("STOPSIGNAL SIGNOPE", "Invalid signal: SIGNOPE"),
         ("ONBUILD ONBUILD RUN x", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
         ("EXPOSE 99999", "invalid range specified for containerPort: 99999"),
