@@ -47,10 +47,8 @@ def read_dockerignore(data: bytes) -> list[str]:
     if lines[-1] == b"":
         lines.pop()
     for raw in lines:
-        if len(raw) > _MAX_LINE - 1 + (1 if raw.endswith(b"\r") else 0):
-            raise errdefs.InvalidParameter(
-                "error reading .dockerignore: bufio.Scanner: token too long"
-            )
+        if len(raw) > _MAX_LINE - 1:  # bufio.Scanner's limit (the caller adds its prefix)
+            raise errdefs.InvalidParameter("bufio.Scanner: token too long")
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         pattern = raw.decode("utf-8", "surrogateescape")
