@@ -12,7 +12,6 @@ Kept apart from import so commit can use it.
 from __future__ import annotations
 
 import functools
-import signal
 from typing import Any
 
 from berthd import errdefs
@@ -35,6 +34,7 @@ from berthd.builder.dockerfile.instructions import parse_command
 from berthd.builder.dockerfile.parser import parse
 from berthd.builder.dockerfile.shell import Lex, build_envs
 from berthd.lib.gopath import clean as go_clean
+from berthd.oci import parse_signal
 
 __all__ = ["apply_changes", "expand_ports"]
 
@@ -124,7 +124,7 @@ def _dispatch(
     elif isinstance(cmd, WorkdirCommand):
         cfg["WorkingDir"] = _normalize_workdir(cfg.get("WorkingDir") or "", cmd.path)
     elif isinstance(cmd, StopSignalCommand):
-        _check_signal(cmd.signal)
+        parse_signal(cmd.signal)
         cfg["StopSignal"] = cmd.signal
     elif isinstance(cmd, OnbuildCommand):
         cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), cmd.expression]
@@ -141,19 +141,6 @@ def _normalize_workdir(current: str, requested: str) -> str:
     if not requested.startswith("/"):
         return go_clean("/" + current + "/" + requested)
     return go_clean(requested)
-
-
-def _check_signal(sig: str) -> None:
-    if sig.isdigit():
-        if int(sig) == 0:
-            raise errdefs.InvalidParameter(f"Invalid signal: {sig}")
-        return
-    name = sig.upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    if name.startswith("SIGRTMIN") or name.startswith("SIGRTMAX"):
-        return
-    if not hasattr(signal.Signals, name) and name not in signal.Signals.__members__:
-        raise errdefs.InvalidParameter(f"Invalid signal: {sig}")
 
 
 def expand_ports(spec: str) -> list[str]:
