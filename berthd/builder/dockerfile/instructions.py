@@ -199,7 +199,7 @@ class _Base(TypedDict):
 def _parse_node(node: Node) -> Command | Stage:
     parser = _PARSERS.get(node.value)
     if parser is None:
-        upper = [i.upper() for i in INSTRUCTIONS]
+        upper = sorted(i.upper() for i in INSTRUCTIONS)
         raise _Fail(suggest(f"unknown instruction: {node.raw_value}", node.raw_value, upper, False))
     return parser(_Request(node))
 
