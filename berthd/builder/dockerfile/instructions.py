@@ -4,9 +4,13 @@
 prints anything: parse (errors read ``failed to parse Dockerfile: …``), turn each
 node into a command (errors read ``dockerfile parse error on line N: …``), split
 off the meta ARGs before the first FROM. Some refusals are dispatch-time in dockerd
-and stay so here: ``--chmod`` (:meth:`CopyCommand.chmod`), RUN flags
-(:meth:`RunCommand.buildkit_only_error`), ``<name> stage name already used``,
-``base name (…) should not be blank``.
+and stay so here, for the dispatcher: ``--chmod`` on COPY/ADD (the ``chmod`` field,
+message :data:`BUILDKIT_ONLY_CHMOD`), RUN flags (:meth:`RunCommand.buildkit_only_error`,
+after :meth:`RunCommand.expand` re-checked the mounts), ``<name> stage name already
+used``, ``base name (…) should not be blank``. ``--link``, ``--checksum`` and
+``--keep-git-dir`` parse and are ignored by the classic builder, as in dockerd;
+``--parents``, ``--exclude`` and RUN ``--security`` are unknown flags (buildkit's
+labs features, not built into dockerd).
 """
 
 from __future__ import annotations
