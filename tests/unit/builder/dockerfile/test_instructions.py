@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from berthd import errdefs
@@ -524,3 +526,29 @@ def test_run_mount_values() -> None:
         0o400,
         True,
     )
+
+
+def test_every_instruction_file() -> None:
+    path = Path(__file__).parent / "testdata" / "golden" / "every-instruction" / "Dockerfile"
+    stages, meta, result = parse_dockerfile(path.read_bytes())
+    assert [a.args for a in meta] == [[("BASE", "busybox")], [("TAG", None)]]
+    assert [(s.name, s.base_name, s.platform) for s in stages] == [
+        ("build", "${BASE}:${TAG:-latest}", "$BUILDPLATFORM"),
+        ("", "scratch", ""),
+    ]
+    names = [c.name for c in stages[0].commands]
+    assert names == [
+        "maintainer", "label", "label", "env", "env", "arg", "workdir", "user", "expose", "volume",
+        "volume", "shell", "run", "run", "run", "run", "copy", "copy", "copy", "add", "cmd",
+        "entrypoint", "healthcheck", "healthcheck", "onbuild", "onbuild", "stopsignal",
+    ]  # fmt: skip
+    heredoc_copy = stages[0].commands[18]
+    assert isinstance(heredoc_copy, CopyCommand) and heredoc_copy.sources == []
+    assert heredoc_copy.source_contents == [
+        SourceContent(path="conf", data="key=$VALUE\n", expand=True)
+    ]
+    onbuild = stages[0].commands[25]
+    assert (
+        isinstance(onbuild, OnbuildCommand) and onbuild.expression == "COPY <<T /t\ntrigger body\nT"
+    )
+    assert result.directives == {"syntax": "docker/dockerfile:1", "escape": "\\"}
