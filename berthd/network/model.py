@@ -31,6 +31,20 @@ class Network:
     options: dict[str, str] = field(default_factory=dict)
     mtu: int = 0
     last_ip: str = ""  # the last address handed out: allocation continues after it
+    aux: dict[str, str] = field(default_factory=dict)  # IPAM AuxiliaryAddresses: never handed out
+    # IPv6 (EnableIPv6): a second pool; subnet6 may be kept without enable_ipv6 (as
+    # dockerd keeps a v6 IPAM config it was given), then nothing is allocated from it
+    enable_ipv6: bool = False
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
+    last_ip6: str = ""
+    aux6: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ipv6(self) -> bool:
+        """IPv6 addresses are handed out on this network."""
+        return self.enable_ipv6 and bool(self.subnet6)
 
     @property
     def predefined(self) -> bool:
@@ -53,6 +67,8 @@ class Endpoint:
     container_id: str
     endpoint_id: str
     ip: str
+    ip6: str = ""  # on networks with IPv6
+    link_local: list[str] = field(default_factory=list)  # IPAMConfig.LinkLocalIPs
     mac: str = ""
     interface: str = "eth0"
     aliases: list[str] = field(default_factory=list)

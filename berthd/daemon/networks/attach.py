@@ -19,6 +19,7 @@ from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.hooks import NetworkSetup, endpoint_settings
 from berthd.daemon.networks.base import NetworksBase, mac_for
+from berthd.daemon.networks.endpoint_ipam import check_endpoint_ipam
 from berthd.daemon.networks.files import (
     copy_files,
     write_host_mode_files,
@@ -81,6 +82,7 @@ class AttachMixin(NetworksBase):
             raise errdefs.InvalidParameter(
                 "network-scoped alias is supported only for containers in user defined networks"
             )
+        check_endpoint_ipam(net, ipam)
         es = endpoint_settings()
         es.update(
             {
@@ -129,6 +131,7 @@ class AttachMixin(NetworksBase):
                     net = self.lookup(str(es.get("NetworkID") or name))
                     attachments.append(await self._allocate(c, net, es, f"eth{i}", primary=i == 0))
             await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
+            await self.start_proxies(c.id, attachments)
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
@@ -149,6 +152,7 @@ class AttachMixin(NetworksBase):
     ) -> Attachment:
         ipam = es.get("IPAMConfig") or {}
         requested = str(ipam.get("IPv4Address") or "")
+        requested6 = str(ipam.get("IPv6Address") or "") if net.ipv6 else ""
         aliases = [c.name.lstrip("/"), c.id[:12], *(es.get("Aliases") or [])]
         mac = str(es.get("MacAddress") or c.config.get("MacAddress") or "")
         ports = []
@@ -158,12 +162,14 @@ class AttachMixin(NetworksBase):
             allocated = await asyncio.to_thread(self.allocated_ports)
             ports = plan_ports(c.host_config, exposed, allocated, desc)
 
-        def make(ip: str) -> Endpoint:
+        def make(ip: str, ip6: str) -> Endpoint:
             return Endpoint(
                 network_id=net.id,
                 container_id=c.id,
                 endpoint_id=os.urandom(32).hex(),
                 ip=ip,
+                ip6=ip6,
+                link_local=[str(a) for a in ipam.get("LinkLocalIPs") or []],
                 mac=mac or mac_for(ip),
                 interface=iface,
                 aliases=list(dict.fromkeys(str(a) for a in aliases)),
@@ -171,10 +177,11 @@ class AttachMixin(NetworksBase):
                 ports=[p.to_json() for p in ports],
             )
 
-        ep = await asyncio.to_thread(self.store.allocate, net, requested, make)
+        ep = await asyncio.to_thread(self.store.allocate, net, requested, make, requested6)
         return Attachment(net, ep, ports)
 
     async def _undo(self, c: Container, netns: str, attachments: list[Attachment]) -> None:
+        await self.stop_proxies(c.id)
         if attachments:
             with contextlib.suppress(errdefs.BerthdError):
                 await self.driver.teardown(netns, c.id, c.name.lstrip("/"), attachments)
@@ -212,6 +219,9 @@ class AttachMixin(NetworksBase):
                     "IPAddress": view["IPAddress"],
                     "IPPrefixLen": view["IPPrefixLen"],
                     "MacAddress": view["MacAddress"],
+                    "IPv6Gateway": view["IPv6Gateway"],
+                    "GlobalIPv6Address": view["GlobalIPv6Address"],
+                    "GlobalIPv6PrefixLen": view["GlobalIPv6PrefixLen"],
                 }
             )
         gw = first.network.gateway if first else ""
@@ -230,6 +240,11 @@ class AttachMixin(NetworksBase):
                 "IPPrefixLen": int(a.network.subnet.partition("/")[2] or 0),
                 "MacAddress": a.endpoint.mac,
                 "DNSNames": a.endpoint.aliases if not a.network.default else None,
+                "IPv6Gateway": a.network.gateway6 if a.endpoint.ip6 else "",
+                "GlobalIPv6Address": a.endpoint.ip6,
+                "GlobalIPv6PrefixLen": int(a.network.subnet6.partition("/")[2] or 0)
+                if a.endpoint.ip6
+                else 0,
             }
         )
         return es
@@ -253,6 +268,7 @@ class AttachMixin(NetworksBase):
         """Forget the addresses now; undo the kernel side in a background task."""
         self._log_endpoints(c, "disconnect")
         self.clear_settings(c)
+        await self.stop_proxies(c.id)
         await self.wait_teardown(c.id)
         task = asyncio.create_task(
             self._teardown_now(c.id, c.name.lstrip("/")), name=f"net-teardown-{c.short_id}"
@@ -267,6 +283,7 @@ class AttachMixin(NetworksBase):
 
     async def _teardown_now(self, cid: str, name: str) -> None:
         try:
+            await self.stop_proxies(cid)
             eps = await asyncio.to_thread(self.store.container_endpoints, cid)
             if eps:
                 try:
@@ -293,6 +310,9 @@ class AttachMixin(NetworksBase):
                 ("IPAddress", ""),
                 ("IPPrefixLen", 0),
                 ("DNSNames", None),
+                ("IPv6Gateway", ""),
+                ("GlobalIPv6Address", ""),
+                ("GlobalIPv6PrefixLen", 0),
             ):
                 es[key] = empty
             if not (es.get("IPAMConfig") or {}).get("IPv4Address"):
@@ -305,6 +325,9 @@ class AttachMixin(NetworksBase):
                 ("IPAddress", ""),
                 ("IPPrefixLen", 0),
                 ("MacAddress", ""),
+                ("IPv6Gateway", ""),
+                ("GlobalIPv6Address", ""),
+                ("GlobalIPv6PrefixLen", 0),
                 ("SandboxKey", ""),
                 ("SandboxID", ""),
             ):
