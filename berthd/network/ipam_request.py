@@ -61,6 +61,8 @@ class IpamPlan:
     gateway6: str = ""
     ip_range6: str = ""
     aux6: dict[str, str] = field(default_factory=dict)
+    show_gateway: bool = True
+    show_gateway6: bool = True
 
 
 def _prefix(text: str) -> IPNetwork | None:
@@ -227,7 +229,11 @@ def plan_ipam(
     """Validated specs → the new network's pools; dockerd's errors for clashes."""
     v4 = [s for s in specs if (p := _prefix(s.subnet)) is not None and p.version == 4]
     v6 = [s for s in specs if (p := _prefix(s.subnet)) is not None and p.version == 6]
-    plan = IpamPlan()
+    # dockerd's inspect shows a gateway it chose only for a subnet it chose too
+    plan = IpamPlan(
+        show_gateway=not any(s.subnet and not s.gateway for s in v4),
+        show_gateway6=not any(s.subnet and not s.gateway for s in v6),
+    )
     plan.subnet, plan.gateway, plan.ip_range, plan.aux = _one_family(v4, 4, existing, pools)
     if enable_ipv6:
         plan.subnet6, plan.gateway6, plan.ip_range6, plan.aux6 = _one_family(v6, 6, existing, pools)

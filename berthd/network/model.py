@@ -32,6 +32,10 @@ class Network:
     mtu: int = 0
     last_ip: str = ""  # the last address handed out: allocation continues after it
     aux: dict[str, str] = field(default_factory=dict)  # IPAM AuxiliaryAddresses: never handed out
+    # inspect shows IPAM.Config's Gateway as dockerd does: omitted when the client gave a
+    # subnet but no gateway (libnetwork picked it); shown when it chose both
+    show_gateway: bool = True
+    show_gateway6: bool = True
     # IPv6 (EnableIPv6): a second pool; subnet6 may be kept without enable_ipv6 (as
     # dockerd keeps a v6 IPAM config it was given), then nothing is allocated from it
     enable_ipv6: bool = False

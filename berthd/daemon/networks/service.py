@@ -238,6 +238,8 @@ class NetworksService(AttachMixin):
                 options=opts,
                 mtu=mtu,
                 aux=plan.aux,
+                show_gateway=plan.show_gateway,
+                show_gateway6=plan.show_gateway6,
                 enable_ipv6=enable_ipv6,
                 subnet6=plan.subnet6,
                 gateway6=plan.gateway6,

@@ -25,8 +25,8 @@ def network_view(
     """dockerd's NetworkResource; ``endpoints`` None leaves Containers empty (list)."""
     ipam_config: list[dict[str, Any]] = []
     for subnet, gateway, ip_range, aux in (
-        (net.subnet, net.gateway, net.ip_range, net.aux),
-        (net.subnet6, net.gateway6, net.ip_range6, net.aux6),
+        (net.subnet, net.gateway if net.show_gateway else "", net.ip_range, net.aux),
+        (net.subnet6, net.gateway6 if net.show_gateway6 else "", net.ip_range6, net.aux6),
     ):
         if not subnet:
             continue

@@ -40,7 +40,8 @@ def test_ipv6_network_addresses_dns_and_inspect(net_env: NetEnv) -> None:
     cfgs = attrs["IPAM"]["Config"]
     assert len(cfgs) == 2 and ipaddress.ip_network(cfgs[0]["Subnet"]).version == 4
     net_env.subnets.append(cfgs[0]["Subnet"])
-    assert cfgs[1]["Subnet"] == sub6 and cfgs[1]["Gateway"] == gw6
+    # dockerd shows no gateway it picked itself in a subnet the client gave
+    assert cfgs[1] == {"Subnet": sub6}
 
     static6 = str(net6[0x50])
     out = cli(
