@@ -217,7 +217,9 @@ def _one_family(
             )
     else:
         gateway = _first_free(rng or subnet, reserved | set(spec.aux.values()))
-    return str(subnet), gateway, str(rng) if rng else "", dict(spec.aux)
+    # the subnet as the client wrote it (dockerd keeps the string: inspect shows it)
+    shown = spec.subnet if _masked(spec.subnet) else str(subnet)
+    return shown, gateway, str(rng) if rng else "", dict(spec.aux)
 
 
 def plan_ipam(

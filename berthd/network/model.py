@@ -78,6 +78,10 @@ class Endpoint:
     aliases: list[str] = field(default_factory=list)
     static_ip: bool = False
     ports: list[dict[str, Any]] = field(default_factory=list)  # PortMapping.to_json() items
+    # links on a user network: names this container alone resolves (name → IPv4), and
+    # the gateway port of its link resolver (berthd.network.link_dns)
+    link_names: dict[str, str] = field(default_factory=dict)
+    dns_port: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -187,6 +187,14 @@ class NetworkStore:
             current.last_ip6 = ip
         return ip
 
+    def update_endpoint(self, ep: Endpoint) -> None:
+        """Rewrite an endpoint's record (its addresses stay)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE endpoints SET json = ? WHERE network_id = ? AND container_id = ?",
+                (orjson.dumps(ep.to_json()).decode(), ep.network_id, ep.container_id),
+            )
+
     def release(self, network_id: str, container_id: str) -> None:
         with self._lock:
             self._db.execute(

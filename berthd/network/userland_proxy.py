@@ -19,6 +19,7 @@ import contextlib
 import logging
 import socket
 from dataclasses import dataclass
+from typing import cast
 
 from berthd.errdefs import System
 
@@ -127,8 +128,7 @@ class _UDPFlow(asyncio.DatagramProtocol):
         self.last = asyncio.get_running_loop().time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last = asyncio.get_running_loop().time()
@@ -152,8 +152,7 @@ class _UDPProxy(asyncio.DatagramProtocol):
         self._reaper = asyncio.create_task(self._reap())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         client = (addr[0], addr[1])

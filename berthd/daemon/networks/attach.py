@@ -135,10 +135,12 @@ class AttachMixin(NetworksBase):
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
-        resolver = next((a.network.gateway for a in attachments if a.network.dns), "")
-        if resolver:
+        dns = next((a for a in attachments if a.network.dns), None)
+        resolver = dns.network.gateway if dns is not None else ""
+        if dns is not None:
             try:
-                await redirect_embedded_dns(netns, resolver)
+                port = await self._link_resolver(c, dns, extra_hosts)
+                await redirect_embedded_dns(netns, resolver, port)
                 resolver = EMBEDDED_DNS
             except errdefs.BerthdError as e:
                 log.warning("container %s: %s; using %s", c.short_id, e, resolver)
@@ -147,13 +149,30 @@ class AttachMixin(NetworksBase):
             netns, self._running_settings(c, netns, attachments, extra_hosts, resolver)
         )
 
+    async def _link_resolver(
+        self, c: Container, a: Attachment, extra_hosts: Sequence[tuple[str, str]]
+    ) -> int:
+        """For links on a user network: the port of this container's own resolver
+        (its link names, then aardvark); 53 (aardvark itself) without links."""
+        names = {n: ip for ip, text in extra_hosts for n in text.split()}
+        if not names:
+            return 53
+        port = await self.link_resolvers.start(c.id, a.network.gateway, names)
+        a.endpoint.link_names, a.endpoint.dns_port = names, port
+        await asyncio.to_thread(self.store.update_endpoint, a.endpoint)
+        return port
+
     async def _allocate(
         self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool
     ) -> Attachment:
         ipam = es.get("IPAMConfig") or {}
         requested = str(ipam.get("IPv4Address") or "")
         requested6 = str(ipam.get("IPv6Address") or "") if net.ipv6 else ""
-        aliases = [c.name.lstrip("/"), c.id[:12], *(es.get("Aliases") or [])]
+        # dockerd's DNSNames: the name, the aliases, the short ID, the hostname
+        hostname = str(c.config.get("Hostname") or "")
+        aliases = [c.name.lstrip("/"), *(es.get("Aliases") or []), c.id[:12]]
+        if hostname:
+            aliases.append(hostname)
         mac = str(es.get("MacAddress") or c.config.get("MacAddress") or "")
         ports = []
         if primary:

@@ -19,6 +19,7 @@ from berthd import errdefs
 from berthd.container import Container
 from berthd.network import AddressPool, Endpoint, Netavark, Network, NetworkStore
 from berthd.network.ip6_loopback import add_loopback_exclusions, remove_loopback_exclusions
+from berthd.network.link_dns import LinkResolvers
 from berthd.network.netavark import Attachment, PortMapping
 from berthd.network.userland_proxy import ProxyBinding, UserlandProxies
 
@@ -79,6 +80,7 @@ class NetworksBase:
         self._networks: dict[str, Network] = {}
         self.proxies = UserlandProxies()  # published ports on IPv6 host addresses
         self._loopback_rules: set[str] = set()  # containers with ip6_loopback rules
+        self.link_resolvers = LinkResolvers()  # containers with links on user networks
         # teardowns run in the background (netavark's teardown is the slow half:
         # ~250 ms on nftables), so a container's exit is not held up by it;
         # anything that needs the result waits for them
@@ -163,6 +165,8 @@ class NetworksBase:
             self._loopback_rules.add(cid)
 
     async def stop_proxies(self, cid: str) -> None:
+        """Stop what the daemon runs for a container: port proxies, link resolver."""
+        self.link_resolvers.stop(cid)
         await self.proxies.stop(cid)
         if cid in self._loopback_rules:
             self._loopback_rules.discard(cid)

@@ -153,6 +153,12 @@ class NetworksService(AttachMixin):
         for cid, eps in by_container.items():
             try:
                 await self.start_proxies(cid, self.attachments(eps))
+                for ep in eps:
+                    net = self._networks.get(ep.network_id)
+                    if ep.dns_port and net is not None:
+                        await self.link_resolvers.start(
+                            cid, net.gateway, ep.link_names, ep.dns_port
+                        )
             except errdefs.BerthdError as e:
                 log.warning("container %s: %s", cid[:12], e)
         # a teardown cut short by a crash may have freed the addresses but not the netns
@@ -170,6 +176,7 @@ class NetworksService(AttachMixin):
             ):
                 await self.stop_proxies(cid)
         await self.proxies.stop_all()
+        self.link_resolvers.stop_all()
         # only a daemon that used netavark cleans up after it: the shared chains may
         # be another daemon's (they are removed only when empty in any case)
         if self.driver.used and not await asyncio.to_thread(self.store.endpoints):

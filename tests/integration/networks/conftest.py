@@ -12,6 +12,7 @@ this daemon in ``ip link``, the netns directory, ``iptables -S`` or ``ip6tables 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
 import subprocess
@@ -49,7 +50,7 @@ class NetEnv:
 
     def subnet6(self) -> str:
         """A random ULA /64 of this module's own (fdXX:XXXX:XXXX:XXXX::/64)."""
-        s = f"fd{os.urandom(1).hex()}:{os.urandom(2).hex()}:{os.urandom(2).hex()}:{os.urandom(2).hex()}::/64"
+        s = str(ipaddress.IPv6Network((b"\xfd" + os.urandom(7) + bytes(8), 64)))
         self.subnets.append(s.split("::")[0] + ":")  # matches every address of it
         return s
 
