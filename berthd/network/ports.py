@@ -100,12 +100,13 @@ def plan_ports(
                 if got is None:
                     if len(candidates) == 1:
                         family = "tcp6" if ":" in host_ip else "tcp4"
+                        where = f"[{shown_ip}]" if ":" in shown_ip else shown_ip  # Go's form
                         if proto == "udp":
                             family = family.replace("tcp", "udp")
                         raise System(
                             f"driver failed programming external connectivity on endpoint "
                             f"{endpoint_desc}: Error starting userland proxy: listen "
-                            f"{family} {shown_ip}:{hp}: bind: address already in use"
+                            f"{family} {where}:{hp}: bind: address already in use"
                         )
                     continue
                 chosen = got

@@ -131,7 +131,7 @@ class AttachMixin(NetworksBase):
                     net = self.lookup(str(es.get("NetworkID") or name))
                     attachments.append(await self._allocate(c, net, es, f"eth{i}", primary=i == 0))
             await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
-            await self.start_proxies(c.id, attachments)
+            await self.start_proxies(c.id, attachments, f"{c.name.lstrip('/')} ({c.id[:12]})")
         except BaseException:
             await self._undo(c, netns, attachments)
             raise

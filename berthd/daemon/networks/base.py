@@ -134,7 +134,9 @@ class NetworksBase:
             out.append(Attachment(net, ep, ports))
         return out
 
-    async def start_proxies(self, cid: str, attachments: list[Attachment]) -> None:
+    async def start_proxies(
+        self, cid: str, attachments: list[Attachment], endpoint_desc: str = ""
+    ) -> None:
         """The userland proxies of a container's IPv6 host bindings (to its IPv6
         address on the network, else its IPv4 one, as dockerd's proxy)."""
         bindings = [
@@ -151,7 +153,13 @@ class NetworksBase:
             for i in range(p.range)
         ]
         if bindings:
-            await self.proxies.start(cid, bindings)
+            try:
+                await self.proxies.start(cid, bindings)
+            except errdefs.System as e:
+                desc = endpoint_desc or cid[:12]
+                raise errdefs.System(
+                    f"driver failed programming external connectivity on endpoint {desc}: {e}"
+                ) from None
         # netavark's IPv6 DNAT of default bindings must leave [::1] to the proxy
         loopback = [
             (p.host_port, p.range, p.protocol)

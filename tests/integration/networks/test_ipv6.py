@@ -12,6 +12,7 @@ serve on IPv6 loopback. ``--ipv6`` without an IPv6 subnet: no default IPv6 pool 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import urllib.request
 
 import docker
@@ -158,4 +159,14 @@ def test_ipv6_published_ports_on_loopback(net_env: NetEnv) -> None:
         d.remove(force=True)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://[::1]:{p_lo6}/index.html", timeout=1)
+    # a host process holds the port: the userland proxy's message, in Go's form
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(docker.errors.APIError) as e:
+            net_env.client.containers.run(
+                BB, ["true"], network="v6-p", ports={"80/tcp": ("::1", busy)}, remove=True
+            )
+        assert f"listen tcp6 [::1]:{busy}: bind: address already in use" in str(e.value)
     net.remove()
