@@ -63,6 +63,7 @@ class IpamPlan:
     aux6: dict[str, str] = field(default_factory=dict)
     show_gateway: bool = True
     show_gateway6: bool = True
+    user_subnet: bool = True
 
 
 def _prefix(text: str) -> IPNetwork | None:
@@ -174,6 +175,7 @@ def _one_family(
     version: int,
     existing: list[Network],
     pools: Iterable[AddressPool],
+    routed: Iterable[IPNetwork] = (),
 ) -> tuple[str, str, str, dict[str, str]]:
     family = _family(version)
     if len(specs) > 1:
@@ -184,7 +186,7 @@ def _one_family(
                 "could not find an available, non-overlapping IPv6 address pool among the "
                 "defaults to assign to the network"
             )
-        taken = [p for p, _ in _pools(existing, 4)]
+        taken = [p for p, _ in _pools(existing, 4)] + list(routed)
         subnet: IPNetwork = choose_subnet(pools, taken)
         return str(subnet), str(next(iter(subnet.hosts()))), "", {}
     spec = specs[0]
@@ -227,16 +229,19 @@ def plan_ipam(
     enable_ipv6: bool,
     existing: list[Network],
     pools: Iterable[AddressPool],
+    routed: Iterable[IPNetwork] = (),
 ) -> IpamPlan:
-    """Validated specs → the new network's pools; dockerd's errors for clashes."""
+    """Validated specs → the new network's pools; dockerd's errors for clashes.
+    ``routed``: the host's networks (``host_routes``), which a default pool skips."""
     v4 = [s for s in specs if (p := _prefix(s.subnet)) is not None and p.version == 4]
     v6 = [s for s in specs if (p := _prefix(s.subnet)) is not None and p.version == 6]
     # dockerd's inspect shows a gateway it chose only for a subnet it chose too
     plan = IpamPlan(
         show_gateway=not any(s.subnet and not s.gateway for s in v4),
         show_gateway6=not any(s.subnet and not s.gateway for s in v6),
+        user_subnet=any(s.subnet for s in v4),
     )
-    plan.subnet, plan.gateway, plan.ip_range, plan.aux = _one_family(v4, 4, existing, pools)
+    plan.subnet, plan.gateway, plan.ip_range, plan.aux = _one_family(v4, 4, existing, pools, routed)
     if enable_ipv6:
         plan.subnet6, plan.gateway6, plan.ip_range6, plan.aux6 = _one_family(v6, 6, existing, pools)
     elif v6:

@@ -36,6 +36,7 @@ class Network:
     # subnet but no gateway (libnetwork picked it); shown when it chose both
     show_gateway: bool = True
     show_gateway6: bool = True
+    user_subnet: bool = True  # the client chose the IPv4 subnet (--ip needs that)
     # IPv6 (EnableIPv6): a second pool; subnet6 may be kept without enable_ipv6 (as
     # dockerd keeps a v6 IPAM config it was given), then nothing is allocated from it
     enable_ipv6: bool = False

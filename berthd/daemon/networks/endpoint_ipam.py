@@ -36,16 +36,21 @@ def check_endpoint_ipam(net: Network, ipam: Mapping[str, Any]) -> None:
     for addr in ipam.get("LinkLocalIPs") or []:
         if _parse(str(addr)) is None:
             errs.append(f"invalid link-local IP address: {addr}")
-    for addr, subnet in ((a4, net.subnet), (a6, net.subnet6 if net.ipv6 else "")):
-        if addr is None or not subnet or addr.version != ipaddress.ip_network(subnet).version:
+    # dockerd: a static address needs a subnet the client configured (IPv6 ones always
+    # are), and must be in it
+    for addr, text, version, subnet, configured in (
+        (a4, v4, 4, net.subnet, net.user_subnet),
+        (a6, v6, 6, net.subnet6, net.ipv6),
+    ):
+        if addr is None or addr.version != version or net.default:
             continue
-        if addr not in ipaddress.ip_network(subnet):
-            errs.append(f"no configured subnet or ip-range contain the IP address {addr}")
-    if v6 and a6 is not None and a6.version == 6 and not net.ipv6 and not net.default:
-        errs.append(
-            "user specified IP address is supported only when connecting to networks with "
-            "user configured subnets"
-        )
+        if not configured:
+            errs.append(
+                "user specified IP address is supported only when connecting to networks "
+                "with user configured subnets"
+            )
+        elif addr not in ipaddress.ip_network(subnet):
+            errs.append(f"no configured subnet or ip-range contain the IP address {text}")
     if len(errs) == 1:
         raise errdefs.InvalidParameter(f"invalid endpoint settings:\n{errs[0]}")
     if errs:

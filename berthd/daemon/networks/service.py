@@ -30,6 +30,7 @@ from berthd.network import (
     NetworkStore,
     choose_subnet,
 )
+from berthd.network.host_routes import host_networks
 from berthd.network.ip6_loopback import remove_loopback_exclusions
 from berthd.network.ipam import DEFAULT_POOLS
 from berthd.network.ipam_request import (
@@ -109,7 +110,7 @@ class NetworksService(AttachMixin):
             subnet, gateway = old.subnet, old.gateway
         else:
             used = [ipaddress.IPv4Network(n.subnet) for n in others if n.subnet]
-            net = choose_subnet(s.pools or DEFAULT_POOLS, used)
+            net = choose_subnet(s.pools or DEFAULT_POOLS, used + host_networks())
             subnet, gateway = str(net), str(next(iter(net.hosts())))
         opts = {**_BRIDGE_OPTS, "com.docker.network.bridge.name": s.bridge}
         opts["com.docker.network.driver.mtu"] = str(s.mtu or 1500)
@@ -227,7 +228,10 @@ class NetworksService(AttachMixin):
             if any(n.name == name for n in self._networks.values()):
                 raise errdefs.Conflict(f"network with name {name} already exists")
             existing = list(self._networks.values())
-            plan = plan_ipam(specs, enable_ipv6, existing, self.settings.pools or DEFAULT_POOLS)
+            routed = await asyncio.to_thread(host_networks) if not _v4_given(specs) else []
+            plan = plan_ipam(
+                specs, enable_ipv6, existing, self.settings.pools or DEFAULT_POOLS, routed
+            )
             nid = new_id()
             net = Network(
                 id=nid,
@@ -247,6 +251,7 @@ class NetworksService(AttachMixin):
                 aux=plan.aux,
                 show_gateway=plan.show_gateway,
                 show_gateway6=plan.show_gateway6,
+                user_subnet=plan.user_subnet,
                 enable_ipv6=enable_ipv6,
                 subnet6=plan.subnet6,
                 gateway6=plan.gateway6,
@@ -360,3 +365,7 @@ class NetworksService(AttachMixin):
             net.id,
             {"container": c.id, "name": net.name, "type": net.driver},
         )
+
+
+def _v4_given(specs: list[PoolSpec]) -> bool:
+    return any(s.subnet and ":" not in s.subnet for s in specs)

@@ -8,7 +8,8 @@ libnetwork/ipam, the bridge driver's conflict check), status and wording.
   network …: networks have overlapping IPv4";
 - a subnet inside the default pools is fine (auto-allocation then skips it);
 - an IPv6 config without EnableIPv6 is kept, not allocated (no clash, no check);
-- with an ip-range and no gateway, the gateway is the range's first address.
+- with an ip-range and no gateway, the gateway is the range's first address;
+- ``--ip``/``--ip6`` need a subnet the client configured.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from tests.integration.networks.conftest import NetEnv
+from tests.integration.networks.conftest import NetEnv, cli
 
 pytestmark = pytest.mark.integration
 
@@ -142,5 +143,24 @@ def test_range_gateway_and_aux_addresses(net_env: NetEnv) -> None:
         # libnetwork's gateway: the range's first free address; the aux one is skipped
         assert "default via 172.31.214.128 " in out, out
         assert "inet 172.31.214.130/24" in out, out
+    finally:
+        net_env.client.api.remove_network(nid)
+
+
+def test_static_address_needs_a_configured_subnet(net_env: NetEnv) -> None:
+    nid = str(net_env.client.api.create_network("ir-auto")["Id"])
+    net_env.bridges.append("br-" + nid[:12])
+    try:
+        subnet = net_env.client.api.inspect_network(nid)["IPAM"]["Config"][0]["Subnet"]
+        net_env.subnets.append(subnet)
+        ip = subnet.rsplit(".", 1)[0] + ".9"
+        out = cli(net_env, "run", "--rm", "--network", "ir-auto", "--ip", ip, BB, "true")
+        assert out.returncode != 0
+        assert (
+            "invalid endpoint settings:\nuser specified IP address is supported only when "
+            "connecting to networks with user configured subnets"
+        ) in out.stderr, out.stderr
+        out = cli(net_env, "run", "--rm", "--network", "ir-auto", "--ip6", "fd00::9", BB, "true")
+        assert "user specified IP address is supported only" in out.stderr, out.stderr
     finally:
         net_env.client.api.remove_network(nid)

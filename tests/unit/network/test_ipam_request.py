@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from berthd.errdefs import Forbidden, InvalidParameter, NotFound
 from berthd.network import Network
+from berthd.network.host_routes import _routes
 from berthd.network.ipam import DEFAULT_POOLS
 from berthd.network.ipam_request import PoolSpec, check_bridge_conflicts, plan_ipam, validate_ipam
 
@@ -46,3 +49,19 @@ def test_range_gateway_and_ipv6_pools() -> None:
     assert plan.subnet == "172.17.0.0/16" and plan.gateway6 == "fd00:1::1"
     with pytest.raises(NotFound, match="IPv6 address pool"):
         plan_ipam([], True, [], DEFAULT_POOLS)
+
+
+def test_default_pools_skip_host_routes(tmp_path: Path) -> None:
+    routes = tmp_path / "route"
+    routes.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+        "br0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+    )
+    routed = _routes(str(routes))
+    assert [str(n) for n in routed] == ["172.17.0.0/16"]  # the default route is no conflict
+    assert plan_ipam([], False, [], DEFAULT_POOLS, routed).subnet == "172.18.0.0/16"
+    # a subnet the client names is taken as given
+    assert (
+        plan_ipam([PoolSpec("172.17.0.0/16")], False, [], DEFAULT_POOLS).subnet == "172.17.0.0/16"
+    )
