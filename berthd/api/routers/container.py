@@ -16,7 +16,6 @@ import orjson
 from aiohttp import web
 
 from berthd.api import schemas
-from berthd.api.decode import Struct
 from berthd.api.hijack import MULTIPLEXED, RAW, hijack
 from berthd.api.httputil import api_version, json_response, query_bool, query_int, read_json
 from berthd.api.httputil import version_less as older
@@ -320,14 +319,11 @@ class ContainersRouter:
         return resp
 
     async def post_container_exec_create(self, request: web.Request) -> web.StreamResponse:
-        body = _go_field_names(
-            await read_json(request, schema=schemas.EXEC_CREATE), schemas.EXEC_CREATE
-        )
+        body = await read_json(request, schema=schemas.EXEC_CREATE)
         return json_response(self.b.exec_create(request.match_info["name"], body), status=201)
 
     async def post_exec_start(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request, required=False, schema=schemas.EXEC_START) or {}
-        body = _go_field_names(body, schemas.EXEC_START)
         if older(api_version(request), "1.42") and isinstance(body, dict):
             body.pop("ConsoleSize", None)
         rec = self.b.exec_prepare(request.match_info["id"], body)
@@ -357,15 +353,3 @@ class ContainersRouter:
 
     async def get_exec_by_id(self, request: web.Request) -> web.StreamResponse:
         return json_response(self.b.exec_inspect(request.match_info["id"]))
-
-
-def _go_field_names(body: Any, schema: Struct) -> Any:
-    """The body with its keys spelled as the Go struct's fields: Go's decoder matches
-    them case-insensitively (docker-py sends ``detachKeys``); a later key wins."""
-    if not isinstance(body, dict):
-        return body
-    out: dict[str, Any] = {}
-    for key, value in body.items():
-        found = schema.lookup(key)
-        out[found[0] if found else key] = value
-    return out
