@@ -18,6 +18,7 @@ from berthd.api.routers.distribution import DistributionBackend, DistributionRou
 from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.network import NetworkBackend, NetworkRouter
 from berthd.api.routers.registry import RegistryBackend, RegistryRouter
+from berthd.api.routers.swarm import SwarmBackend, SwarmRouter
 from berthd.api.routers.system import SystemBackend, SystemRouter
 from berthd.api.routers.volume import VolumeBackend, VolumeRouter
 from berthd.api.routes import register
@@ -37,6 +38,7 @@ class Backends:
     container_fs: ContainerFSBackend | None = None
     distribution: DistributionBackend | None = None
     registry: RegistryBackend | None = None
+    swarm: SwarmBackend | None = None
 
 
 def build_app(backends: Backends, opts: APIOptions) -> web.Application:
@@ -61,6 +63,8 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, VolumeRouter(backends.volumes).routes())
     if backends.networks is not None:
         register(app, NetworkRouter(backends.networks).routes())
+    if backends.swarm is not None:
+        register(app, SwarmRouter(backends.swarm).routes())
     if opts.cors_header:
 
         async def options(request: web.Request) -> web.StreamResponse:

@@ -19,6 +19,7 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
+from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -70,6 +71,7 @@ class Daemon:
         self.id = daemon_id
         self.host = host
         self.events = EventsService()
+        self.cluster = InactiveCluster()  # no swarm yet (issue 18)
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService
@@ -171,6 +173,7 @@ class Daemon:
                 "Log": ["json-file", "local", "none"],
             },
             registry_config=lambda: daemon.registry.service_config().to_api(),
+            swarm=daemon.cluster,
         )
         log.info("Daemon has completed initialization")
         return daemon

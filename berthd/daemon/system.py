@@ -14,9 +14,10 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from berthd.config import STOCK_RUNTIMES, DaemonConfig, parse_host
+from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import Component
 from berthd.daemon.events import EventsService, Subscription
 from berthd.daemon.hostinfo import HostInfo
@@ -72,6 +73,14 @@ def _default_registry_config() -> dict[str, Any]:
     }
 
 
+class SwarmState(Protocol):
+    """What /info and /_ping show of the node's swarm membership."""
+
+    def status(self) -> str: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
 async def _no_counts() -> Counts:
     return Counts()
 
@@ -94,6 +103,7 @@ class SystemService:
         disk_usage: Callable[[list[str]], Awaitable[DiskUsage]] = _no_usage,
         plugins: Callable[[], dict[str, list[str]]] | None = None,
         registry_config: Callable[[], Mapping[str, Any]] | None = None,
+        swarm: SwarmState | None = None,
     ) -> None:
         self._config = config
         self.daemon_id = daemon_id
@@ -106,6 +116,7 @@ class SystemService:
         self._disk_usage = disk_usage
         self._plugins = plugins or (lambda: {"Volume": [], "Network": [], "Log": []})
         self._registry_config = registry_config or _default_registry_config
+        self._swarm = swarm or InactiveCluster()
 
     # -- /_ping ------------------------------------------------------------------
     def ping_headers(self) -> dict[str, str]:
@@ -114,7 +125,7 @@ class SystemService:
             "Builder-Version": "1",
             "Docker-Experimental": "false",
             "Ostype": "linux",
-            "Swarm": "inactive",
+            "Swarm": self._swarm.status(),
         }
 
     # -- /version ----------------------------------------------------------------
@@ -264,14 +275,7 @@ class SystemService:
             "ServerVersion": VERSION,
             "Runtimes": self.runtimes(),
             "DefaultRuntime": self._default_runtime(),
-            "Swarm": {
-                "NodeID": "",
-                "NodeAddr": "",
-                "LocalNodeState": "inactive",
-                "ControlAvailable": False,
-                "Error": "",
-                "RemoteManagers": None,
-            },
+            "Swarm": self._swarm.info(),
             "LiveRestoreEnabled": cfg.live_restore,
             "Isolation": "",
             "InitBinary": "docker-init",

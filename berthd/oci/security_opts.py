@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from berthd.errdefs import InvalidParameter
+from berthd.lib.strconv import parse_bool, quote
 
 __all__ = ["SecurityOptions", "parse_bool", "parse_security_opts"]
 
@@ -27,20 +28,6 @@ class SecurityOptions:
     apparmor_profile: str | None = None
     label_opts: list[str] = field(default_factory=list)
     writable_cgroups: bool | None = None
-
-
-def parse_bool(value: str) -> bool:
-    """Go's strconv.ParseBool; ValueError for anything else."""
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(value)
-
-
-def _quote(s: str) -> str:
-    # Go's %q for the common case: escape backslash and double quote.
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_security_opts(
@@ -66,7 +53,7 @@ def parse_security_opts(
         elif ":" in opt:
             key, _, value = opt.partition(":")
         else:
-            raise InvalidParameter(f"invalid --security-opt 1: {_quote(opt)}")
+            raise InvalidParameter(f"invalid --security-opt 1: {quote(opt)}")
         if key == "label":
             res.label_opts.append(value)
         elif key == "apparmor":
@@ -77,11 +64,11 @@ def parse_security_opts(
             try:
                 flag = parse_bool(value)
             except ValueError:
-                raise InvalidParameter(f"invalid --security-opt 2: {_quote(opt)}") from None
+                raise InvalidParameter(f"invalid --security-opt 2: {quote(opt)}") from None
             if key == "no-new-privileges":
                 res.no_new_privileges = flag
             else:
                 res.writable_cgroups = flag
         else:
-            raise InvalidParameter(f"invalid --security-opt 2: {_quote(opt)}")
+            raise InvalidParameter(f"invalid --security-opt 2: {quote(opt)}")
     return res

@@ -175,6 +175,9 @@ class ImageService:
     def image_in_use(self, image_id: str) -> None:
         """Nothing to record: rmi asks the container store who uses an image."""
 
+    def image_children(self, image_id: str) -> list[str]:
+        return self.images.children(image_id)
+
     def tag(self, image_id: str, ref: Reference) -> None:
         """Blocking ``TagImage`` (import and commit use it)."""
         tag_verb.add_tag(self, image_id, ref)

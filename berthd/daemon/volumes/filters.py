@@ -7,11 +7,11 @@ volumes are candidates (API 1.42+; the router adds ``all`` for older clients).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from berthd.errdefs import InvalidParameter
 from berthd.lib.filters import FilterArgs
+from berthd.lib.strconv import parse_bool as parse_go_bool
 from berthd.volume import ANONYMOUS_LABEL, DEFAULT_DRIVER, Volume
 
 __all__ = ["LIST_FILTERS", "PRUNE_FILTERS", "list_matcher", "parse_go_bool", "prune_matcher"]
@@ -21,32 +21,6 @@ PRUNE_FILTERS = ("label", "label!", "all")
 
 # (volume, referenced) → keep?
 ListMatcher = Callable[[Volume, bool], bool]
-
-_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
-def parse_go_bool(value: str) -> bool:
-    """Go's ``strconv.ParseBool``; ValueError otherwise."""
-    if value in _GO_TRUE:
-        return True
-    if value in _GO_FALSE:
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
-
-
-def _name_matches(filters: FilterArgs, name: str) -> bool:
-    """moby's ``Args.Match``: exact, else any value as an unanchored regexp."""
-    values = filters.get("name")
-    if not values or name in values:
-        return True
-    for pattern in values:
-        try:
-            if re.search(pattern, name):
-                return True
-        except re.error:
-            continue
-    return False
 
 
 def _labels_match(filters: FilterArgs, vol: Volume) -> bool:
@@ -66,7 +40,7 @@ def list_matcher(filters: FilterArgs) -> ListMatcher:
     def match(vol: Volume, referenced: bool) -> bool:
         if drivers and vol.driver not in drivers:
             return False
-        if filters.contains("name") and not _name_matches(filters, vol.name):
+        if filters.contains("name") and not filters.match_regexp("name", vol.name):
             return False
         if not _labels_match(filters, vol):
             return False

@@ -1,0 +1,1 @@
+"""berthd.builder: ``docker build`` (the Dockerfile front end and the classic builder)."""
