@@ -23,7 +23,7 @@ from berthd.lib.archive import (
     ReadStream,
     apply_tar,
     changes_dirs,
-    changes_size,
+    changes_dirs_size,
     export_changes,
     merge_with_deletions,
 )
@@ -148,7 +148,7 @@ class VfsDriver:
         return changes_dirs(self._dir(cache_id), self._dir(parent) if parent else None)
 
     def diff_size(self, cache_id: str, parent: str | None) -> int:
-        return changes_size(self._dir(cache_id), self.changes(cache_id, parent))
+        return changes_dirs_size(self._dir(cache_id), self._dir(parent) if parent else None)
 
     def diff(self, cache_id: str, parent: str | None) -> Iterator[bytes]:
         return export_changes(self._dir(cache_id), self.changes(cache_id, parent))

@@ -11,7 +11,9 @@ container, and the volumes are seen where the container sees them. The mounts
 die with the child; nothing is ever mounted in the daemon's namespace.
 
 It runs as ``python -I -S cpchild.py <request JSON>`` (a fresh interpreter, not
-a ``fork()`` of the threaded daemon) and imports only the standard library.
+a ``fork()`` of the threaded daemon) and imports only the standard library and
+berthd's stdlib-only :mod:`berthd.lib.fdtree` (from the request's ``pythonpath``,
+before the chroot).
 Protocol on stdout: one JSON line (``{"stat": …}`` or ``{"error": …, "kind": …}``);
 for ``get`` the tar follows; ``put`` reads the tar from stdin after its first
 line and ends with a second JSON line.
@@ -248,26 +250,83 @@ def stat_path(path: str) -> dict[str, Any]:
     }
 
 
-def _tar_filter(rebase_root: bool) -> Any:
-    def fix(ti: tarfile.TarInfo) -> tarfile.TarInfo:
-        ti.mtime = int(ti.mtime)
-        ti.uname = ti.gname = ""
-        if rebase_root:
-            ti.name = "/" + ti.name
-        return ti
+def _tar_info(
+    name: str, st: os.stat_result, dir_fd: int | None, base: str, links: dict[tuple[int, int], str]
+) -> tarfile.TarInfo | None:
+    """The header ``tarfile.add`` would make for ``base`` (in ``dir_fd``), read by fd."""
+    ti = tarfile.TarInfo(name)
+    ti.mode = stat.S_IMODE(st.st_mode)
+    ti.uid, ti.gid = st.st_uid, st.st_gid
+    ti.mtime = int(st.st_mtime)
+    ti.uname = ti.gname = ""
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        ti.type = tarfile.DIRTYPE
+    elif stat.S_ISLNK(mode):
+        ti.type = tarfile.SYMTYPE
+        ti.linkname = os.readlink(base, dir_fd=dir_fd)
+    elif stat.S_ISREG(mode):
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in links:
+            ti.type, ti.linkname = tarfile.LNKTYPE, links[key]
+        else:
+            if st.st_nlink > 1:
+                links[key] = name
+            ti.type, ti.size = tarfile.REGTYPE, st.st_size
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif stat.S_ISFIFO(mode):
+        ti.type = tarfile.FIFOTYPE
+    else:
+        return None  # sockets do not go into a tar
+    return ti
 
-    return fix
+
+def _add(
+    tf: tarfile.TarFile,
+    name: str,
+    st: os.stat_result,
+    dir_fd: int | None,
+    base: str,
+    links: dict[tuple[int, int], str],
+) -> None:
+    try:
+        ti = _tar_info(name, st, dir_fd, base, links)
+    except FileNotFoundError:
+        return  # gone under a running container
+    if ti is None:
+        return
+    if ti.type != tarfile.REGTYPE:
+        tf.addfile(ti)
+        return
+    try:
+        fd = os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    with os.fdopen(fd, "rb") as f:
+        tf.addfile(ti, f)
 
 
 def write_tar(path: str, st: dict[str, Any], out: IO[bytes]) -> None:
-    """Tar ``path``: a directory's tree, or the one entry, named after what was asked."""
+    """Tar ``path``: a directory's tree, or the one entry, named after what was asked.
+
+    The tree is walked iteratively by directory fds (``berthd.lib.fdtree``), so a
+    container's tree of any depth and path length is archived whole.
+    """
+    from berthd.lib.fdtree import O_DIR, TreeWalk
+
     is_dir = bool(st["mode"] & GO_DIR)
     name = rebase_name(path)
+    links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        if is_dir:
-            tf.add(path, arcname=name, recursive=True, filter=_tar_filter(name == ""))
-        else:
-            tf.add(path, arcname=name, recursive=False, filter=_tar_filter(False))
+        _add(tf, name or "/", os.lstat(path), None, path, links)
+        if not is_dir:
+            return
+        prefix = name + "/" if name else "/"
+        with TreeWalk(os.open(path, O_DIR)) as walk:
+            for entry in walk:
+                _add(tf, prefix + entry.path, entry.st, entry.dir_fd, entry.name, links)
 
 
 def _lookup(path: str, key: str, by_name: bool) -> list[str] | None:
@@ -375,7 +434,8 @@ def extract(req: dict[str, Any], target: str, src: IO[bytes]) -> None:
     except tarfile.TarError as e:
         raise _Fail("invalid", f"Error processing tar file({e})") from None
     except OSError as e:
-        raise _Fail("system", f"Error processing tar file({e})") from None
+        kind = "invalid" if e.errno == errno.ENAMETOOLONG else "system"
+        raise _Fail(kind, f"Error processing tar file({e})") from None
 
 
 def _line(out: IO[bytes], obj: dict[str, Any]) -> None:
@@ -387,6 +447,9 @@ def main(argv: list[str]) -> int:
     req: dict[str, Any] = json.loads(argv[1])
     out = sys.stdout.buffer
     op = req["op"]
+    if req.get("pythonpath"):  # berthd's own stdlib-only helpers, imported before the chroot
+        sys.path.insert(0, req["pythonpath"])
+        import berthd.lib.fdtree  # noqa: F401
     try:
         enter_container(req["root"], req.get("mounts") or [], create=True)
         if op == "put":

@@ -20,6 +20,8 @@ own rootfs), never that the link is refused at extraction.
 
 from __future__ import annotations
 
+from typing import Any
+
 from berthd import errdefs
 
 from .tarheader import LNK, SYM, Header
@@ -27,6 +29,7 @@ from .tarheader import LNK, SYM, Header
 __all__ = ["BreakoutGuard", "clean_name"]
 
 MAX_HOPS = 40
+_LINK = b"/"  # never a component: marks a trie node that is a symlink
 
 
 def _breakout(msg: str) -> errdefs.InvalidParameter:
@@ -54,6 +57,10 @@ class BreakoutGuard:
 
     def __init__(self) -> None:
         self._symlinks: dict[bytes, bytes] = {}
+        # The same paths as a trie of components ("is a symlink" = the _LINK key),
+        # so an entry with no symlink among its parents is cleared in one pass
+        # over its components, at any depth.
+        self._trie: dict[bytes, Any] = {}
 
     def check(self, hdr: Header) -> bytes:
         """Vet ``hdr``; return its cleaned relative path."""
@@ -66,13 +73,38 @@ class BreakoutGuard:
                 raise _breakout(f"invalid hardlink {_show(hdr.name)} -> {_show(hdr.linkname)}")
         if hdr.typeflag == SYM:
             self._symlinks[path] = hdr.linkname
-        else:
-            self._symlinks.pop(path, None)
+            self._mark(path, True)
+        elif self._symlinks.pop(path, None) is not None:
+            self._mark(path, False)
         return path
+
+    def _mark(self, path: bytes, link: bool) -> None:
+        node = self._trie
+        for comp in path.split(b"/"):
+            node = node.setdefault(comp, {})
+        if link:
+            node[_LINK] = True
+        else:
+            node.pop(_LINK, None)
+
+    def _through_link(self, parts: list[bytes]) -> bool:
+        """Whether a parent of the entry with components ``parts`` is a known symlink."""
+        node = self._trie
+        for comp in parts[:-1]:
+            child = node.get(comp)
+            if child is None:
+                return False
+            if _LINK in child:
+                return True
+            node = child
+        return False
 
     def _check_parents(self, path: bytes, shown: bytes) -> None:
         """Resolve the parent directories of ``path`` through known symlinks."""
-        parts = path.split(b"/")[:-1]
+        parts = path.split(b"/")
+        if not self._through_link(parts):
+            return  # no symlink on the way: nothing can lead out
+        parts = parts[:-1]
         resolved: list[bytes] = []
         hops = 0
         queue = list(parts)
