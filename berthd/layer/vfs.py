@@ -3,21 +3,20 @@
 For file systems where overlay cannot work (overlay on overlay, some
 network file systems) and for tests. Slow and space-hungry by design, as
 dockerd's: ``<data-root>/vfs/dir/<id>/`` holds the complete tree of layer
-``<id>``, so ``get`` needs no mount at all. Copies use ``cp -a
---reflink=auto`` (keeps owners, modes, xattrs, devices and hardlinks, and
-shares blocks where the file system can).
+``<id>``, so ``get`` needs no mount at all. Copies are
+:func:`berthd.lib.fdtree.copy_tree` (``cp -a --reflink=auto`` by directory fds:
+keeps owners, modes, xattrs, devices and hardlinks, shares blocks where the file
+system can, and copies trees of any depth, which ``cp`` cannot past PATH_MAX).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 
 from berthd import errdefs
 from berthd.lib.archive import (
-    DIE_WITH_PARENT,
     ApplyResult,
     Change,
     ReadStream,
@@ -27,6 +26,7 @@ from berthd.lib.archive import (
     export_changes,
     merge_with_deletions,
 )
+from berthd.lib.fdtree import copy_tree
 
 from .fsutil import fsync_dir, rmtree, syncfs
 
@@ -64,14 +64,11 @@ class VfsDriver:
         pdir = self._dir(parent)
         if not os.path.isdir(pdir):
             raise errdefs.NotFound(f"parent layer {parent} does not exist")
-        proc = subprocess.run(
-            [*DIE_WITH_PARENT, "cp", "-a", "--reflink=auto", "--", pdir, stage],
-            capture_output=True,
-            check=False,
-        )
-        if proc.returncode != 0:
+        try:
+            copy_tree(pdir, stage)
+        except OSError as exc:
             rmtree(stage)
-            raise errdefs.System(f"vfs: copy of {parent} failed: {proc.stderr.decode().strip()}")
+            raise errdefs.System(f"vfs: copy of {parent} failed: {exc}") from exc
         return stage
 
     def _publish(self, cache_id: str, stage: str) -> None:

@@ -27,7 +27,7 @@ from berthd.lib.archive import (
     tree_size,
 )
 
-DEPTH = 1500  # "ddd/" x 1500 = 6000 bytes: past PATH_MAX and the recursion limit
+DEPTH = 1100  # "ddd/" x 1100 = 4400 bytes: past PATH_MAX and the recursion limit
 NAME = "ddd"
 
 
@@ -144,3 +144,26 @@ def test_vfs_compare_export_and_merge(tmp_path: Path) -> None:
     apply_tar(io.BytesIO(data), str(staging))
     merge_with_deletions(str(staging), str(old))
     assert not (old / "x").exists() and read_leaf(old) == b"leaf"
+
+
+def test_copy_tree_keeps_everything(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    deep(src)
+    (src / "a").write_text("a")
+    os.link(src / "a", src / "hard")
+    os.symlink("../../..", src / "up")
+    os.mkfifo(src / "fifo")
+    os.chmod(src / "a", 0o4751)
+    os.setxattr(src / "a", "user.k", b"v")
+    os.utime(src / "a", ns=(1, 2_000_000_000))
+    fdtree.copy_tree(str(src), str(tmp_path / "dst"))
+    dst = tmp_path / "dst"
+    assert read_leaf(dst) == b"leaf"
+    assert os.stat(dst / "a").st_ino == os.stat(dst / "hard").st_ino
+    assert os.readlink(dst / "up") == "../../.."
+    assert stat.S_ISFIFO(os.lstat(dst / "fifo").st_mode)
+    st = os.stat(dst / "a")
+    assert stat.S_IMODE(st.st_mode) == 0o4751 and st.st_mtime_ns == 2_000_000_000
+    assert os.getxattr(dst / "a", "user.k") == b"v"
+    assert _chunks(tar_tree(str(dst))) == _chunks(tar_tree(str(src)))
