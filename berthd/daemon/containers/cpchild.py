@@ -359,16 +359,70 @@ def container_owner(user: str) -> tuple[int, int]:
     return uid, gid
 
 
+# A member whose name is longer than this is created from inside its parent directory
+# (tarfile opens members by their whole name, which stops at PATH_MAX).
+LONG_NAME = 3072
+_CHDIR_CHUNK = 2048
+
+
+def _chdir_into(parts: list[str]) -> None:
+    """``cd`` down ``parts`` (in the chroot: the container's own resolution), making
+    missing directories, a few KiB of path per ``chdir``."""
+    i = 0
+    while i < len(parts):
+        j, size = i, 0
+        while j < len(parts) and (j == i or size + len(parts[j]) < _CHDIR_CHUNK):
+            size += len(parts[j]) + 1
+            j += 1
+        try:
+            os.chdir("/".join(parts[i:j]))
+        except FileNotFoundError:
+            for comp in parts[i:j]:
+                try:
+                    os.mkdir(comp, 0o755)
+                except FileExistsError:
+                    pass
+                os.chdir(comp)
+        i = j
+
+
+def _long_dir(member: tarfile.TarInfo) -> None:
+    """A directory member with a long name, made here (cwd is its parent)."""
+    try:
+        os.mkdir(member.name, 0o700)
+    except FileExistsError:
+        pass
+    os.chown(member.name, member.uid, member.gid, follow_symlinks=False)
+    os.chmod(member.name, member.mode)
+    os.utime(member.name, (member.mtime, member.mtime), follow_symlinks=False)
+
+
 def _members(
-    tf: tarfile.TarFile, owner: tuple[int, int] | None, no_overwrite: bool
+    tf: tarfile.TarFile, owner: tuple[int, int] | None, no_overwrite: bool, top: int
 ) -> Iterator[tarfile.TarInfo]:
+    """The members, each checked; a long one is renamed to its base name with the
+    working directory moved to its parent (``top`` is the target's fd, where every
+    member starts and where tarfile's final directory pass runs)."""
+    here: list[str] = []  # where the working directory is, below the target
     for member in tf:
         parts = [p for p in member.name.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise _Fail("invalid", f"invalid archive entry {member.name!r}: outside of the target")
+        shown = "/" + "/".join(parts)
         member.name = "/".join(parts) or "."
         if owner is not None:
             member.uid, member.gid = owner
+        long = len(os.fsencode(member.name)) > LONG_NAME
+        parent = parts[:-1] if long else []
+        if parent[: len(here)] != here or not here:
+            os.fchdir(top)
+            here = []
+        if long:
+            if member.islnk():
+                raise _Fail("invalid", "Error processing tar file(hard link with a long name)")
+            _chdir_into(parent[len(here) :])  # a tree's entries come parents first
+            here = parent
+            member.name = parts[-1]
         if no_overwrite and parts:
             try:
                 existing = os.lstat(member.name)
@@ -377,15 +431,17 @@ def _members(
             if existing is not None:
                 if stat.S_ISDIR(existing.st_mode) and not member.isdir():
                     raise _Fail(
-                        "invalid",
-                        f"cannot overwrite directory {'/' + member.name!r} with non-directory",
+                        "invalid", f"cannot overwrite directory {shown!r} with non-directory"
                     )
                 if not stat.S_ISDIR(existing.st_mode) and member.isdir():
                     raise _Fail(
-                        "invalid",
-                        f"cannot overwrite non-directory {'/' + member.name!r} with directory",
+                        "invalid", f"cannot overwrite non-directory {shown!r} with directory"
                     )
+        if long and member.isdir():
+            _long_dir(member)
+            continue
         yield member
+    os.fchdir(top)
 
 
 def _keep(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
@@ -423,11 +479,12 @@ def prepare_put(req: dict[str, Any]) -> str:
 def extract(req: dict[str, Any], target: str, src: IO[bytes]) -> None:
     owner = container_owner(req["user"]) if req.get("copy_uid_gid") and req.get("user") else None
     os.chdir(target)
+    top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with tarfile.open(fileobj=src, mode="r|*") as tf:
             tf.extractall(
                 ".",
-                members=_members(tf, owner, bool(req.get("no_overwrite_dir_non_dir"))),
+                members=_members(tf, owner, bool(req.get("no_overwrite_dir_non_dir")), top),
                 numeric_owner=True,
                 filter=_keep,
             )
@@ -436,6 +493,10 @@ def extract(req: dict[str, Any], target: str, src: IO[bytes]) -> None:
     except OSError as e:
         kind = "invalid" if e.errno == errno.ENAMETOOLONG else "system"
         raise _Fail(kind, f"Error processing tar file({e})") from None
+    except RecursionError:  # tarfile's makedirs of a path past PATH_MAX
+        raise _Fail("invalid", "Error processing tar file(file name too long)") from None
+    finally:
+        os.close(top)
 
 
 def _line(out: IO[bytes], obj: dict[str, Any]) -> None:

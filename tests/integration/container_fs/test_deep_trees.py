@@ -1,5 +1,5 @@
 """Trees a container makes 3,000 levels deep, with paths past PATH_MAX (4,096 bytes) and
-255-byte names: diff, export, cp out, ps -s / system df, commit (and run the image),
+255-byte names: diff, export, cp out and in, ps -s / system df, commit (and run the image),
 save/rmi/load, rm -f and container prune all answer, and leave nothing behind (issue 13,
 item 2). Two deep containers in all, to keep the test short."""
 
@@ -72,8 +72,8 @@ def test_deep_tree_everywhere(env: Env) -> None:
         exported = _files(_raw(env, "export", name))
         assert exported[LEAF] == b"leaf\n" and exported[LONG_LEAF] == b"long\n"
 
-        copied = _files(_raw(env, "cp", f"{name}:/d", "-"))
-        assert copied[LEAF] == b"leaf\n"
+        copied_tar = _raw(env, "cp", f"{name}:/d", "-")
+        assert _files(copied_tar)[LEAF] == b"leaf\n"
 
         rows = env.client.api.containers(all=True, size=True, filters={"name": name})
         assert rows[0]["SizeRw"] >= len(b"leaf\nlong\n")
@@ -87,6 +87,9 @@ def test_deep_tree_everywhere(env: Env) -> None:
         assert "Loaded image" in env.ok("load", stdin=saved, timeout=120)
         assert env.ok("run", "--rm", repo, "sh", "-c", CHECK, timeout=120) == SEEN
         env.ok("rmi", repo)
+
+        _raw(env, "cp", "-", f"{name}:/tmp", stdin=copied_tar)  # and back in, elsewhere
+        assert _files(_raw(env, "cp", f"{name}:/tmp/d", "-"))[LEAF] == b"leaf\n"
 
         env.ok("rm", "-f", name)
         assert not os.path.lexists(upper), "rm -f left the container's layer behind"
