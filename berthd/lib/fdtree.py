@@ -40,7 +40,7 @@ __all__ = [
     "tree_bytes",
 ]
 
-FD_CAP = 64
+FD_CAP = 32
 O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # What opening a component that is not a plain directory fails with.
 _NOT_A_DIR = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)

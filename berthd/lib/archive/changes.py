@@ -59,6 +59,10 @@ def _same_time(a: int, b: int) -> bool:
     return a // 10**9 == b // 10**9 and (a % 10**9 == 0 or b % 10**9 == 0)
 
 
+# A cursor per lower layer (up to 128 of them): few fds each, the rest reopened with "..".
+_LOWER_FD_CAP = 4
+
+
 class _LowerCursor:
     """One lower layer, kept at the directory the upper walk is in (or below
     where the layer has no such directory: then it has nothing to say)."""
@@ -66,7 +70,7 @@ class _LowerCursor:
     def __init__(self, root: str) -> None:
         self.chain: DirChain | None
         try:
-            self.chain = DirChain(root)
+            self.chain = DirChain(root, cap=_LOWER_FD_CAP)
         except (FileNotFoundError, NotADirectoryError):
             self.chain = None
         self.missing = 0 if self.chain is not None else 1
