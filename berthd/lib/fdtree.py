@@ -177,23 +177,40 @@ class DirChain:
 
 
 class Entry:
-    """One entry met by :class:`TreeWalk`; ``dir_fd`` is valid while it is current."""
+    """One entry met by :class:`TreeWalk`; ``dir_fd`` is valid while it is current
+    (so is a lazy ``st``: read it then, not later)."""
 
-    __slots__ = ("dir_fd", "name", "path", "st")
+    __slots__ = ("_dir", "_st", "dir_fd", "name", "path")
 
-    def __init__(self, dir_fd: int, name: str, path: str, st: os.stat_result) -> None:
+    def __init__(
+        self, dir_fd: int, name: str, path: str, st: os.stat_result | None, is_dir: bool
+    ) -> None:
         self.dir_fd = dir_fd
         self.name = name
         self.path = path  # relative to the root, "a/b/c"
-        self.st = st
+        self._st = st
+        self._dir = is_dir
+
+    @property
+    def st(self) -> os.stat_result:
+        if self._st is None:
+            self._st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
+        return self._st
 
     @property
     def is_dir(self) -> bool:
-        return stat.S_ISDIR(self.st.st_mode)
+        return self._dir
 
 
 def _sorted_names(fd: int) -> Iterator[str]:
     return iter(sorted(os.listdir(fd)))
+
+
+def _sorted_kinds(fd: int) -> Iterator[tuple[str, bool]]:
+    """(name, is a directory) from the directory's own type bits: no stat each."""
+    with os.scandir(fd) as it:
+        found = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    return iter(sorted(found))
 
 
 class TreeWalk:
@@ -203,7 +220,9 @@ class TreeWalk:
     ``enter(name)`` / ``leave()`` are called as the walk goes into and out of a
     directory (after the entry was yielded), so callers can move cursors of
     their own in step (the lower layers of an overlay diff). Call :meth:`skip`
-    while an entry is current not to descend into it.
+    while an entry is current not to descend into it. With ``stats=False``
+    entries are typed from the directory listing and ``st`` is read only if
+    asked (a walk that looks at names only costs no ``stat`` per entry).
     """
 
     def __init__(
@@ -212,10 +231,12 @@ class TreeWalk:
         *,
         enter: Callable[[str], None] | None = None,
         leave: Callable[[], None] | None = None,
+        stats: bool = True,
     ) -> None:
         self.chain = DirChain(root)
         self._enter = enter
         self._leave = leave
+        self._stats = stats
         self._skip = False
 
     def skip(self) -> None:
@@ -230,13 +251,18 @@ class TreeWalk:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _list(self, fd: int) -> Iterator[tuple[str, bool]]:
+        if self._stats:
+            return ((name, False) for name in _sorted_names(fd))
+        return _sorted_kinds(fd)
+
     def __iter__(self) -> Iterator[Entry]:
         chain = self.chain
-        stack = [_sorted_names(chain.fd)]
+        stack = [self._list(chain.fd)]
         prefix = ""
         while stack:
-            name = next(stack[-1], None)
-            if name is None:
+            item = next(stack[-1], None)
+            if item is None:
                 stack.pop()
                 if stack:
                     left = chain.names[-1]
@@ -245,16 +271,20 @@ class TreeWalk:
                     chain.pop()
                     prefix = prefix[: len(prefix) - len(left) - 1]
                 continue
-            try:
-                st = os.stat(name, dir_fd=chain.fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # gone under a running container
+            name, is_dir = item
+            st: os.stat_result | None = None
+            if self._stats:
+                try:
+                    st = os.stat(name, dir_fd=chain.fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # gone under a running container
+                is_dir = stat.S_ISDIR(st.st_mode)
             self._skip = False
-            yield Entry(chain.fd, name, prefix + name, st)
-            if not stat.S_ISDIR(st.st_mode) or self._skip or not chain.push(name):
+            yield Entry(chain.fd, name, prefix + name, st, is_dir)
+            if not is_dir or self._skip or not chain.push(name):
                 continue
             try:
-                names = _sorted_names(chain.fd)
+                names = self._list(chain.fd)
             except FileNotFoundError:
                 chain.pop()
                 continue

@@ -71,7 +71,7 @@ def convert_to_overlay(root: str) -> int:
     removed, not entered.
     """
     count = 0
-    with TreeWalk(root) as walk:
+    with TreeWalk(root, stats=False) as walk:
         for entry in walk:
             name = entry.name
             if not name.startswith(WH_PREFIX):
