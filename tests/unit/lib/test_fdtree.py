@@ -167,3 +167,30 @@ def test_copy_tree_keeps_everything(tmp_path: Path) -> None:
     assert stat.S_IMODE(st.st_mode) == 0o4751 and st.st_mtime_ns == 2_000_000_000
     assert os.getxattr(dst / "a", "user.k") == b"v"
     assert _chunks(tar_tree(str(dst))) == _chunks(tar_tree(str(src)))
+
+
+@pytest.mark.parametrize("link", ["{outside}", "../../outside", "inside"])
+def test_long_names_never_write_through_a_link(tmp_path: Path, link: str) -> None:
+    """A long entry (written around GNU tar) under a symlink of the same archive:
+    refused, whether the link leads out or not; nothing lands outside."""
+    from berthd import errdefs
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "sub" / "dest"
+    dest.mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        d = tarfile.TarInfo("inside")
+        d.type = tarfile.DIRTYPE
+        tf.addfile(d)
+        ln = tarfile.TarInfo("a")
+        ln.type, ln.linkname = tarfile.SYMTYPE, link.replace("{outside}", str(outside))
+        tf.addfile(ln)
+        f = tarfile.TarInfo("a/" + "/".join([NAME] * 1100) + "/pwned")
+        f.size = 1
+        tf.addfile(f, io.BytesIO(b"x"))
+    with pytest.raises(errdefs.InvalidParameter):
+        apply_tar(io.BytesIO(buf.getvalue()), str(dest))
+    assert list(outside.iterdir()) == []
+    assert not (dest / "inside").exists() or list((dest / "inside").iterdir()) == []
