@@ -12,8 +12,8 @@ die with the child; nothing is ever mounted in the daemon's namespace.
 
 It runs as ``python -I -S cpchild.py <request JSON>`` (a fresh interpreter, not
 a ``fork()`` of the threaded daemon) and imports only the standard library and
-berthd's stdlib-only :mod:`berthd.lib.fdtree` (from the request's ``pythonpath``,
-before the chroot).
+berthd's stdlib-only :mod:`berthd.lib.fdtar` and :mod:`berthd.lib.fdtree` (from
+the request's ``pythonpath``, before the chroot).
 Protocol on stdout: one JSON line (``{"stat": …}`` or ``{"error": …, "kind": …}``);
 for ``get`` the tar follows; ``put`` reads the tar from stdin after its first
 line and ends with a second JSON line.
@@ -250,83 +250,17 @@ def stat_path(path: str) -> dict[str, Any]:
     }
 
 
-def _tar_info(
-    name: str, st: os.stat_result, dir_fd: int | None, base: str, links: dict[tuple[int, int], str]
-) -> tarfile.TarInfo | None:
-    """The header ``tarfile.add`` would make for ``base`` (in ``dir_fd``), read by fd."""
-    ti = tarfile.TarInfo(name)
-    ti.mode = stat.S_IMODE(st.st_mode)
-    ti.uid, ti.gid = st.st_uid, st.st_gid
-    ti.mtime = int(st.st_mtime)
-    ti.uname = ti.gname = ""
-    mode = st.st_mode
-    if stat.S_ISDIR(mode):
-        ti.type = tarfile.DIRTYPE
-    elif stat.S_ISLNK(mode):
-        ti.type = tarfile.SYMTYPE
-        ti.linkname = os.readlink(base, dir_fd=dir_fd)
-    elif stat.S_ISREG(mode):
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1 and key in links:
-            ti.type, ti.linkname = tarfile.LNKTYPE, links[key]
-        else:
-            if st.st_nlink > 1:
-                links[key] = name
-            ti.type, ti.size = tarfile.REGTYPE, st.st_size
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        ti.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-        ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-    elif stat.S_ISFIFO(mode):
-        ti.type = tarfile.FIFOTYPE
-    else:
-        return None  # sockets do not go into a tar
-    return ti
-
-
-def _add(
-    tf: tarfile.TarFile,
-    name: str,
-    st: os.stat_result,
-    dir_fd: int | None,
-    base: str,
-    links: dict[tuple[int, int], str],
-) -> None:
-    try:
-        ti = _tar_info(name, st, dir_fd, base, links)
-    except FileNotFoundError:
-        return  # gone under a running container
-    if ti is None:
-        return
-    if ti.type != tarfile.REGTYPE:
-        tf.addfile(ti)
-        return
-    try:
-        fd = os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-    except FileNotFoundError:
-        return
-    with os.fdopen(fd, "rb") as f:
-        tf.addfile(ti, f)
-
-
 def write_tar(path: str, st: dict[str, Any], out: IO[bytes]) -> None:
     """Tar ``path``: a directory's tree, or the one entry, named after what was asked.
 
-    The tree is walked iteratively by directory fds (``berthd.lib.fdtree``), so a
+    The tree is walked iteratively by directory fds (``berthd.lib.fdtar``), so a
     container's tree of any depth and path length is archived whole.
     """
-    from berthd.lib.fdtree import O_DIR, TreeWalk
+    from berthd.lib.fdtar import add_tree
 
     is_dir = bool(st["mode"] & GO_DIR)
-    name = rebase_name(path)
-    links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        _add(tf, name or "/", os.lstat(path), None, path, links)
-        if not is_dir:
-            return
-        prefix = name + "/" if name else "/"
-        with TreeWalk(os.open(path, O_DIR)) as walk:
-            for entry in walk:
-                _add(tf, prefix + entry.path, entry.st, entry.dir_fd, entry.name, links)
+        add_tree(tf, path, rebase_name(path), recursive=is_dir)
 
 
 def _lookup(path: str, key: str, by_name: bool) -> list[str] | None:
@@ -359,33 +293,6 @@ def container_owner(user: str) -> tuple[int, int]:
     return uid, gid
 
 
-# A member whose name is longer than this is created from inside its parent directory
-# (tarfile opens members by their whole name, which stops at PATH_MAX).
-LONG_NAME = 3072
-_CHDIR_CHUNK = 2048
-
-
-def _chdir_into(parts: list[str]) -> None:
-    """``cd`` down ``parts`` (in the chroot: the container's own resolution), making
-    missing directories, a few KiB of path per ``chdir``."""
-    i = 0
-    while i < len(parts):
-        j, size = i, 0
-        while j < len(parts) and (j == i or size + len(parts[j]) < _CHDIR_CHUNK):
-            size += len(parts[j]) + 1
-            j += 1
-        try:
-            os.chdir("/".join(parts[i:j]))
-        except FileNotFoundError:
-            for comp in parts[i:j]:
-                try:
-                    os.mkdir(comp, 0o755)
-                except FileExistsError:
-                    pass
-                os.chdir(comp)
-        i = j
-
-
 def _long_dir(member: tarfile.TarInfo) -> None:
     """A directory member with a long name, made here (cwd is its parent)."""
     try:
@@ -403,6 +310,8 @@ def _members(
     """The members, each checked; a long one is renamed to its base name with the
     working directory moved to its parent (``top`` is the target's fd, where every
     member starts and where tarfile's final directory pass runs)."""
+    from berthd.lib import fdtar
+
     here: list[str] = []  # where the working directory is, below the target
     for member in tf:
         parts = [p for p in member.name.split("/") if p not in ("", ".")]
@@ -412,7 +321,7 @@ def _members(
         member.name = "/".join(parts) or "."
         if owner is not None:
             member.uid, member.gid = owner
-        long = len(os.fsencode(member.name)) > LONG_NAME
+        long = len(os.fsencode(member.name)) > fdtar.LONG_NAME
         parent = parts[:-1] if long else []
         if parent[: len(here)] != here or not here:
             os.fchdir(top)
@@ -420,7 +329,7 @@ def _members(
         if long:
             if member.islnk():
                 raise _Fail("invalid", "Error processing tar file(hard link with a long name)")
-            _chdir_into(parent[len(here) :])  # a tree's entries come parents first
+            fdtar.chdir_into(parent[len(here) :])  # a tree's entries come parents first
             here = parent
             member.name = parts[-1]
         if no_overwrite and parts:
@@ -510,7 +419,7 @@ def main(argv: list[str]) -> int:
     op = req["op"]
     if req.get("pythonpath"):  # berthd's own stdlib-only helpers, imported before the chroot
         sys.path.insert(0, req["pythonpath"])
-        import berthd.lib.fdtree  # noqa: F401
+        import berthd.lib.fdtar  # noqa: F401
     try:
         enter_container(req["root"], req.get("mounts") or [], create=True)
         if op == "put":

@@ -15,6 +15,7 @@ the chroot is the safety, not a filter).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,8 @@ def extract_in_root(
 _TAR_CHILD = r"""
 import os, sys, tarfile
 root, path, rebase = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, sys.argv[4])
+from berthd.lib.fdtar import add_tree  # before the chroot: walks by fds, any depth
 os.chroot(root)
 os.chdir("/")
 parent, base = os.path.split(path.rstrip("/") or "/")
@@ -128,8 +131,12 @@ out = sys.stdout.buffer
 out.write(b"OK\n")
 out.flush()
 with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-    tf.add(base or ".", arcname=rebase or base or ".", recursive=True)
+    add_tree(tf, base or ".", rebase or base or ".")
 """
+# The directory holding the berthd package, for the children's stdlib-only imports.
+_PYTHONPATH = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
 
 
 def archive_in_root(root: str, path: str, rebase: str = "") -> Iterator[bytes]:
@@ -140,7 +147,7 @@ def archive_in_root(root: str, path: str, rebase: str = "") -> Iterator[bytes]:
     NotFound at once if the path does not exist; then yields tar chunks.
     """
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _TAR_CHILD, root, path, rebase],
+        [sys.executable, "-I", "-S", "-c", _TAR_CHILD, root, path, rebase, _PYTHONPATH],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

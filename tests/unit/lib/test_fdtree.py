@@ -194,3 +194,15 @@ def test_long_names_never_write_through_a_link(tmp_path: Path, link: str) -> Non
         apply_tar(io.BytesIO(buf.getvalue()), str(dest))
     assert list(outside.iterdir()) == []
     assert not (dest / "inside").exists() or list((dest / "inside").iterdir()) == []
+
+
+def test_archive_in_root_takes_a_deep_tree(tmp_path: Path) -> None:
+    from berthd.lib.archive import archive_in_root
+
+    root = tmp_path / "root"
+    root.mkdir()
+    deep(root)
+    data = _chunks(archive_in_root(str(root), "/" + NAME))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        leaf = tf.extractfile(leaf_path())
+        assert leaf is not None and leaf.read() == b"leaf"
