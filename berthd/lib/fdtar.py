@@ -10,13 +10,15 @@ container's tree of any depth and path length is archived whole, with the header
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tarfile
+from collections.abc import Callable, Iterable, Iterator
 
 from berthd.lib.fdtree import O_DIR, TreeWalk
 
-__all__ = ["LONG_NAME", "add_at", "add_tree", "chdir_into", "tar_info"]
+__all__ = ["LONG_NAME", "add_at", "add_tree", "chdir_into", "place", "tar_info"]
 
 
 def tar_info(
@@ -116,3 +118,54 @@ def chdir_into(parts: list[str]) -> None:
                     pass
                 os.chdir(comp)
         i = j
+
+
+def _dir_here(member: tarfile.TarInfo) -> None:
+    """A directory member, made in the working directory under its base name."""
+    try:
+        os.mkdir(member.name, 0o700)
+    except FileExistsError:
+        pass
+    os.chown(member.name, member.uid, member.gid, follow_symlinks=False)
+    os.chmod(member.name, member.mode)
+    os.utime(member.name, (member.mtime, member.mtime), follow_symlinks=False)
+
+
+def place(
+    members: Iterable[tarfile.TarInfo],
+    top: int,
+    check: Callable[[tarfile.TarInfo, str], None] | None = None,
+) -> Iterator[tarfile.TarInfo]:
+    """Members (names already cleaned and relative) ready for ``extractall(".")``
+    from the directory ``top`` (an fd), whatever their length.
+
+    A member whose name ``tarfile`` could not open (past :data:`LONG_NAME`) is
+    renamed to its base name with the working directory moved to its parent
+    (followed as the tree resolves it: in a chroot, the container's own view); a
+    long directory is made here (its time then moves with its children's). The
+    working directory is back at ``top`` for every other member and at the end,
+    where ``extractall`` sets the directories' times. ``check(member, path)``
+    runs with the working directory in place (``path`` is the member's full one).
+    """
+    here: list[str] = []  # where the working directory is, below ``top``
+    for member in members:
+        parts = [] if member.name == "." else member.name.split("/")
+        shown = "/".join(parts)
+        long = len(os.fsencode(member.name)) > LONG_NAME
+        parent = parts[:-1] if long else []
+        if not here or parent[: len(here)] != here:
+            os.fchdir(top)
+            here = []
+        if long:
+            if member.islnk():
+                raise OSError(errno.ENAMETOOLONG, "hard link with a long name", shown)
+            chdir_into(parent[len(here) :])  # a tree's entries come parents first
+            here = parent
+            member.name = parts[-1]
+        if check is not None:
+            check(member, shown)
+        if long and member.isdir():
+            _dir_here(member)
+            continue
+        yield member
+    os.fchdir(top)

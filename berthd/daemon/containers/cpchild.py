@@ -293,64 +293,38 @@ def container_owner(user: str) -> tuple[int, int]:
     return uid, gid
 
 
-def _long_dir(member: tarfile.TarInfo) -> None:
-    """A directory member with a long name, made here (cwd is its parent)."""
-    try:
-        os.mkdir(member.name, 0o700)
-    except FileExistsError:
-        pass
-    os.chown(member.name, member.uid, member.gid, follow_symlinks=False)
-    os.chmod(member.name, member.mode)
-    os.utime(member.name, (member.mtime, member.mtime), follow_symlinks=False)
-
-
 def _members(
     tf: tarfile.TarFile, owner: tuple[int, int] | None, no_overwrite: bool, top: int
 ) -> Iterator[tarfile.TarInfo]:
-    """The members, each checked; a long one is renamed to its base name with the
-    working directory moved to its parent (``top`` is the target's fd, where every
-    member starts and where tarfile's final directory pass runs)."""
-    from berthd.lib import fdtar
+    """The members, each checked, placed for extraction (``berthd.lib.fdtar.place``:
+    long names are written from inside their parent directory)."""
+    from berthd.lib.fdtar import place
 
-    here: list[str] = []  # where the working directory is, below the target
-    for member in tf:
-        parts = [p for p in member.name.split("/") if p not in ("", ".")]
-        if ".." in parts:
-            raise _Fail("invalid", f"invalid archive entry {member.name!r}: outside of the target")
-        shown = "/" + "/".join(parts)
-        member.name = "/".join(parts) or "."
-        if owner is not None:
-            member.uid, member.gid = owner
-        long = len(os.fsencode(member.name)) > fdtar.LONG_NAME
-        parent = parts[:-1] if long else []
-        if parent[: len(here)] != here or not here:
-            os.fchdir(top)
-            here = []
-        if long:
-            if member.islnk():
-                raise _Fail("invalid", "Error processing tar file(hard link with a long name)")
-            fdtar.chdir_into(parent[len(here) :])  # a tree's entries come parents first
-            here = parent
-            member.name = parts[-1]
-        if no_overwrite and parts:
-            try:
-                existing = os.lstat(member.name)
-            except OSError:
-                existing = None
-            if existing is not None:
-                if stat.S_ISDIR(existing.st_mode) and not member.isdir():
-                    raise _Fail(
-                        "invalid", f"cannot overwrite directory {shown!r} with non-directory"
-                    )
-                if not stat.S_ISDIR(existing.st_mode) and member.isdir():
-                    raise _Fail(
-                        "invalid", f"cannot overwrite non-directory {shown!r} with directory"
-                    )
-        if long and member.isdir():
-            _long_dir(member)
-            continue
-        yield member
-    os.fchdir(top)
+    def cleaned() -> Iterator[tarfile.TarInfo]:
+        for member in tf:
+            parts = [p for p in member.name.split("/") if p not in ("", ".")]
+            if ".." in parts:
+                raise _Fail(
+                    "invalid", f"invalid archive entry {member.name!r}: outside of the target"
+                )
+            member.name = "/".join(parts) or "."
+            if owner is not None:
+                member.uid, member.gid = owner
+            yield member
+
+    def conflict(member: tarfile.TarInfo, path: str) -> None:
+        if not no_overwrite or not path:
+            return
+        try:
+            existing = os.lstat(member.name)
+        except OSError:
+            return
+        if stat.S_ISDIR(existing.st_mode) and not member.isdir():
+            raise _Fail("invalid", f"cannot overwrite directory {'/' + path!r} with non-directory")
+        if not stat.S_ISDIR(existing.st_mode) and member.isdir():
+            raise _Fail("invalid", f"cannot overwrite non-directory {'/' + path!r} with directory")
+
+    return place(cleaned(), top, conflict)
 
 
 def _keep(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:

@@ -206,3 +206,14 @@ def test_archive_in_root_takes_a_deep_tree(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         leaf = tf.extractfile(leaf_path())
         assert leaf is not None and leaf.read() == b"leaf"
+
+
+def test_extract_in_root_takes_a_deep_tree(tmp_path: Path) -> None:
+    from berthd.lib.archive import extract_in_root
+
+    src, root = tmp_path / "src", tmp_path / "root"
+    src.mkdir()
+    root.mkdir()
+    deep(src)
+    extract_in_root(io.BytesIO(_chunks(tar_tree(str(src)))), str(root), "/")
+    assert read_leaf(root) == b"leaf"
