@@ -15,17 +15,20 @@ from berthd.image.reference import DigestReference, parse_any_reference
 from berthd.registry.auth_config import decode_auth_header
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.distribution.remote import RegistryClient
 
 __all__ = ["distribution_inspect"]
 
 
 async def distribution_inspect(
-    svc: ImageService, name: str, auth_header: str | None, headers: Mapping[str, str]
+    registry: RegistryClient | None,
+    name: str,
+    auth_header: str | None,
+    headers: Mapping[str, str],
 ) -> DistributionInspect:
     ref = parse_any_reference(name)
     if isinstance(ref, DigestReference):
         raise errdefs.System("no manifest found for full image ID")
-    if svc.registry is None:
+    if registry is None:
         raise errdefs.NotImplemented_("no registry client configured")
-    return await inspect_distribution(svc.registry, ref, decode_auth_header(auth_header), headers)
+    return await inspect_distribution(registry, ref, decode_auth_header(auth_header), headers)

@@ -22,7 +22,7 @@ from berthd.image.reference import Reference, parse_normalized_named
 from berthd.registry.auth_config import AuthConfig
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext, PullTransfer
 
 __all__ = ["parse_pull_reference", "pull_image"]
 
@@ -43,14 +43,14 @@ def parse_pull_reference(image: str, tag: str) -> Reference:
     return ref
 
 
-def _labels(svc: ImageService, image_id: str) -> dict[str, str]:
+def _labels(svc: ImageContext, image_id: str) -> dict[str, str]:
     try:
         return dict(svc.images.get(image_id).config.labels())
     except errdefs.BerthdError:
         return {}
 
 
-def _platform_warning(svc: ImageService, ref: Reference, want: plat.Platform) -> str | None:
+def _platform_warning(svc: ImageContext, ref: Reference, want: plat.Platform) -> str | None:
     try:
         image_id = svc.references.get(ref)
         cfg = svc.images.get(image_id).config
@@ -66,17 +66,16 @@ def _platform_warning(svc: ImageService, ref: Reference, want: plat.Platform) ->
 
 
 async def pull_image(
-    svc: ImageService,
+    svc: ImageContext,
+    transfer: PullTransfer,
     ref: Reference,
     platform: plat.Platform | None,
     auth: AuthConfig,
     headers: Mapping[str, str],
     out: Output,
 ) -> None:
-    if svc.registry is None:
-        raise errdefs.NotImplemented_("no registry client configured")
     req = PullRequest(ref, platform, auth, headers)
-    puller = Puller(svc.registry, svc.downloads, svc.stores, req, out)
+    puller = Puller(transfer.registry, transfer.downloads, transfer.stores, req, out)
     await puller.pull()
     if platform is not None and not ref.is_name_only:
         warning = await asyncio.to_thread(_platform_warning, svc, ref, platform)

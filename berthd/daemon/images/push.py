@@ -23,7 +23,7 @@ from berthd.registry.auth_config import (
 )
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext, PushTransfer
 
 __all__ = ["parse_push_auth", "parse_push_reference", "push_image"]
 
@@ -48,10 +48,13 @@ def parse_push_auth(header: str | None, body: bytes) -> AuthConfig:
 
 
 async def push_image(
-    svc: ImageService, ref: Reference, auth: AuthConfig, headers: Mapping[str, str], out: Output
+    svc: ImageContext,
+    transfer: PushTransfer,
+    ref: Reference,
+    auth: AuthConfig,
+    headers: Mapping[str, str],
+    out: Output,
 ) -> None:
-    if svc.registry is None:
-        raise errdefs.NotImplemented_("no registry client configured")
     req = PushRequest(
         ref,
         auth,
@@ -59,7 +62,7 @@ async def push_image(
         has_auth_info=bool(auth.registrytoken or (auth.username and auth.password)),
         headers=headers,
     )
-    await Pusher(svc.registry, svc.uploads, svc.stores, req, out).push()
+    await Pusher(transfer.registry, transfer.uploads, transfer.stores, req, out).push()
     attrs: dict[str, str] = {}
     try:
         attrs.update(get_image(svc.images, svc.references, ref.familiar_string()).config.labels())
