@@ -20,6 +20,7 @@ from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container
+from berthd.daemon.containers.seams import ContainerOps, ImageRegistrar
 from berthd.daemon.images.changes import apply_changes
 from berthd.image.gojson import marshal
 from berthd.image.reference import Reference
@@ -148,12 +149,11 @@ def child_image_config(
     return marshal(doc), not empty
 
 
-async def commit_container(containers: Any, images: Any, req: CommitRequest) -> str:
-    """Pause, diff, register, create, tag, log; return the new image ID.
-
-    ``containers`` is the ContainerService, ``images`` the ImageService.
-    """
-    c: Container = containers.get(req.container)
+async def commit_container(
+    containers: ContainerOps, images: ImageRegistrar, req: CommitRequest
+) -> str:
+    """Pause, diff, register, create, tag, log; return the new image ID."""
+    c = containers.get(req.container)
     if c.state.dead:
         raise errdefs.Conflict(f"You cannot commit container {c.id} which is Dead")
     if c.state.removal_in_progress:
@@ -180,7 +180,9 @@ async def commit_container(containers: Any, images: Any, req: CommitRequest) -> 
     return image_id
 
 
-def _commit_blocking(images: Any, c: Container, config: dict[str, Any], req: CommitRequest) -> str:
+def _commit_blocking(
+    images: ImageRegistrar, c: Container, config: dict[str, Any], req: CommitRequest
+) -> str:
     parent_doc: dict[str, Any] = {}
     if c.image_id:
         parent_doc = json.loads(images.images.get(c.image_id).config.raw)

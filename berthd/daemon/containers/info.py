@@ -15,13 +15,13 @@ from berthd.container import Container
 from berthd.daemon.containers.base import (
     ServiceBase,
 )
-from berthd.daemon.containers.fs import container_sizes
 from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
 from berthd.daemon.containers.links import link_names
 from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
     validate_restart_policy,
 )
+from berthd.daemon.containers.sizes import container_sizes
 from berthd.daemon.containers.view import inspect_container, summary
 from berthd.daemon.containers.view import list_containers as view_list
 from berthd.image.delete import ContainerUse
