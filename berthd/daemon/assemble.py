@@ -1,8 +1,10 @@
 """NewDaemon: build every store in dependency order and own their cleanup.
 
 The composition root of berthd. Each service receives only what it needs;
-nothing looks anything up globally. ``Daemon.shutdown`` undoes what
-``Daemon.create`` did, in reverse order.
+nothing looks anything up globally. ``Daemon.create`` registers the undoing of
+each step on an ``AsyncExitStack`` as soon as the step is done: a failure midway
+unwinds what was started, and ``Daemon.shutdown`` is that stack closing (the
+reverse order of start-up).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
 from berthd.daemon.cluster import InactiveCluster
-from berthd.daemon.components import probe_components
+from berthd.daemon.components import Component, probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
 from berthd.daemon.containers.logrotate import LogRotator
@@ -84,6 +86,7 @@ class Daemon:
         self.log_rotator: LogRotator
         self.system: SystemService
         self.registry: RegistryService
+        self._resources = contextlib.AsyncExitStack()
 
     @property
     def config(self) -> DaemonConfig:
@@ -98,7 +101,17 @@ class Daemon:
             probe_components(),
         )
         daemon = cls(config, daemon_id, host)
+        async with daemon._resources as stack:
+            await daemon._start(stack, components)
+            daemon._resources = stack.pop_all()
+        log.info("Daemon has completed initialization")
+        return daemon
+
+    async def _start(self, stack: contextlib.AsyncExitStack, components: list[Component]) -> None:
+        """Build the services in dependency order; each pushes its own undoing."""
+        daemon, config = self, self.config
         daemon.registry = await asyncio.to_thread(RegistryService, registry_options(config))
+        stack.push_async_callback(daemon.registry.close)
 
         def open_stores() -> tuple[LayerStore, ImageService]:
             layers = LayerStore(
@@ -113,6 +126,8 @@ class Daemon:
             probe_runtimes(config),
             VolumesService.open(config.data_root, daemon.events),
         )
+        stack.push_async_callback(daemon._release_layers)
+        stack.push_async_callback(daemon.volumes.shutdown)
         supervisor = Supervisor(
             Path(config.exec_root),
             daemon.runtimes.runtimes,
@@ -151,16 +166,22 @@ class Daemon:
             daemon.events,
             ip_forward=config.ip_forward,
         )
+        stack.push_async_callback(daemon.networks.shutdown)
         daemon.networks.containers = daemon.containers
         daemon.networks.checkpoint = daemon.containers.store.checkpoint
         daemon.containers.network = daemon.networks
+        # from here containers run: stop them (and their supervisor) first, after the
+        # hooks' tasks that probe and rotate them
+        stack.push_async_callback(daemon._stop_containers)
+        stack.push_async_callback(daemon.log_rotator.close)
+        stack.push_async_callback(daemon.health.close)
         await daemon.containers.load(config.live_restore)
         await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
         daemon.system = SystemService(
             config=lambda: daemon.config,
-            daemon_id=daemon_id,
-            host=host,
+            daemon_id=daemon.id,
+            host=daemon.host,
             events=daemon.events,
             components=components,
             storage=daemon.storage_status,
@@ -175,8 +196,7 @@ class Daemon:
             registry_config=lambda: daemon.registry.service_config().to_api(),
             swarm=daemon.cluster,
         )
-        log.info("Daemon has completed initialization")
-        return daemon
+        stack.callback(daemon.events.close)  # first at shutdown: subscribers are let go
 
     def new_health_monitor(self) -> HealthMonitor:
         """Probes through the container service; health checkpointed while running."""
@@ -254,17 +274,19 @@ class Daemon:
             "max-download-attempts": str(cfg.max_download_attempts),
         }
 
-    async def shutdown(self) -> None:
-        """Stop the daemon's services; containers get the shutdown policy."""
-        self.events.close()
+    async def _stop_containers(self) -> None:
+        """The shutdown policy (live-restore, shutdown-timeout) as configured now."""
         cfg = self.config
-        await self.health.close()
-        await self.log_rotator.close()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
-        await self.volumes.shutdown()
-        await self.networks.shutdown()
-        await self.registry.close()
+
+    async def _release_layers(self) -> None:
+        cfg = self.config
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
             await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)
+
+    async def shutdown(self) -> None:
+        """Stop the daemon's services, in the reverse order of start-up; containers
+        get the shutdown policy."""
+        await self._resources.aclose()
         log.info("Daemon shutdown complete")
