@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, make_middlewares
+from berthd.api.routers.build import BuildBackend, BuildRouter
 from berthd.api.routers.container import ContainersBackend, ContainersRouter
 from berthd.api.routers.container_fs import ContainerFSBackend, ContainerFSRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
@@ -33,6 +34,7 @@ class Backends:
     volumes: VolumeBackend | None = None
     networks: NetworkBackend | None = None
     container_fs: ContainerFSBackend | None = None
+    build: BuildBackend | None = None
 
 
 def build_app(backends: Backends, opts: APIOptions) -> web.Application:
@@ -48,6 +50,8 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, ContainersRouter(backends.containers).routes())
     if backends.images is not None:
         register(app, ImageRouter(backends.images).routes())
+    if backends.build is not None:
+        register(app, BuildRouter(backends.build).routes())
     if backends.volumes is not None:
         register(app, VolumeRouter(backends.volumes).routes())
     if backends.networks is not None:

@@ -125,6 +125,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 volumes=daemon.volumes,
                 networks=daemon.networks,
                 container_fs=daemon.container_fs,
+                build=daemon.build,
             ),
             APIOptions(
                 version=API_VERSION,

@@ -19,6 +19,7 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
+from berthd.daemon.build.service import BuildService
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -67,6 +68,7 @@ class Daemon:
         self.networks: NetworksService
         self.containers: ContainerService
         self.container_fs: ContainerFSService
+        self.build: BuildService
         self.health: HealthMonitor
         self.log_rotator: LogRotator
         self.system: SystemService
@@ -139,6 +141,8 @@ class Daemon:
         await daemon.containers.load(config.live_restore)
         await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
+        daemon.build = BuildService(daemon.containers, daemon.images, config.data_root)
+        await daemon.build.startup()
         daemon.system = SystemService(
             config=lambda: daemon.config,
             daemon_id=daemon_id,
