@@ -14,8 +14,10 @@ does not bust the cache. Blocking: run in a thread.
 from __future__ import annotations
 
 import email.utils
+import grp
 import hashlib
 import os
+import pwd
 import re
 import stat
 import tarfile
@@ -87,18 +89,38 @@ def _go_match_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def _file_hash(path: str, rel: str, st: os.stat_result) -> str:
-    """tarsum v1 per file: header fields (no mtime) then the content."""
+def _names(st: os.stat_result) -> tuple[str, str]:
+    """The host's names for the owner (Go's tar.FileInfoHeader looks them up)."""
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = ""
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = ""
+    return user, group
+
+
+def _file_hash(path: str, rel: str, st: os.stat_result, image: bool = False) -> str:
+    """tarsum v1 of one entry, mtime left out. A context file is hashed as the
+    CLI's tar holds it (perm bits, no user names); a file of an image (COPY --from)
+    as dockerd's lazy source does (file type bits in the mode, the host's names)."""
     h = hashlib.sha256()
+    major = minor = 0
     if stat.S_ISLNK(st.st_mode):
         kind, link, size = "2", os.readlink(path), 0
     elif stat.S_ISDIR(st.st_mode):
         kind, link, size = "5", "", 0
+        rel = rel.rstrip("/") + "/"
     elif stat.S_ISREG(st.st_mode):
         kind, link, size = "0", "", st.st_size
     else:
-        kind, link, size = "3", "", 0
-    mode = stat.S_IMODE(st.st_mode)
+        kind = "3" if stat.S_ISCHR(st.st_mode) else "4" if stat.S_ISBLK(st.st_mode) else "6"
+        link, size = "", 0
+        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    uname, gname = _names(st) if image else ("", "")
+    mode = st.st_mode if image else stat.S_IMODE(st.st_mode)
     fields = (
         ("name", rel),
         ("mode", str(mode)),
@@ -107,6 +129,10 @@ def _file_hash(path: str, rel: str, st: os.stat_result) -> str:
         ("size", str(size)),
         ("typeflag", kind),
         ("linkname", link),
+        ("uname", uname),
+        ("gname", gname),
+        ("devmajor", str(major)),
+        ("devminor", str(minor)),
     )
     for key, value in fields:
         h.update(key.encode() + value.encode(errors="surrogateescape"))
@@ -117,14 +143,14 @@ def _file_hash(path: str, rel: str, st: os.stat_result) -> str:
     return h.hexdigest()
 
 
-def _dir_hash(root: str, top: str) -> str:
+def _dir_hash(root: str, top: str, image: bool) -> str:
     """``walkSource``: every entry below the dir, hashed, sorted, joined."""
     hashes = []
     for dirpath, dirnames, filenames in os.walk(top):
         for name in [*dirnames, *filenames]:
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root)
-            hashes.append("file:" + _file_hash(full, rel, os.lstat(full)))
+            hashes.append("file:" + _file_hash(full, rel, os.lstat(full), image))
     hashes.sort()
     return hash_strings("dir", hashes)
 
@@ -139,7 +165,7 @@ def _is_archive(path: str) -> bool:
     return len(block) == 512 and block[257:262] == b"ustar"
 
 
-def _resolve_one(root: str, rel: str, add: bool, shown: str) -> CopySource:
+def _resolve_one(root: str, rel: str, add: bool, shown: str, image: bool) -> CopySource:
     full = resolve_in_scope(root, rel)
     try:
         st = os.stat(full)
@@ -150,14 +176,16 @@ def _resolve_one(root: str, rel: str, add: bool, shown: str) -> CopySource:
         ) from None
     name = os.path.basename(rel) or "."
     if stat.S_ISDIR(st.st_mode):
-        return CopySource(root, rel, name, _dir_hash(root, full), True)
+        return CopySource(root, rel, name, _dir_hash(root, full, image), True)
     real_rel = os.path.relpath(full, root)
-    digest = "file:" + _file_hash(full, real_rel, st)
+    digest = "file:" + _file_hash(full, real_rel, st, image)
     return CopySource(root, rel, name, digest, False, add and _is_archive(full))
 
 
-def resolve_sources(root: str, sources: list[str], add: bool) -> list[CopySource]:
-    """Expand globs and resolve every source inside ``root``."""
+def resolve_sources(
+    root: str, sources: list[str], add: bool, image: bool = False
+) -> list[CopySource]:
+    """Expand globs and resolve every source inside ``root`` (an image's with ``image``)."""
     out: list[CopySource] = []
     for src in sources:
         norm = os.path.normpath(src)
@@ -165,7 +193,7 @@ def resolve_sources(root: str, sources: list[str], add: bool) -> list[CopySource
             raise errdefs.InvalidParameter(f"forbidden path outside the build context: {src} ()")
         rel = clean_rel(src)
         if not _WILDCARDS.search(rel):
-            out.append(_resolve_one(root, rel, add, src))
+            out.append(_resolve_one(root, rel, add, src, image))
             continue
         pattern = _go_match_regex(rel)
         matched = []
@@ -180,7 +208,7 @@ def resolve_sources(root: str, sources: list[str], add: bool) -> list[CopySource
                     keep.append(name)
             dirnames[:] = [d for d in sorted(dirnames) if d in keep]
         for m in sorted(matched):
-            out.append(_resolve_one(root, m, add, m))
+            out.append(_resolve_one(root, m, add, m, image))
     if not out:
         raise errdefs.InvalidParameter("no source files were specified")
     return out

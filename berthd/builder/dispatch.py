@@ -287,10 +287,17 @@ async def probe_cache(d: Dispatch, probe: RunConfig) -> bool:
     return True
 
 
-async def create_container(d: Dispatch, config: RunConfig) -> str:
+async def create_container(d: Dispatch, config: RunConfig, *, shared: bool = False) -> str:
+    """Create a step's container. With ``shared`` the config is the probe config
+    itself, which dockerd's create fills in (the hostname, empty labels) before it
+    becomes the image's ``container_config``: so is ours."""
     b = d.builder
     cid = await b.backend.create_container(config.to_api(), b.opts.host)
     b.tmp_containers.append(cid)
+    if shared:
+        config.hostname = config.hostname or cid[:12]
+        if config.labels is None:
+            config.labels = {}
     d.out.stdout(f" ---> Running in {cid[:12]}\n")
     return cid
 
@@ -328,7 +335,7 @@ async def _probe_and_commit(d: Dispatch, probe: RunConfig) -> str:
     if not d.state.image_id:
         await _commit_without_container(d, probe)
         return ""
-    cid = await create_container(d, probe)
+    cid = await create_container(d, probe, shared=True)
     await commit_container(d, cid, probe)
     return cid
 
@@ -414,7 +421,7 @@ async def _workdir(d: Dispatch, path: str) -> None:
     if not d.state.image_id:
         await _commit_without_container(d, probe)
         return
-    cid = await create_container(d, probe)
+    cid = await create_container(d, probe, shared=True)
     await d.builder.backend.make_workdir(cid, rc.working_dir)
     await commit_container(d, cid, probe)
 
@@ -508,7 +515,7 @@ async def _copy(
             mount = await b.backend.mount_image(image_id)
         root = mount or b.ctx.root
         work = tempfile.mkdtemp(prefix="copy-", dir=b.work_dir)
-        infos = await asyncio.to_thread(_gather, name, root, sources, add, work)
+        infos = await asyncio.to_thread(_gather, name, root, sources, add, work, bool(mount))
         if len(infos) > 1 and not dest.endswith("/"):
             raise BuildFailed(
                 f"When using {name} with more than one source file, the destination must "
@@ -542,7 +549,9 @@ async def _copy(
             await b.backend.unmount_image(mount)
 
 
-def _gather(name: str, root: str, sources: list[str], add: bool, work: str) -> list[CopySource]:
+def _gather(
+    name: str, root: str, sources: list[str], add: bool, work: str, image: bool
+) -> list[CopySource]:
     infos: list[CopySource] = []
     local: list[str] = []
     for src in sources:
@@ -554,7 +563,7 @@ def _gather(name: str, root: str, sources: list[str], add: bool, work: str) -> l
         local.append(src)
     try:
         if local:
-            infos = resolve_sources(root, local, add) + infos
+            infos = resolve_sources(root, local, add, image) + infos
     except errdefs.InvalidParameter as exc:
         raise BuildFailed(f"{name} failed: {exc}") from None
     return infos
