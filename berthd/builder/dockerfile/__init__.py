@@ -1,0 +1,1 @@
+"""The Dockerfile front end: parser, shell lexer and typed instructions (no I/O)."""
