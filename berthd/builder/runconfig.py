@@ -11,15 +11,14 @@ import copy
 from dataclasses import dataclass, field
 
 from berthd.builder.backend import ContainerConfig
+from berthd.lib.goduration import format_duration
+from berthd.lib.goquote import go_quote, go_quote_list
 
 __all__ = [
     "DEFAULT_SHELL",
     "Health",
     "RunConfig",
-    "go_duration",
     "go_list",
-    "go_quote",
-    "go_quote_list",
     "health_quote",
 ]
 
@@ -236,75 +235,9 @@ def _set(v: object) -> dict[str, dict[str, object]] | None:
 
 
 # -- Go's fmt verbs, as dockerd formats history lines ------------------------------------
-def go_quote(s: str) -> str:
-    """``%q`` of a string (strconv.Quote)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable():
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def go_quote_list(items: list[str] | None) -> str:
-    """``%q`` of a []string: ``["a" "b"]``."""
-    return "[" + " ".join(go_quote(s) for s in items or []) + "]"
-
-
 def go_list(items: list[str] | None) -> str:
     """``%v`` of a []string: ``[a b]``."""
     return "[" + " ".join(items or []) + "]"
-
-
-def go_duration(ns: int) -> str:
-    """time.Duration.String()."""
-    if ns == 0:
-        return "0s"
-    neg = ns < 0
-    ns = abs(ns)
-    if ns < 1000:
-        s = f"{ns}ns"
-    elif ns < 1_000_000:
-        s = _frac(ns, 1000) + "µs"
-    elif ns < 1_000_000_000:
-        s = _frac(ns, 1_000_000) + "ms"
-    else:
-        h, rem = divmod(ns, 3600 * 10**9)
-        m, rem = divmod(rem, 60 * 10**9)
-        sec = _frac(rem, 10**9) + "s"
-        s = (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + sec
-    return ("-" if neg else "") + s
-
-
-def _frac(value: int, unit: int) -> str:
-    whole, rem = divmod(value, unit)
-    if not rem:
-        return str(whole)
-    digits = len(str(unit)) - 1
-    return f"{whole}.{rem:0{digits}d}".rstrip("0")
 
 
 def health_quote(h: Health) -> str:
@@ -313,10 +246,10 @@ def health_quote(h: Health) -> str:
     rq = "'\\x00'" if retries == 0 else _go_rune(retries)
     parts = [
         go_quote_list(h.test),
-        go_quote(go_duration(h.interval)),
-        go_quote(go_duration(h.timeout)),
-        go_quote(go_duration(h.start_period)),
-        go_quote(go_duration(h.start_interval)),
+        go_quote(format_duration(h.interval)),
+        go_quote(format_duration(h.timeout)),
+        go_quote(format_duration(h.start_period)),
+        go_quote(format_duration(h.start_interval)),
         rq,
     ]
     return "&{" + " ".join(parts) + "}"
