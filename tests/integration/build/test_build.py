@@ -1,0 +1,371 @@
+"""docker build (classic builder) against a real berthd: the CLI with and without
+DOCKER_BUILDKIT=0, the exact stream, the image's config and history, the cache,
+multi-stage with --target, ARG/ENV, RUN failures, .dockerignore, the SDK, a
+hostile context, a remote tarball context and a daemon killed during a RUN."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import os
+import re
+import signal
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.integration.build.conftest import BuildEnv, context_tar, write_tree
+from tests.integration.daemon_process import BerthdProcess
+from tests.integration.images_build import build_busybox_archive
+
+pytestmark = pytest.mark.integration
+
+SMALL = 'FROM busybox\nENV A=1\nRUN echo hi && echo oops >&2\nCOPY hello.txt /app/\nCMD ["cat", "/app/hello.txt"]\n'
+ID = r"[0-9a-f]{12}"
+
+
+def _messages(body: bytes) -> list[dict[str, object]]:
+    assert body.endswith(b"\r\n"), body[-50:]
+    return [json.loads(line) for line in body.split(b"\r\n") if line]
+
+
+def test_exact_stream_and_image(build_env: BuildEnv) -> None:
+    status, body = build_env.raw_build(
+        context_tar({"Dockerfile": SMALL, "hello.txt": "hello\n"}), t="small:1"
+    )
+    assert status == 200, body
+    msgs = _messages(body)
+    texts = [m.get("stream") for m in msgs if "stream" in m]
+    want = [
+        r"Step 1/5 : FROM busybox", r"\n", rf" ---> {ID}\n",
+        r"Step 2/5 : ENV A=1", r"\n", rf" ---> Running in {ID}\n",
+        rf" ---> Removed intermediate container {ID}\n", rf" ---> {ID}\n",
+        r"Step 3/5 : RUN echo hi && echo oops >&2", r"\n", rf" ---> Running in {ID}\n",
+    ]  # fmt: skip
+    for pattern, text in zip(want, texts, strict=False):
+        assert re.fullmatch(pattern, str(text)), (pattern, text)
+    rest = "".join(str(t) for t in texts[len(want) :])
+    assert "hi\n" in rest and "\x1b[91moops\n\x1b[0m" in rest
+    assert re.search(rf"Step 4/5 : COPY hello.txt /app/\n ---> {ID}\nStep 5/5", rest), rest
+    assert re.search(rf"Successfully built ({ID})\nSuccessfully tagged small:1\n$", rest), rest
+    built = re.search(rf"Successfully built ({ID})", rest)
+    assert built is not None
+    aux = [m["aux"] for m in msgs if "aux" in m]
+    assert len(aux) == 1 and str(aux[0]["ID"])[7:19] == built.group(1)  # type: ignore[index]
+    # Go escapes ">" in JSON as \u003e
+    assert b'" ---\\u003e Running in ' in body
+
+    api = build_env.client.api
+    doc = api.inspect_image("small:1")
+    assert doc["Config"]["Cmd"] == ["cat", "/app/hello.txt"]
+    assert doc["Config"]["Env"][-1] == "A=1"
+    assert doc["ContainerConfig"]["Cmd"] == [
+        "/bin/sh",
+        "-c",
+        "#(nop) ",
+        'CMD ["cat" "/app/hello.txt"]',
+    ]
+    history = [h["CreatedBy"] for h in api.history("small:1")]
+    # hello.txt (0644, 0:0, no user names) hashes as dockerd's tarsum does
+    copy = "/bin/sh -c #(nop) COPY file:c50ecf0f8081044924e199cfe6cfd18d0c9dd4d16be07790bb24f7088112b98e in /app/ "
+    assert history[:4] == [
+        '/bin/sh -c #(nop)  CMD ["cat" "/app/hello.txt"]',
+        copy,
+        "/bin/sh -c echo hi && echo oops >&2",
+        "/bin/sh -c #(nop)  ENV A=1",
+    ]
+    # the parent chain links every step; each is builtLocally (cache candidates)
+    parent = doc["Parent"]
+    assert api.inspect_image(parent)["ContainerConfig"]["Cmd"][-1].startswith("#(nop) COPY")
+    out = build_env.client.containers.run("small:1", remove=True)
+    assert out == b"hello\n"
+    assert not build_env.client.containers.list(all=True)
+
+
+def test_cache_hits_then_misses_after_a_change(build_env: BuildEnv) -> None:
+    files = {"Dockerfile": SMALL, "hello.txt": "hello\n"}
+    _, first = build_env.raw_build(context_tar(files), t="cache:1")
+    _, again = build_env.raw_build(context_tar(files), t="cache:1")
+    text = "".join(str(m.get("stream", "")) for m in _messages(again))
+    assert text.count(" ---> Using cache\n") == 4, text
+    assert "Running in" not in text
+    files["hello.txt"] = "changed\n"
+    _, changed = build_env.raw_build(context_tar(files), t="cache:2")
+    text = "".join(str(m.get("stream", "")) for m in _messages(changed))
+    assert text.count(" ---> Using cache\n") == 2, text  # ENV, RUN
+    assert re.search(r"COPY hello.txt /app/\n ---> (?!Using cache)", text)
+    _, nocache = build_env.raw_build(context_tar(files), t="cache:3", nocache="1")
+    assert b"Using cache" not in nocache
+
+
+def test_cli_legacy_builder_with_and_without_the_variable(
+    build_env: BuildEnv, tmp_path: Path
+) -> None:
+    write_tree(tmp_path, {"Dockerfile": SMALL, "hello.txt": "hello\n"})
+    r = build_env.docker(
+        "build", "-t", "cli:1", ".", cwd=str(tmp_path), env={"DOCKER_BUILDKIT": "0"}
+    )
+    assert "BuildKit is currently disabled" in r.stderr
+    assert "Sending build context to Docker daemon" in r.stdout
+    assert re.search(
+        rf"Successfully built {ID}\nSuccessfully tagged cli:1:latest|Successfully tagged cli:1\n",
+        r.stdout,
+    )
+    r = build_env.docker("build", "-q", "-t", "cli:2", ".", cwd=str(tmp_path))
+    assert "DEPRECATED: The legacy builder is deprecated" in r.stderr
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", r.stdout), r.stdout
+    r = build_env.docker("run", "--rm", "cli:2")
+    assert r.stdout == "hello\n"
+
+
+def test_run_failure_exit_code(build_env: BuildEnv, tmp_path: Path) -> None:
+    write_tree(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo before; exit 3\n"})
+    r = build_env.docker("build", ".", cwd=str(tmp_path), env={"DOCKER_BUILDKIT": "0"}, check=False)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    assert "The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3" in r.stderr
+    _, body = build_env.raw_build(context_tar({"Dockerfile": "FROM busybox\nRUN false\n"}))
+    last = _messages(body)[-1]
+    assert last == {
+        "errorDetail": {
+            "code": 1,
+            "message": "The command '/bin/sh -c false' returned a non-zero code: 1",
+        },
+        "error": "The command '/bin/sh -c false' returned a non-zero code: 1",
+    }
+    # rm=true keeps the failed step's container (as dockerd); remove it
+    for c in build_env.client.containers.list(all=True):
+        c.remove(force=True)
+
+
+MULTI = """\
+ARG BASE=busybox
+FROM ${BASE} AS build
+ARG GREETING=hello
+ENV WHO=world
+WORKDIR /src
+RUN echo "$GREETING $WHO" > greet.txt
+FROM build AS unused
+RUN echo should-not-run
+FROM ${BASE} AS final
+ARG GREETING
+ARG PORT
+USER 1000:1000
+WORKDIR rel
+COPY --from=build /src/greet.txt /out/
+COPY --from=0 --chown=7:8 /src /copy/
+EXPOSE 80 $PORT/udp
+LABEL greeting=$GREETING
+CMD cat /out/greet.txt
+FROM final AS other
+RUN echo other-not-needed
+"""
+
+
+def test_multistage_target_and_args(build_env: BuildEnv) -> None:
+    ctx = context_tar({"Dockerfile": MULTI})
+    status, body = build_env.raw_build(
+        ctx,
+        t="multi:1",
+        target="final",
+        buildargs=json.dumps({"GREETING": "hi", "PORT": "53", "NOPE": "x"}),
+    )
+    assert status == 200, body
+    text = "".join(str(m.get("stream", "")) for m in _messages(body))
+    assert "should-not-run" not in text and "other-not-needed" not in text
+    assert "Step 1/16 : ARG BASE=busybox" in text, text
+    assert "[Warning] One or more build-args [NOPE] were not consumed\n" in text
+    assert len([m for m in _messages(body) if "aux" in m]) == 2
+    doc = build_env.client.api.inspect_image("multi:1")
+    cfg = doc["Config"]
+    assert cfg["User"] == "1000:1000" and cfg["WorkingDir"] == "/rel"
+    assert cfg["Labels"] == {"greeting": "hi"}
+    assert set(cfg["ExposedPorts"]) == {"80/tcp", "53/udp"}
+    assert cfg["Cmd"] == ["/bin/sh", "-c", "cat /out/greet.txt"]
+    out = build_env.client.containers.run("multi:1", remove=True)
+    assert out == b"hi world\n"
+    ls = build_env.client.containers.run("multi:1", ["ls", "-ln", "/copy"], remove=True)
+    assert re.search(rb"\s7\s+8\s.*greet.txt", ls), ls
+    bad = build_env.raw_build(ctx, target="nope")
+    assert bad == (400, b'{"message":"target stage \\"nope\\" could not be found"}\n')
+
+
+def test_dockerignore_and_dockerfile_lookup(build_env: BuildEnv, tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "dockerfile": "FROM busybox\nCOPY . /ctx/\nRUN ls -a /ctx\n",
+            ".dockerignore": "secret.txt\n.dockerignore\ndockerfile\n",
+            "secret.txt": "no\n",
+            "keep.txt": "yes\n",
+        },
+    )
+    r = build_env.docker(
+        "build", "-t", "ign:1", ".", cwd=str(tmp_path), env={"DOCKER_BUILDKIT": "0"}
+    )
+    out = build_env.docker("run", "--rm", "ign:1", "ls", "-a", "/ctx").stdout.split()
+    assert sorted(out) == [".", "..", "keep.txt"], (out, r.stdout)
+    status, body = build_env.raw_build(context_tar({"a": "b"}), dockerfile="Nope")
+    assert (status, body) == (400, b'{"message":"Cannot locate specified Dockerfile: Nope"}\n')
+    status, body = build_env.raw_build(context_tar({"Dockerfile": ""}))
+    assert status == 400 and b"cannot be empty" in body
+    status, body = build_env.raw_build(context_tar({"Dockerfile": "FROM busybox\nFOO bar\n"}))
+    assert status == 400 and b"dockerfile parse error on line 2: unknown instruction: FOO" in body
+
+
+def test_query_errors(build_env: BuildEnv) -> None:
+    ctx = context_tar({"Dockerfile": "FROM busybox\n"})
+    assert build_env.raw_build(ctx, version="3") == (
+        400,
+        b'{"message":"invalid version \\"3\\""}\n',
+    )
+    status, body = build_env.raw_build(ctx, securityopt="x")
+    assert (status, body) == (400, b'{"message":"security options are not supported on linux"}\n')
+    status, body = build_env.raw_build(ctx, buildargs="{bad")
+    assert status == 400 and body.startswith(b'{"message":"error reading build args: ')
+    status, body = build_env.raw_build(ctx, t="Bad:Tag")
+    assert status == 400, body
+    api = build_env.client.api
+    assert api._post_json(api._url("/build/prune"), data=None).json() == {
+        "CachesDeleted": None,
+        "SpaceReclaimed": 0,
+    }
+    assert api.df()["BuildCache"] == []
+
+
+def test_hostile_context_is_refused(build_env: BuildEnv) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name in ("Dockerfile", "../escape"):
+            data = b"FROM busybox\n"
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    status, body = build_env.raw_build(buf.getvalue())
+    assert status == 400, body
+    assert b"outside" in body
+    assert not (Path(build_env.daemon.data_root).parent / "escape").exists()
+    tmp = Path(build_env.daemon.data_root) / "tmp"
+    assert not [p for p in tmp.iterdir() if p.name.startswith("build-")]
+
+
+def test_sdk_build_and_compressed_context(build_env: BuildEnv) -> None:
+    df = io.BytesIO(b"FROM busybox\nLABEL via=sdk\nRUN echo sdk\n")
+    image, logs = build_env.client.images.build(fileobj=df, tag="sdk:1", rm=True)
+    assert image.labels == {"via": "sdk"}
+    assert any("sdk" in str(chunk.get("stream", "")) for chunk in logs)
+    with pytest.raises(docker.errors.BuildError, match="returned a non-zero code: 1"):
+        build_env.client.images.build(
+            fileobj=io.BytesIO(b"FROM busybox\nRUN false\n"), forcerm=True
+        )
+    assert not build_env.client.containers.list(all=True)  # forcerm removed it
+    gz = context_tar({"Dockerfile": "FROM busybox\nCOPY x /x\n", "x": "gz\n"}, mode="w:gz")
+    status, body = build_env.raw_build(gz, t="gz:1")
+    assert status == 200 and b"Successfully tagged gz:1" in body
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def http_files() -> Iterator[tuple[str, dict[str, tuple[str, bytes]]]]:
+    files: dict[str, tuple[str, bytes]] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            ctype, data = files[self.path]
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = _Server(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", files
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_remote_context_and_add_url(
+    build_env: BuildEnv, http_files: tuple[str, dict[str, tuple[str, bytes]]]
+) -> None:
+    base, files = http_files
+    files["/page.txt"] = ("text/plain", b"remote\n")
+    dockerfile = f"FROM busybox\nADD {base}/page.txt /dl/\nCOPY y /y\n"
+    files["/ctx.tar"] = ("application/x-tar", context_tar({"Dockerfile": dockerfile, "y": "y\n"}))
+    files["/Dockerfile"] = ("text/plain", b"FROM busybox\nLABEL remote=dockerfile\n")
+    status, body = build_env.raw_build(b"", remote=f"{base}/ctx.tar", t="remote:1")
+    assert status == 200 and b"Successfully tagged remote:1" in body, body
+    out = build_env.client.containers.run(
+        "remote:1", ["sh", "-c", "cat /dl/page.txt; ls -ln --full-time /dl"], remove=True
+    )
+    assert out.startswith(b"remote\n") and b"-rw-------" in out and b"2015-10-21" in out, out
+    status, body = build_env.raw_build(b"", remote=f"{base}/Dockerfile", t="remote:2")
+    assert status == 200, body
+    assert build_env.client.images.get("remote:2").labels == {"remote": "dockerfile"}
+    status, body = build_env.raw_build(b"", remote="nota url")
+    assert status == 400 and b"could not be recognized as URL" in body
+
+
+def test_kill_during_run_then_rebuild(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("build tests need root")
+    d = BerthdProcess().start()
+    client = docker.DockerClient(base_url=d.base_url, timeout=120)
+    try:
+        archive = tmp_path / "busybox.tar"
+        build_busybox_archive(archive)
+        client.images.load(archive.read_bytes())
+        # SIGKILL as the stop signal: the restarted daemon stops the orphaned step at once
+        df = 'FROM busybox\nSTOPSIGNAL SIGKILL\nRUN echo started; sleep 30\nCMD ["true"]\n'
+        ctx = context_tar({"Dockerfile": df})
+        # stream until the RUN step's container runs, then kill -9 the daemon
+        gen = client.api.build(
+            fileobj=io.BytesIO(ctx), custom_context=True, tag="crash:1", decode=True, rm=True
+        )
+        for chunk in gen:
+            if "started" in str(chunk.get("stream", "")):
+                break
+        assert d.proc is not None
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=30)
+        client.close()
+        d.start()
+        client = docker.DockerClient(base_url=d.base_url, timeout=120)
+        assert client.containers.list(all=True) == []
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get("crash:1")
+        tmp = Path(d.data_root) / "tmp"
+        assert not [p for p in tmp.iterdir() if p.name.startswith("build-")]
+        # the completed ENV step is cached; the RUN step runs again
+        fast = context_tar({"Dockerfile": df.replace("sleep 30", "sleep 0")})
+        logs = list(
+            client.api.build(
+                fileobj=io.BytesIO(fast),
+                custom_context=True,
+                tag="crash:1",
+                decode=True,
+                rm=True,
+            )
+        )
+        text = "".join(str(c.get("stream", "")) for c in logs)
+        assert "Step 2/4 : STOPSIGNAL SIGKILL\n ---> Using cache" in text, text
+        assert "Step 3/4 : RUN echo started; sleep 0\n ---> Running in" in text, text
+        assert "Successfully tagged crash:1" in text
+        assert client.containers.list(all=True) == []
+    finally:
+        client.close()
+        d.cleanup()
