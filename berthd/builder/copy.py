@@ -144,13 +144,14 @@ def _file_hash(path: str, rel: str, st: os.stat_result, image: bool = False) -> 
 
 
 def _dir_hash(root: str, top: str, image: bool) -> str:
-    """``walkSource``: every entry below the dir, hashed, sorted, joined."""
-    hashes = []
+    """``walkSource``: the dir and everything below it, each entry's sum (no
+    ``file:`` prefix), sorted, joined."""
+    hashes = [_file_hash(top, os.path.relpath(top, root), os.lstat(top), image)]
     for dirpath, dirnames, filenames in os.walk(top):
         for name in [*dirnames, *filenames]:
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root)
-            hashes.append("file:" + _file_hash(full, rel, os.lstat(full), image))
+            hashes.append(_file_hash(full, rel, os.lstat(full), image))
     hashes.sort()
     return hash_strings("dir", hashes)
 

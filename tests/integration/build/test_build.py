@@ -89,7 +89,7 @@ def test_exact_stream_and_image(build_env: BuildEnv) -> None:
 
 def test_cache_hits_then_misses_after_a_change(build_env: BuildEnv) -> None:
     files = {"Dockerfile": SMALL, "hello.txt": "hello\n"}
-    _, first = build_env.raw_build(context_tar(files), t="cache:1")
+    build_env.raw_build(context_tar(files), t="cache:1")
     _, again = build_env.raw_build(context_tar(files), t="cache:1")
     text = "".join(str(m.get("stream", "")) for m in _messages(again))
     assert text.count(" ---> Using cache\n") == 4, text
@@ -277,7 +277,7 @@ def http_files() -> Iterator[tuple[str, dict[str, tuple[str, bytes]]]]:
     files: dict[str, tuple[str, bytes]] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             ctype, data = files[self.path]
             self.send_response(200)
             self.send_header("Content-Type", ctype)
