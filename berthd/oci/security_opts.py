@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from berthd.errdefs import InvalidParameter
+from berthd.lib.gostrconv import parse_bool
 
 __all__ = ["SecurityOptions", "parse_bool", "parse_security_opts"]
 
@@ -27,15 +28,6 @@ class SecurityOptions:
     apparmor_profile: str | None = None
     label_opts: list[str] = field(default_factory=list)
     writable_cgroups: bool | None = None
-
-
-def parse_bool(value: str) -> bool:
-    """Go's strconv.ParseBool; ValueError for anything else."""
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(value)
 
 
 def _quote(s: str) -> str:

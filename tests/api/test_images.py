@@ -212,7 +212,7 @@ async def test_bad_references(real: Client) -> None:
     r = await real.post("/images/create?fromSrc=-&repo=a@sha256:" + "0" * 64, data=b"")
     assert r.status == 400
     r = await real.post("/images/create?fromSrc=-&changes=FROM+x", data=b"")
-    assert (await r.json())["message"] == "from is not a valid change command"
+    assert (await r.json())["message"] == "FROM is not a valid change command"
     r = await real.get('/images/json?filters={"dangling":["maybe"]}')
     assert r.status == 400
     assert (await r.json())["message"] == "invalid filter 'dangling=[maybe]'"

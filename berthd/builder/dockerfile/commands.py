@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from berthd import errdefs
 
@@ -26,6 +27,7 @@ __all__ = [
     "CopyCommand",
     "EntrypointCommand",
     "EnvCommand",
+    "Expandable",
     "Expander",
     "ExposeCommand",
     "HealthCheckCommand",
@@ -46,6 +48,13 @@ __all__ = [
 
 Expander = Callable[[str], str]
 DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+@runtime_checkable
+class Expandable(Protocol):
+    """A command dockerd expands (``SupportsSingleWordExpansion``) before dispatching it."""
+
+    def expand(self, fn: Expander) -> None: ...
 
 
 @dataclass(kw_only=True)

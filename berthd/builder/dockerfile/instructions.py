@@ -95,15 +95,22 @@ class _Fail(Exception):
 
 # --- the whole file ------------------------------------------------------------------
 def parse_dockerfile(
-    data: bytes, name: str = "Dockerfile"
+    data: bytes, name: str | None = "Dockerfile"
 ) -> tuple[list[Stage], list[ArgCommand], Result]:
-    """The stages, the meta ARGs (before the first FROM) and the parse result."""
-    if not data:
+    """The stages, the meta ARGs (before the first FROM) and the parse result.
+
+    ``name`` is the Dockerfile's path in the context, as dockerd words its errors
+    (``the Dockerfile (<name>) cannot be empty``, ``failed to parse <name>: …``);
+    None for a Dockerfile downloaded as a ``remote=`` text/plain URL, whose parse
+    errors dockerd reports bare.
+    """
+    if not data and name is not None:
         raise errdefs.InvalidParameter(f"the Dockerfile ({name}) cannot be empty")
     try:
         result = parse(data)
     except DockerfileSyntaxError as e:
-        raise InstructionError(f"failed to parse {name}: {e}", e.start_line) from None
+        message = str(e) if name is None else f"failed to parse {name}: {e}"
+        raise InstructionError(message, e.start_line) from None
     stages: list[Stage] = []
     meta_args: list[ArgCommand] = []
     for node in result.ast:

@@ -22,6 +22,7 @@ it that way) and lower-cased in ``value``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -546,7 +547,16 @@ def _reject_constant(name: str) -> object:
     raise ValueError(name)  # NaN/Infinity are not JSON to Go
 
 
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+def _go_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # Go: "cannot unmarshal number … into float64"
+        raise ValueError(text)
+    return value
+
+
+_JSON = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_go_float, parse_int=_go_float
+)
 
 
 def _parse_json(rest: str) -> _Parsed:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from berthd.lib.goquote import go_quote
-from berthd.oci.security_opts import parse_bool
+from berthd.lib.gostrconv import parse_bool
 
 from .suggest import suggest
 

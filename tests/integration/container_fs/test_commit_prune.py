@@ -69,7 +69,7 @@ def test_commit_no_pause_stopped_and_sdk(env: Env) -> None:
     img = env.client.containers.get(name).commit(repository="berthd-test/sdk", tag="t")
     assert "berthd-test/sdk:t" in img.tags
     r = env.run("commit", "-c", "FROM x", name)
-    assert r.rc != 0 and "from is not a valid change command" in r.err
+    assert r.rc != 0 and "FROM is not a valid change command" in r.err
     r = env.run("commit", "nosuchcontainer")
     assert r.rc != 0 and "No such container" in r.err
 

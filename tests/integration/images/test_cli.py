@@ -188,7 +188,7 @@ def test_import_with_changes(cli: Docker, tmp_path: Path) -> None:
     stdin_id = cli("import", "-", stdin=archive.read_bytes()).stdout.strip()
     assert stdin_id.startswith("sha256:") and stdin_id != out
     bad = cli("import", "--change", "RUN true", str(archive), check=False)
-    assert "run is not a valid change command" in bad.stderr
+    assert "RUN is not a valid change command" in bad.stderr
 
 
 def test_pull_says_not_supported(cli: Docker) -> None:

@@ -454,3 +454,22 @@ def test_trigger() -> None:
         parse_trigger("FROM x")
     with pytest.raises(errdefs.InvalidParameter, match=r"^unknown instruction: ECHO$"):
         parse_trigger("ECHO hi")
+
+
+def test_remote_dockerfile_errors_are_bare() -> None:
+    with pytest.raises(errdefs.InvalidParameter) as err:
+        parse_dockerfile(b"", name=None)
+    assert str(err.value) == "file with no instructions"
+    with pytest.raises(errdefs.InvalidParameter) as err:
+        parse_dockerfile(b"FROM a\nXYZZY\n", name="sub/Dockerfile.dev")
+    assert str(err.value) == "dockerfile parse error on line 2: unknown instruction: XYZZY"
+    with pytest.raises(errdefs.InvalidParameter) as err:
+        parse_dockerfile(b"\n", name="sub/Dockerfile.dev")
+    assert str(err.value) == "failed to parse sub/Dockerfile.dev: file with no instructions"
+
+
+def test_step_text_is_trimmed_original() -> None:
+    stages, meta, _ = parse_dockerfile(b"ARG A=1   \nFROM a   \nRUN echo \\\n  hi  \n")
+    assert str(meta[0]) == "ARG A=1"
+    assert str(stages[0]) == "FROM a"
+    assert str(stages[0].commands[0]) == "RUN echo   hi"

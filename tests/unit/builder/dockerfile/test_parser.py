@@ -313,3 +313,8 @@ def test_json_not_strings(text: str) -> None:
 def test_json_nan_is_shell_form() -> None:
     node = parse(b"CMD [NaN]\n").ast[0]
     assert not node.is_json and node.args() == ["[NaN]"]
+
+
+def test_json_out_of_range_number_is_shell_form() -> None:
+    node = parse(b"CMD [1e999]\n").ast[0]
+    assert not node.is_json and node.args() == ["[1e999]"]

@@ -192,3 +192,8 @@ def test_skip_unset_and_raw_modes() -> None:
     # a value's white space splits words; a quoted one does not
     assert Lex().process_words('$V "$V"', {"V": "a b"}) == ["a", "b", "a b"]
     assert Lex().process_words('x "" y', {}) == ["x", "y"]
+
+
+def test_empty_trim_pattern_trims_nothing() -> None:
+    # Go indexes the pattern's first byte and panics; we trim nothing
+    assert Lex().process_word("${A#}${A%}", {"A": "xy"}) == "xyxy"

@@ -58,9 +58,9 @@ def test_other_instructions() -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("FROM busybox", "from is not a valid change command"),
-        ("RUN true", "run is not a valid change command"),
-        ("ADD a b", "add is not a valid change command"),
+        ("FROM busybox", "FROM is not a valid change command"),
+        ("RUN true", "RUN is not a valid change command"),
+        ("ADD a b", "ADD is not a valid change command"),
         ("STOPSIGNAL SIGNOPE", "Invalid signal: SIGNOPE"),
         ("ONBUILD ONBUILD RUN x", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
         ("EXPOSE 99999", "invalid range specified for containerPort: 99999"),
@@ -76,3 +76,31 @@ def test_expand_ports() -> None:
     assert expand_ports("1-3/UDP") == ["1/udp", "2/udp", "3/udp"]
     with pytest.raises(errdefs.InvalidParameter):
         expand_ports("x")
+
+
+def test_same_results_as_dockerd() -> None:
+    # checked against a throwaway dockerd 20.10 classic build (same rules as v26 here):
+    # one ENV's values expand with the variables from before it
+    cfg = apply_changes(
+        {},
+        [
+            'ENV A=1 B="x y" C=\'$A q\' D=a\\ b E="a\\"b" F=${A:-z}${NOPE:-d} G=${A:+alt} H=\\$A',
+            "ENV I ${A}  two  words",
+            "LABEL \"k 1\"=v2 k2='$A' k3=$A$B",
+            'EXPOSE 80 $P 53/udp\nENV P="81 82"\nEXPOSE $P',
+            "WORKDIR a\nWORKDIR b/../c\nWORKDIR /x//y/\nENV D=dd\nWORKDIR $D",
+            "ONBUILD   RUN echo hi   ",
+        ],
+    )
+    assert cfg["Env"] == [
+        "A=1", "B=x y", "C=$A q", "D=dd", "E=a\"b", "F=zd", "G=", "H=$A", "I=1  two  words", "P=81 82",
+    ]  # fmt: skip
+    assert cfg["Labels"] == {"k 1": "v2", "k2": "$A", "k3": "1x y"}
+    assert cfg["ExposedPorts"] == {k: {} for k in ("53/udp", "80/tcp", "81/tcp", "82/tcp")}
+    assert cfg["WorkingDir"] == "/x/y/dd"
+    assert cfg["OnBuild"] == ["RUN echo hi   "]
+    with pytest.raises(errdefs.InvalidParameter) as err:
+        apply_changes({}, ['VOLUME /a "/b c"'])
+    assert str(err.value) == (
+        'failed to process "\\"/b": unexpected end of statement while looking for matching double-quote'
+    )
