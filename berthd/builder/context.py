@@ -46,6 +46,7 @@ class BuildContext:
     root: str  # the unpacked tree (removed by close())
     dockerfile_name: str = "Dockerfile"
     dockerfile: bytes = b""
+    remote_dockerfile: bool = False  # a text/plain remote= URL: its parse errors are bare
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -226,7 +227,7 @@ def _url_context(url: str, tmp_root: str) -> BuildContext:
             except BaseException:
                 shutil.rmtree(root, ignore_errors=True)
                 raise
-            return BuildContext(root)
+            return BuildContext(root, remote_dockerfile=True)
         return unpack_context(resp, tmp_root)
 
 

@@ -116,7 +116,7 @@ class BuildService:
         self, ctx: BuildContext, opts: BuildOptions
     ) -> tuple[list[ins.Stage], list[ins.ArgCommand], str, list[str]]:
         """Blocking: find and parse the Dockerfile, drop ignored files, check the target."""
-        find_dockerfile(ctx, opts.dockerfile, None)
+        find_dockerfile(ctx, "Dockerfile" if ctx.remote_dockerfile else opts.dockerfile, None)
         ignore = dockerignore_bytes(ctx)
         if ignore is not None:
             try:
@@ -127,7 +127,8 @@ class BuildService:
             for name in (".dockerignore", ctx.dockerfile_name):
                 if matcher.matches_or_parent_matches(name):
                     remove_from_context(ctx, name)
-        stages, meta_args, result = parse_dockerfile(ctx.dockerfile, ctx.dockerfile_name)
+        df_name = None if ctx.remote_dockerfile else ctx.dockerfile_name
+        stages, meta_args, result = parse_dockerfile(ctx.dockerfile, df_name)
         if opts.target:
             plan_stages(stages, opts.target, lambda w: w)
         return stages, meta_args, result.escape_token, result.warning_lines()
