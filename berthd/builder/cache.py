@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from berthd import errdefs
 from berthd.builder.backend import Backend, BaseImage
 from berthd.builder.runconfig import RunConfig
 
@@ -74,8 +75,24 @@ class ImageProber:
         if not self.sources:
             return local
         if local:
-            return local
+            # with --cache-from a local hit counts only on the way to a source image
+            for source in self.sources:
+                if await self._is_ancestor(local, source.id):
+                    return local
         return await self._from_sources(parent, probe)
+
+    async def _is_ancestor(self, ancestor: str, image_id: str) -> bool:
+        seen: set[str] = set()
+        current = image_id
+        while current and current not in seen:
+            seen.add(current)
+            try:
+                current = (await self.backend.get_image(current)).parent
+            except errdefs.BerthdError:
+                return False
+            if current == ancestor:
+                return True
+        return False
 
     async def _local(self, parent: str, probe: RunConfig, os_: str, arch: str) -> str:
         if not parent:

@@ -9,6 +9,8 @@ errors; everything later travels in the stream as ``errorDetail``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -21,6 +23,8 @@ from berthd.errdefs import InvalidParameter
 from berthd.lib.filters import FilterArgs
 
 __all__ = ["BuildBackend", "BuildRouter", "ByteSource"]
+
+_CLIENT_CHECK_SECONDS = 1.0
 
 
 class ByteSource(Protocol):
@@ -37,6 +41,25 @@ class BuildBackend(Protocol):
     ) -> dict[str, object]: ...
 
     async def cancel(self, build_id: str) -> None: ...
+
+
+async def _next(chunks: AsyncIterator[bytes], request: web.Request) -> bytes | None:
+    """The next chunk; a client that has gone away cancels the build (a RUN step
+    may write nothing for minutes, so the connection is watched, not just written)."""
+    pending = asyncio.ensure_future(chunks.__anext__())
+    while True:
+        done, _ = await asyncio.wait({pending}, timeout=_CLIENT_CHECK_SECONDS)
+        if done:
+            try:
+                return pending.result()
+            except StopAsyncIteration:
+                return None
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+            raise ConnectionResetError("the client went away")
 
 
 class BuildRouter:
@@ -56,14 +79,11 @@ class BuildRouter:
         chunks = self.backend.build(opts, request.content, request.query.get("buildid", ""))
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         try:
-            try:
-                first: bytes | None = await chunks.__anext__()
-            except StopAsyncIteration:
-                first = None
+            first = await _next(chunks, request)
             await resp.prepare(request)
             if first is not None:
                 await resp.write(first)
-            async for chunk in chunks:
+            while (chunk := await _next(chunks, request)) is not None:
                 await resp.write(chunk)
             await resp.write_eof()
         finally:

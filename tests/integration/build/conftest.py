@@ -74,6 +74,7 @@ class BuildEnv:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         check: bool = True,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         if self.cli is None:
             pytest.skip("the docker CLI is not installed")
@@ -82,7 +83,14 @@ class BuildEnv:
         full["DOCKER_CONFIG"] = str(self.daemon.root / "cfg")
         full.update(env or {})
         r = subprocess.run(
-            [self.cli, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=120
+            [self.cli, *args],
+            cwd=cwd,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
         )
         if check and r.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)}: {r.returncode}\n{r.stdout}\n{r.stderr}")

@@ -13,6 +13,7 @@ import re
 import signal
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -343,6 +344,8 @@ def test_kill_during_run_then_rebuild(tmp_path: Path) -> None:
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait(timeout=30)
         client.close()
+        # what a daemon killed during a context upload leaves: removed at start-up
+        (Path(d.data_root) / "tmp" / "build-context-upload").mkdir()
         d.start()
         client = docker.DockerClient(base_url=d.base_url, timeout=120)
         assert client.containers.list(all=True) == []
@@ -369,3 +372,73 @@ def test_kill_during_run_then_rebuild(tmp_path: Path) -> None:
     finally:
         client.close()
         d.cleanup()
+
+
+def test_onbuild_triggers_and_stdin_dockerfile(build_env: BuildEnv, tmp_path: Path) -> None:
+    parent = "FROM busybox\nONBUILD RUN echo triggered > /t\nONBUILD LABEL child=yes\n"
+    build_env.raw_build(context_tar({"Dockerfile": parent}), t="onb:parent")
+    status, body = build_env.raw_build(
+        context_tar({"Dockerfile": 'FROM onb:parent\nCMD ["cat", "/t"]\n'}), t="onb:child"
+    )
+    text = "".join(str(m.get("stream", "")) for m in _messages(body))
+    assert status == 200 and "# Executing 2 build triggers\n" in text, text
+    image = build_env.client.images.get("onb:child")
+    assert image.labels == {"child": "yes"} and not image.attrs["Config"]["OnBuild"]
+    assert build_env.client.containers.run("onb:child", remove=True) == b"triggered\n"
+    # docker build - < Dockerfile: the CLI sends a tar holding only the Dockerfile
+    r = build_env.docker(
+        "build",
+        "-t",
+        "stdin:1",
+        "-",
+        env={"DOCKER_BUILDKIT": "0"},
+        input="FROM busybox\nLABEL s=1\n",
+    )
+    assert "Successfully tagged stdin:1" in r.stdout
+    # a body that is not a tar at all is taken as the Dockerfile itself
+    status, body = build_env.raw_build(b"FROM busybox\nLABEL plain=1\n", t="plain:1")
+    assert status == 200, body
+    assert build_env.client.images.get("plain:1").labels == {"plain": "1"}
+
+
+def test_cache_from_a_loaded_image(build_env: BuildEnv) -> None:
+    df = 'FROM busybox\nENV CF=1\nRUN echo cache-from > /cf\nCMD ["cat", "/cf"]\n'
+    ctx = context_tar({"Dockerfile": df})
+    build_env.raw_build(ctx, t="cf:src")
+    client = build_env.client
+    saved = b"".join(client.images.get("cf:src").save(named=True))
+    # drop the build with its intermediates (rmi prunes untagged parents); load it
+    # back: no parent links, not builtLocally
+    client.images.remove("cf:src")
+    client.images.load(saved)
+    _, plain = build_env.raw_build(ctx, t="cf:plain")
+    assert b"Using cache" not in plain
+    _, cached = build_env.raw_build(ctx, t="cf:hit", cachefrom=json.dumps(["cf:src"]))
+    text = "".join(str(m.get("stream", "")) for m in _messages(cached))
+    assert text.count(" ---> Using cache\n") == 3, cached
+    assert client.images.get("cf:hit").id == client.images.get("cf:src").id
+
+
+def test_client_gone_cancels_the_running_step(build_env: BuildEnv) -> None:
+    import socket as socketlib
+
+    ctx = context_tar({"Dockerfile": "FROM busybox\nSTOPSIGNAL SIGKILL\nRUN echo go; sleep 60\n"})
+    sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    sock.connect(build_env.daemon.sock)
+    head = (
+        f"POST /v1.45/build?rm=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n"
+        f"Content-Length: {len(ctx)}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + ctx)
+    seen = b""
+    while b"go\\n" not in seen:
+        chunk = sock.recv(65536)
+        assert chunk, seen
+        seen += chunk
+    assert build_env.client.containers.list()
+    sock.close()
+    for _ in range(300):
+        if not build_env.client.containers.list(all=True):
+            break
+        time.sleep(0.1)
+    assert not build_env.client.containers.list(all=True)
