@@ -17,6 +17,7 @@ __all__ = [
     "CommitStep",
     "ContainerConfig",
     "CopyPart",
+    "Created",
     "CopyToLayer",
     "HostOptions",
     "OutputFn",
@@ -60,6 +61,12 @@ class HostOptions:
     cpuset_mems: str = ""
     cgroup_parent: str = ""
     ulimits: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,8 @@ class Backend(Protocol):
         """``--cache-from``: store a cache image (its layers exist) as a child of parent."""
         ...
 
-    async def create_container(self, config: ContainerConfig, host: HostOptions) -> str:
-        """Create a build container; return its ID (warnings are not reported)."""
+    async def create_container(self, config: ContainerConfig, host: HostOptions) -> Created:
+        """Create a build container (journalled until removed)."""
         ...
 
     async def make_workdir(self, container_id: str, path: str) -> None:

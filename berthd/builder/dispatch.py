@@ -287,8 +287,11 @@ async def create_container(d: Dispatch, config: RunConfig, *, shared: bool = Fal
     itself, which dockerd's create fills in (the hostname, empty labels) before it
     becomes the image's ``container_config``: so is ours."""
     b = d.builder
-    cid = await b.backend.create_container(config.to_api(), b.opts.host)
+    created = await b.backend.create_container(config.to_api(), b.opts.host)
+    cid = created.id
     b.tmp_containers.append(cid)
+    for warning in created.warnings:
+        d.out.stdout(f" ---> [Warning] {warning}\n")
     if shared:
         config.hostname = config.hostname or cid[:12]
         if config.labels is None:

@@ -25,6 +25,7 @@ from berthd.builder.backend import (
     CommitStep,
     ContainerConfig,
     CopyToLayer,
+    Created,
     HostOptions,
     OutputFn,
 )
@@ -131,7 +132,7 @@ class DaemonBuildBackend:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
-    async def create_container(self, config: ContainerConfig, host: HostOptions) -> str:
+    async def create_container(self, config: ContainerConfig, host: HostOptions) -> Created:
         network = host.network_mode
         if not network or network == "default":
             network = "bridge"
@@ -154,7 +155,7 @@ class DaemonBuildBackend:
         created = await self.containers.create("", body)
         cid = str(created["Id"])
         await asyncio.to_thread(self._journal, cid, True)
-        return cid
+        return Created(cid, [str(w) for w in created.get("Warnings") or []])
 
     async def make_workdir(self, container_id: str, path: str) -> None:
         layers = self.containers.layers

@@ -442,3 +442,12 @@ def test_client_gone_cancels_the_running_step(build_env: BuildEnv) -> None:
             break
         time.sleep(0.1)
     assert not build_env.client.containers.list(all=True)
+
+
+def test_run_steps_get_the_build_host_config(build_env: BuildEnv) -> None:
+    ctx = context_tar({"Dockerfile": "FROM busybox\nRUN cat /etc/hosts\n"})
+    status, body = build_env.raw_build(
+        ctx, extrahosts="myhost:10.1.2.3", networkmode="none", nocache="1"
+    )
+    text = "".join(str(m.get("stream", "")) for m in _messages(body))
+    assert status == 200 and "10.1.2.3\tmyhost" in text, text
