@@ -451,3 +451,25 @@ def test_run_steps_get_the_build_host_config(build_env: BuildEnv) -> None:
     )
     text = "".join(str(m.get("stream", "")) for m in _messages(body))
     assert status == 200 and "10.1.2.3\tmyhost" in text, text
+
+
+def test_testcontainers_docker_image(
+    build_env: BuildEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image_mod = pytest.importorskip("testcontainers.core.image")
+    monkeypatch.setenv("DOCKER_HOST", build_env.daemon.base_url)
+    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": 'FROM busybox\nCOPY app.txt /\nCMD ["cat", "/app.txt"]\n',
+            "app.txt": "tc\n",
+        },
+    )
+    with image_mod.DockerImage(path=str(tmp_path), tag="tc-build:1") as image:
+        assert str(image) == "tc-build:1"
+        assert any("Successfully built" in str(x.get("stream", "")) for x in image.get_logs())
+        out = build_env.client.containers.run("tc-build:1", remove=True)
+        assert out == b"tc\n"
+    with pytest.raises(docker.errors.ImageNotFound):
+        build_env.client.images.get("tc-build:1")
