@@ -461,6 +461,7 @@ async def _run(d: Dispatch, cmd: ins.RunCommand) -> None:
     decoders[2] = codecs.getincrementaldecoder("utf-8")("replace")
 
     async def output(stream: int, data: bytes) -> None:
+        await d.out.wait_room()
         text = decoders[stream].decode(data)
         if not text:
             return

@@ -16,6 +16,7 @@ from berthd.image.gojson import marshal
 __all__ = ["BuildStream", "error_message", "stream_message"]
 
 _END = b"\r\n"
+_HIGH_WATER = 256  # messages queued before RUN output waits for the client
 
 
 def stream_message(text: str) -> bytes:
@@ -39,6 +40,22 @@ class BuildStream:
         self.quiet = quiet
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._held: list[bytes] = []
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def get(self) -> bytes | None:
+        """The consumer's side: the next message (None at the end)."""
+        item = await self.queue.get()
+        if self.queue.qsize() < _HIGH_WATER:
+            self._room.set()
+        return item
+
+    async def wait_room(self) -> None:
+        """Back-pressure for RUN output: a slow client slows the step, as with
+        dockerd, instead of the daemon buffering what the container writes."""
+        while self.queue.qsize() >= _HIGH_WATER:
+            self._room.clear()
+            await self._room.wait()
 
     def _put(self, data: bytes) -> None:
         if self.quiet:

@@ -100,7 +100,7 @@ class BuildService:
             task = asyncio.create_task(self._run(builder, stages, meta_args, escape))
             if build_id:
                 self._builds[build_id] = task
-            while (msg := await out.queue.get()) is not None:
+            while (msg := await out.get()) is not None:
                 yield msg
             await task
         finally:

@@ -230,3 +230,24 @@ def test_go_formatting_of_history_lines() -> None:
     doc = rc.replace(env=["A=1"], labels={"k": "v"}).to_api()
     assert json.loads(json.dumps(doc))["Labels"] == {"k": "v"}
     assert RunConfig.from_api(doc).env == ["A=1"]
+
+
+def test_run_output_waits_for_a_slow_client() -> None:
+    async def scenario() -> list[str]:
+        out = BuildStream()
+        events: list[str] = []
+        for _ in range(256):
+            out.stdout("x")
+
+        async def producer() -> None:
+            await out.wait_room()
+            events.append("wrote")
+
+        task = asyncio.create_task(producer())
+        await asyncio.sleep(0)
+        events.append("waiting")
+        await out.get()
+        await task
+        return events
+
+    assert asyncio.run(scenario()) == ["waiting", "wrote"]
