@@ -38,6 +38,7 @@ __all__ = [
 
 CONTEXT_PREFIX = "build-context-"
 _GIT_URL = re.compile(r"^(git://|git@|github\.com/)|^https?://.*\.git(#.*)?$")
+_GIT_SAFE = ["git", "-c", "protocol.ext.allow=never", "-c", "protocol.file.allow=never"]
 _GIT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+@{}~^:-]*$")
 
 
@@ -246,13 +247,14 @@ def _git_context(url: str, tmp_root: str) -> BuildContext:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0"}
     try:
         repo = os.path.join(root, "repo")
-        argv = ["git", "clone", "--recursive", "--quiet"]
+        # submodules of a hostile repository may name any transport: only network ones
+        argv = [*_GIT_SAFE, "clone", "--recursive", "--quiet"]
         if ref:
             argv += ["--no-checkout"]
         _git([*argv, "--", base, repo], env)
         if ref:
-            _git(["git", "-C", repo, "checkout", "--quiet", ref, "--"], env)
-            _git(["git", "-C", repo, "submodule", "update", "--init", "--recursive"], env)
+            _git([*_GIT_SAFE, "-C", repo, "checkout", "--quiet", ref, "--"], env)
+            _git([*_GIT_SAFE, "-C", repo, "submodule", "update", "--init", "--recursive"], env)
         shutil.rmtree(os.path.join(repo, ".git"), ignore_errors=True)
         top = resolve_in_scope(repo, subdir) if subdir else repo
         if not os.path.isdir(top):

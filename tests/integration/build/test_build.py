@@ -474,3 +474,60 @@ def test_testcontainers_docker_image(
         assert out == b"tc\n"
     with pytest.raises(docker.errors.ImageNotFound):
         build_env.client.images.get("tc-build:1")
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path) -> Iterator[str]:
+    import shutil
+    import subprocess
+
+    from tests.integration.daemon_process import free_port
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "srv" / "repo"
+    write_tree(repo, {"Dockerfile": "FROM busybox\nCOPY sub/f /f\n", "sub/f": "from git\n"})
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    for argv in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "."],
+        ["git", "commit", "-qm", "c"],
+    ):
+        subprocess.run(argv, cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "tag", "v1"], cwd=repo, env=env, check=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--reuseaddr", f"--base-path={tmp_path / 'srv'}",
+         "--listen=127.0.0.1", f"--port={port}", str(tmp_path / "srv")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            r = subprocess.run(
+                ["git", "ls-remote", f"git://127.0.0.1:{port}/repo"], env=env, capture_output=True
+            )
+            if r.returncode == 0:
+                break
+            time.sleep(0.1)
+        yield f"git://127.0.0.1:{port}/repo"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_git_context(build_env: BuildEnv, git_daemon: str, tmp_path: Path) -> None:
+    status, body = build_env.raw_build(b"", remote=git_daemon + "#v1", t="git:1")
+    assert status == 200 and b"Successfully tagged git:1" in body, body
+    assert build_env.client.containers.run("git:1", ["cat", "/f"], remove=True) == b"from git\n"
+    marker = tmp_path / "pwned"
+    status, body = build_env.raw_build(b"", remote=f"{git_daemon}#--upload-pack=touch {marker}")
+    assert status == 400 and b"invalid git reference" in body, body
+    assert not marker.exists()
