@@ -156,6 +156,11 @@ class Backend(Protocol):
         """Force-remove (with anonymous volumes)."""
         ...
 
+    async def keep_container(self, container_id: str) -> None:
+        """The build ended and leaves this container (``rm=0``, a failed step): it is
+        the user's now, so a later start-up must not remove it as a crash leftover."""
+        ...
+
     async def tag(self, image_id: str, ref: str) -> str:
         """Tag; return the familiar name (``app:latest``)."""
         ...

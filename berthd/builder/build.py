@@ -7,6 +7,7 @@ last stage): a stage is needed when the target names it in ``FROM`` or
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -107,12 +108,18 @@ class Builder:
     async def run(
         self, stages: list[ins.Stage], meta_args: list[ins.ArgCommand], escape: str
     ) -> str:
-        os.makedirs(self.work_root, mode=0o700, exist_ok=True)
-        self.work_dir = tempfile.mkdtemp(prefix="build-work-", dir=self.work_root)
+        def make_work_dir() -> str:
+            os.makedirs(self.work_root, mode=0o700, exist_ok=True)
+            return tempfile.mkdtemp(prefix="build-work-", dir=self.work_root)
+
+        self.work_dir = await asyncio.to_thread(make_work_dir)
         try:
             return await self._run(stages, meta_args, escape)
         finally:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, self.work_dir, True)
+            for cid in self.tmp_containers:
+                with contextlib.suppress(errdefs.BerthdError):
+                    await asyncio.shield(self.backend.keep_container(cid))
 
     async def _run(
         self,

@@ -513,8 +513,9 @@ async def _copy(
             image_id = await _from_image(d, from_)
             mount = await b.backend.mount_image(image_id)
         root = mount or b.ctx.root
-        work = tempfile.mkdtemp(prefix="copy-", dir=b.work_dir)
-        infos = await asyncio.to_thread(_gather, name, root, sources, add, work, bool(mount))
+        work, infos = await asyncio.to_thread(
+            _gather, name, root, sources, add, b.work_dir, bool(mount)
+        )
         if len(infos) > 1 and not dest.endswith("/"):
             raise BuildFailed(
                 f"When using {name} with more than one source file, the destination must "
@@ -549,8 +550,10 @@ async def _copy(
 
 
 def _gather(
-    name: str, root: str, sources: list[str], add: bool, work: str, image: bool
-) -> list[CopySource]:
+    name: str, root: str, sources: list[str], add: bool, work_root: str, image: bool
+) -> tuple[str, list[CopySource]]:
+    """Blocking: a work dir for this step, and its sources resolved (URLs fetched)."""
+    work = tempfile.mkdtemp(prefix="copy-", dir=work_root)
     infos: list[CopySource] = []
     local: list[str] = []
     for src in sources:
@@ -565,7 +568,7 @@ def _gather(
             infos = resolve_sources(root, local, add, image) + infos
     except errdefs.InvalidParameter as exc:
         raise BuildFailed(f"{name} failed: {exc}") from None
-    return infos
+    return work, infos
 
 
 async def _from_image(d: Dispatch, ref: str) -> str:

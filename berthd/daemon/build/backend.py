@@ -201,6 +201,9 @@ class DaemonBuildBackend:
             pass
         await asyncio.to_thread(self._journal, container_id, False)
 
+    async def keep_container(self, container_id: str) -> None:
+        await asyncio.to_thread(self._journal, container_id, False)
+
     # -- commits --------------------------------------------------------------------------
     def _finish_image(self, raw: bytes, parent: str) -> str:
         store = self.images.images

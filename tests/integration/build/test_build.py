@@ -138,7 +138,11 @@ def test_run_failure_exit_code(build_env: BuildEnv, tmp_path: Path) -> None:
         },
         "error": "The command '/bin/sh -c false' returned a non-zero code: 1",
     }
-    # rm=true keeps the failed step's container (as dockerd); remove it
+    # rm=true keeps the failed step's container (as dockerd): the user's now, so no
+    # longer journalled as a build leftover for the next start-up to remove
+    assert build_env.client.api.containers(all=True)
+    journal = Path(build_env.daemon.data_root) / "builder" / "containers"
+    assert not list(journal.iterdir())
     for c in build_env.client.containers.list(all=True):
         c.remove(force=True)
 
