@@ -535,3 +535,28 @@ def test_git_context(build_env: BuildEnv, git_daemon: str, tmp_path: Path) -> No
     status, body = build_env.raw_build(b"", remote=f"{git_daemon}#--upload-pack=touch {marker}")
     assert status == 400 and b"invalid git reference" in body, body
     assert not marker.exists()
+
+
+def test_build_cancel_by_id(build_env: BuildEnv) -> None:
+    ctx = context_tar({"Dockerfile": "FROM busybox\nSTOPSIGNAL SIGKILL\nRUN echo go; sleep 60\n"})
+    result: dict[str, tuple[int, bytes]] = {}
+    t = threading.Thread(
+        target=lambda: result.update(r=build_env.raw_build(ctx, buildid="b-1", rm="1"))
+    )
+    t.start()
+    api = build_env.client.api
+    for _ in range(300):
+        if api.containers():
+            break
+        time.sleep(0.1)
+    assert api._post(api._url("/build/cancel"), params={"id": "b-1"}).status_code == 200
+    t.join(timeout=60)
+    status, body = result["r"]
+    assert status == 200
+    assert _messages(body)[-1] == {
+        "errorDetail": {"message": "Build cancelled"},
+        "error": "Build cancelled",
+    }
+    assert not api.containers(all=True)
+    missing = api._post(api._url("/build/cancel"))
+    assert missing.status_code == 400 and missing.json() == {"message": "build ID not provided"}
