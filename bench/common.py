@@ -246,12 +246,17 @@ class Daemon:
         self.proc = None
 
     # the docker CLI, as a user runs it
-    def cli(self, *args: str, timeout: float = 600) -> str:
+    def env(self) -> dict[str, str]:
+        """The CLI's environment for this daemon (``DOCKER_HOST`` set, nothing else of ours)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env["DOCKER_CONFIG"] = str(self.root / "cli")
+        env["DOCKER_HOST"] = "unix://" + self.sock
+        return env
+
+    def cli(self, *args: str, timeout: float = 600) -> str:
         r = subprocess.run(
-            [DOCKER, "-H", "unix://" + self.sock, *args],
-            env=env,
+            [DOCKER, *args],
+            env=self.env(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=timeout,
@@ -457,6 +462,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="restarts per start-up data set")
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--image-runs", type=int, default=3)
+    ap.add_argument("--log-mb", type=int, default=50)
+    ap.add_argument("--log-runs", type=int, default=3)
 
 
 def section_runs(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
@@ -545,6 +552,44 @@ def section_images(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
     return out
 
 
+def section_logs(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
+    """``docker logs`` of a container that wrote ``--log-mb`` MB of 100-byte lines, with
+    and without ``-t``, the CLI's output sent to /dev/null (median of ``--log-runs``)."""
+    size = a.log_mb * 1024 * 1024
+    line = "x" * 99
+    plain, stamped = [], []
+    try:
+        d.fresh().start()
+        d.cli("load", "-i", str(files.busybox))
+        d.cli(
+            *RUN,
+            "--name",
+            "lg",
+            "busybox",
+            "sh",
+            "-c",
+            f"busybox yes {line} | busybox head -c {size}",
+        )
+        for _ in range(a.log_runs):
+            for args, samples in ((("logs", "lg"), plain), (("logs", "-t", "lg"), stamped)):
+                t0 = time.perf_counter()
+                with open(os.devnull, "wb") as null:
+                    subprocess.run([DOCKER, *args], env=d.env(), stdout=null, check=True)
+                samples.append(time.perf_counter() - t0)
+    finally:
+        d.wipe()
+    mb = size / 1e6
+    return {
+        f"`docker logs` of {mb:.0f} MB, median of {a.log_runs}": _rate(mb, plain),
+        f"`docker logs -t` of {mb:.0f} MB, median of {a.log_runs}": _rate(mb, stamped),
+    }
+
+
+def _rate(mb: float, samples: list[float]) -> str:
+    med = statistics.median(samples)
+    return f"{med:.2f} s = {mb / med:.1f} MB/s"
+
+
 def _startup_rounds(d: Daemon, want: int, running: bool, rounds: int) -> str:
     took = []
     for _ in range(rounds):
@@ -590,6 +635,7 @@ SECTIONS: dict[str, Section] = {
     "runs": section_runs,
     "bridge": section_bridge,
     "images": section_images,
+    "logs": section_logs,
     "stopped": section_stopped,
     "running": section_running,
 }

@@ -17,6 +17,8 @@ from berthd.api.routers.container import ContainersBackend, ContainersRouter
 from berthd.api.routers.container_fs import ContainerFSBackend, ContainerFSRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.network import NetworkBackend, NetworkRouter
+from berthd.api.routers.registry import RegistryBackend, RegistryRouter
+from berthd.api.routers.swarm import SwarmBackend, SwarmRouter
 from berthd.api.routers.system import SystemBackend, SystemRouter
 from berthd.api.routers.volume import VolumeBackend, VolumeRouter
 from berthd.api.routes import register
@@ -35,6 +37,8 @@ class Backends:
     networks: NetworkBackend | None = None
     container_fs: ContainerFSBackend | None = None
     build: BuildBackend | None = None
+    registry: RegistryBackend | None = None
+    swarm: SwarmBackend | None = None
 
 
 def build_app(backends: Backends, opts: APIOptions) -> web.Application:
@@ -48,6 +52,9 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, ContainerFSRouter(backends.container_fs).routes())
     if backends.containers is not None:
         register(app, ContainersRouter(backends.containers).routes())
+    if backends.registry is not None:
+        # before the image routes: /images/search must not be taken for an image name
+        register(app, RegistryRouter(backends.registry).routes())
     if backends.images is not None:
         register(app, ImageRouter(backends.images).routes())
     if backends.build is not None:
@@ -56,6 +63,8 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, VolumeRouter(backends.volumes).routes())
     if backends.networks is not None:
         register(app, NetworkRouter(backends.networks).routes())
+    if backends.swarm is not None:
+        register(app, SwarmRouter(backends.swarm).routes())
     if opts.cors_header:
 
         async def options(request: web.Request) -> web.StreamResponse:

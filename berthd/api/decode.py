@@ -8,7 +8,14 @@ dicts; ``check`` walks a body against a schema of the same Go types
 ``invalid JSON:`` prefix), so that no wrong type ever
 reaches a backend. As in Go, ``null`` is accepted anywhere (a ``null`` element
 of a list or map becomes the element type's zero value, in place) and unknown
-keys are ignored.
+keys are ignored (with ``prune``, dropped, as a Go struct has nowhere to keep
+them, and keys matched case-insensitively are renamed to the declared field, so
+what is stored is what dockerd would store).
+
+``decode_json`` reads a body the way Go's decoder does before any type is
+looked at: invalid UTF-8 and lone surrogate escapes become U+FFFD instead of
+an error, and integers of any size keep their exact value (orjson turns those
+past 64 bits into floats, which would misquote them in the error).
 
 A schema is one of: a scalar type name (``"string"``, ``"bool"``, ``"int"``,
 ``"int64"``, ``"uint16"``, ``"uint32"``, ``"uint64"``, ``"float64"``), ``"any"``,
@@ -18,12 +25,57 @@ A schema is one of: a scalar type name (``"string"``, ``"bool"``, ``"int"``,
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+import orjson
+
 from berthd.errdefs import InvalidParameter
 
-__all__ = ["Array", "Map", "Schema", "Slice", "Struct", "check"]
+__all__ = ["Array", "Map", "Schema", "Slice", "Struct", "check", "decode_json"]
+
+# 20 digits in a row: maybe an integer orjson would turn into a float
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+# an escaped backslash (kept), or a surrogate escape with or without its other half
+_ESCAPES = re.compile(
+    r"(\\\\)|\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def _lone_surrogate(m: re.Match[str]) -> str:
+    """Go decodes a surrogate escape without its pair (``\\ud800``) as U+FFFD."""
+    if m.group(1) or m.group(3):
+        return m.group(0)
+    return "\\ufffd"
+
+
+def decode_json(body: bytes) -> Any:
+    """A JSON document as Go's ``encoding/json`` reads it; InvalidParameter
+    (``invalid JSON: …``) when it is not JSON at all."""
+    exact_ints = _LONG_DIGITS.search(body) is not None
+    if not exact_ints:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            if "UTF-8" not in str(e) and "surrogate" not in str(e):
+                raise InvalidParameter(f"invalid JSON: {e}") from None
+    text = _ESCAPES.sub(_lone_surrogate, body.decode("utf-8", "replace"))
+    try:
+        if not exact_ints:
+            return orjson.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidParameter("invalid JSON: exceeded max depth") from None
+    except ValueError as e:  # orjson.JSONDecodeError is one
+        raise InvalidParameter(f"invalid JSON: {e}") from None
+
 
 _INT_RANGES = {
     "int": (-(2**63), 2**63 - 1),
@@ -115,8 +167,9 @@ def _number_text(value: int | float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def check(value: Any, spec: Schema, struct: str = "", path: str = "") -> None:
-    """Raise dockerd's 400 if ``value`` does not decode into ``spec``."""
+def check(value: Any, spec: Schema, struct: str = "", path: str = "", prune: bool = False) -> None:
+    """Raise dockerd's 400 if ``value`` does not decode into ``spec``; with
+    ``prune``, drop what Go would drop and spell keys as declared (in place)."""
     if value is None or spec == "any":
         return
 
@@ -165,7 +218,7 @@ def check(value: Any, spec: Schema, struct: str = "", path: str = "") -> None:
         for i, item in enumerate(value):
             if item is None:
                 value[i] = zero_value(spec.elem)  # Go decodes a null element so
-            check(value[i], spec.elem, struct, path)
+            check(value[i], spec.elem, struct, path, prune)
         return
     if isinstance(spec, Map):
         if not isinstance(value, dict):
@@ -173,14 +226,20 @@ def check(value: Any, spec: Schema, struct: str = "", path: str = "") -> None:
         for key, item in value.items():
             if item is None:
                 value[key] = zero_value(spec.elem)
-            check(value[key], spec.elem, struct, path)
+            check(value[key], spec.elem, struct, path, prune)
         return
     if not isinstance(value, dict):
         raise fail()
+    kept: dict[str, Any] = {}
     for key, item in value.items():
         found = spec.lookup(key)
         if found is None:
             continue
         name, sub = found
         # Go names the struct being decoded and the path of declared field names
-        check(item, sub, spec.name.rpartition(".")[2], f"{path}.{name}" if path else name)
+        check(item, sub, spec.name.rpartition(".")[2], f"{path}.{name}" if path else name, prune)
+        kept.pop(name, None)
+        kept[name] = item  # of several spellings of one field, the last wins, as in Go
+    if prune:
+        value.clear()
+        value.update(kept)

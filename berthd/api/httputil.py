@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from berthd.api.decode import Schema, check
+from berthd.api.decode import Schema, check, decode_json
 from berthd.errdefs import InvalidParameter
 
 __all__ = [
@@ -50,10 +50,12 @@ def query_int(request: web.Request, name: str, default: int) -> int:
 
 
 async def read_json(
-    request: web.Request, required: bool = True, schema: Schema | None = None
+    request: web.Request, required: bool = True, schema: Schema | None = None, prune: bool = True
 ) -> Any:
     """Decode a JSON request body with dockerd's errors for a bad one; with a
-    ``schema``, a value of the wrong type is refused as Go's decoder does."""
+    ``schema``, a value of the wrong type is refused as Go's decoder does and (with
+    ``prune``, for schemas that declare every field of the Go type) what Go would
+    not keep is dropped."""
     body = await request.read()
     if not body.strip():
         if required:
@@ -64,12 +66,9 @@ async def read_json(
         raise InvalidParameter(
             f"unsupported Content-Type header ({ctype}): must be 'application/json'"
         )
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise InvalidParameter(f"invalid JSON: {e}") from None
+    value = decode_json(body)
     if schema is not None:
-        check(value, schema)
+        check(value, schema, prune=prune)
     return value
 
 

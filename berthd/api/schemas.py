@@ -1,6 +1,8 @@
 """The Go types of the request bodies dockerd decodes (moby's api/types), for
 ``berthd.api.decode.check``. Only the types matter here; what a value means is
-the backends' business."""
+the backends' business. Each struct lists every field of its Go type at API
+1.45, so that keys Go would drop are dropped (``prune``); the swarm specs at the
+end list only the fields whose types matter and are never pruned."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ __all__ = [
     "NETWORK_CONNECT",
     "NETWORK_CREATE",
     "NETWORK_DISCONNECT",
+    "SWARM_CONFIG_SPEC",
+    "SWARM_INIT",
+    "SWARM_JOIN",
+    "SWARM_NODE_SPEC",
+    "SWARM_SECRET_SPEC",
+    "SWARM_SERVICE_SPEC",
+    "SWARM_SPEC",
+    "SWARM_UNLOCK",
     "VOLUME_CREATE",
 ]
 
@@ -159,6 +169,7 @@ _MOUNT = Struct(
             "mount.TmpfsOptions",
             {"SizeBytes": "int64", "Mode": "uint32", "Options": Slice(_STRS)},
         ),
+        "ClusterOptions": Struct("mount.ClusterOptions"),
     },
 )
 
@@ -326,4 +337,123 @@ VOLUME_CREATE = Struct(
         "Labels": _LABELS,
         "ClusterVolumeSpec": "any",
     },
+)
+
+# -- swarm (moby's api/types/swarm): the fields whose types a client gets wrong --
+
+_SWARM_DRIVER = Struct("swarm.Driver", {"Name": "string", "Options": _LABELS})
+_ANNOTATIONS = Struct("swarm.Annotations", {"Name": "string", "Labels": _LABELS})
+
+SWARM_SPEC = Struct(
+    "swarm.Spec",
+    {
+        "Orchestration": Struct(
+            "swarm.OrchestrationConfig", {"TaskHistoryRetentionLimit": "int64"}
+        ),
+        "Raft": Struct(
+            "swarm.RaftConfig",
+            {
+                "SnapshotInterval": "uint64",
+                "KeepOldSnapshots": "uint64",
+                "LogEntriesForSlowFollowers": "uint64",
+                "ElectionTick": "int",
+                "HeartbeatTick": "int",
+            },
+        ),
+        "Dispatcher": Struct("swarm.DispatcherConfig", {"HeartbeatPeriod": "int64"}),
+        "CAConfig": Struct(
+            "swarm.CAConfig",
+            {
+                "NodeCertExpiry": "int64",
+                "SigningCACert": "string",
+                "SigningCAKey": "string",
+                "ForceRotate": "uint64",
+            },
+        ),
+        "TaskDefaults": Struct("swarm.TaskDefaults", {"LogDriver": _SWARM_DRIVER}),
+        "EncryptionConfig": Struct("swarm.EncryptionConfig", {"AutoLockManagers": "bool"}),
+    },
+    (_ANNOTATIONS,),
+)
+
+SWARM_INIT = Struct(
+    "swarm.InitRequest",
+    {
+        "ListenAddr": "string",
+        "AdvertiseAddr": "string",
+        "DataPathAddr": "string",
+        "DataPathPort": "uint32",
+        "ForceNewCluster": "bool",
+        "Spec": SWARM_SPEC,
+        "AutoLockManagers": "bool",
+        "Availability": "string",
+        "DefaultAddrPool": _STRS,
+        "SubnetSize": "uint32",
+    },
+)
+
+SWARM_JOIN = Struct(
+    "swarm.JoinRequest",
+    {
+        "ListenAddr": "string",
+        "AdvertiseAddr": "string",
+        "DataPathAddr": "string",
+        "RemoteAddrs": _STRS,
+        "JoinToken": "string",
+        "Availability": "string",
+    },
+)
+
+SWARM_UNLOCK = Struct("swarm.UnlockRequest", {"UnlockKey": "string"})
+
+SWARM_NODE_SPEC = Struct(
+    "swarm.NodeSpec", {"Role": "string", "Availability": "string"}, (_ANNOTATIONS,)
+)
+
+SWARM_SERVICE_SPEC = Struct(
+    "swarm.ServiceSpec",
+    {
+        "TaskTemplate": Struct(
+            "swarm.TaskSpec",
+            {
+                "ContainerSpec": Struct(
+                    "swarm.ContainerSpec",
+                    {
+                        "Image": "string",
+                        "Labels": _LABELS,
+                        "Command": _STRS,
+                        "Args": _STRS,
+                        "Hostname": "string",
+                        "Env": _STRS,
+                        "Dir": "string",
+                        "User": "string",
+                        "TTY": "bool",
+                        "OpenStdin": "bool",
+                    },
+                ),
+                "LogDriver": _SWARM_DRIVER,
+                "ForceUpdate": "uint64",
+                "Runtime": "string",
+            },
+        ),
+        "Networks": Slice(
+            Struct(
+                "swarm.NetworkAttachmentConfig",
+                {"Target": "string", "Aliases": _STRS, "DriverOpts": _LABELS},
+            )
+        ),
+    },
+    (_ANNOTATIONS,),
+)
+
+_TEMPLATING = Struct("swarm.Driver", {"Name": "string", "Options": _LABELS})
+
+SWARM_SECRET_SPEC = Struct(
+    "swarm.SecretSpec",
+    {"Data": "string", "Driver": _SWARM_DRIVER, "Templating": _TEMPLATING},
+    (_ANNOTATIONS,),
+)
+
+SWARM_CONFIG_SPEC = Struct(
+    "swarm.ConfigSpec", {"Data": "string", "Templating": _TEMPLATING}, (_ANNOTATIONS,)
 )

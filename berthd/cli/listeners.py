@@ -19,11 +19,25 @@ from dataclasses import dataclass
 from berthd.config import DaemonConfig, Host, parse_host
 from berthd.errdefs import InvalidParameter, System
 
-__all__ = ["Listener", "make_listeners", "make_tls_context"]
+__all__ = ["Listener", "listen_backlog", "make_listeners", "make_tls_context"]
 
 log = logging.getLogger("berthd")
 
 SD_LISTEN_FDS_START = 3
+# the kernel's limit when /proc does not say (SOMAXCONN since Linux 5.4)
+_DEFAULT_BACKLOG = 4096
+
+
+def listen_backlog() -> int:
+    """The system's maximum listen backlog, as Go's net package (and so dockerd) uses:
+    ``/proc/sys/net/core/somaxconn``. A backlog of 128 (aiohttp's and Python's
+    default) refuses the 129th client while the daemon is busy accepting."""
+    try:
+        with open("/proc/sys/net/core/somaxconn", encoding="ascii") as f:
+            value = int(f.read().strip())
+    except (OSError, ValueError):
+        return _DEFAULT_BACKLOG
+    return max(1, min(value, 65535))  # the kernel takes 16 bits on older releases
 
 
 @dataclass
@@ -91,7 +105,7 @@ def _unix_listener(path: str, group: str) -> socket.socket:
         os.umask(old)
     os.chown(path, 0, gid if gid is not None else 0)
     os.chmod(path, 0o660)
-    sock.listen(1024)
+    sock.listen(listen_backlog())
     return sock
 
 
@@ -105,7 +119,7 @@ def _tcp_listener(host: Host) -> socket.socket:
     except OSError as e:
         sock.close()
         raise System(f"listen tcp {host.addr}: bind: {e.strerror}") from None
-    sock.listen(1024)
+    sock.listen(listen_backlog())
     return sock
 
 

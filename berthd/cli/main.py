@@ -19,7 +19,7 @@ from aiohttp import web
 
 from berthd.api import APIOptions, Backends, build_app
 from berthd.cli.flags import CommandLine, parse_command_line
-from berthd.cli.listeners import Listener, make_listeners, make_tls_context
+from berthd.cli.listeners import Listener, listen_backlog, make_listeners, make_tls_context
 from berthd.cli.logsetup import level_for, setup_logging
 from berthd.cli.pidfile import PidFile
 from berthd.cli.sdnotify import sd_notify
@@ -35,6 +35,13 @@ log = logging.getLogger("berthd")
 
 # How long in-flight API requests get to finish once the daemon is down.
 REQUEST_DRAIN_SECONDS = 5.0
+# dockerd's http.Server ReadHeaderTimeout: a client that has not sent its request
+# headers by then is dropped. aiohttp's keep-alive timer runs from the connect, so it
+# is the header timeout too (and an idle keep-alive connection closes after it).
+HEADER_READ_TIMEOUT_SECONDS = 300.0
+# Go's http.DefaultMaxHeaderBytes: long names and IDs in a request line still arrive
+# (aiohttp's default of 8190 bytes answers a bare text 400 before any route runs).
+MAX_REQUEST_LINE_BYTES = 1 << 20
 # dockerd forces an exit without cleanup on the third interrupt.
 FORCE_AFTER_SIGNALS = 3
 
@@ -126,6 +133,8 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 networks=daemon.networks,
                 container_fs=daemon.container_fs,
                 build=daemon.build,
+                registry=daemon.registry,
+                swarm=daemon.cluster,
             ),
             APIOptions(
                 version=API_VERSION,
@@ -135,12 +144,18 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
             ),
         )
         runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=REQUEST_DRAIN_SECONDS
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=REQUEST_DRAIN_SECONDS,
+            keepalive_timeout=HEADER_READ_TIMEOUT_SECONDS,
+            max_line_size=MAX_REQUEST_LINE_BYTES,
         )
+        backlog = listen_backlog()
         await runner.setup()
         for lst in listeners:
             site: web.BaseSite = web.SockSite(
-                runner, lst.sock, ssl_context=tls_ctx if lst.tls else None
+                runner, lst.sock, ssl_context=tls_ctx if lst.tls else None, backlog=backlog
             )
             await site.start()
             log.info(

@@ -19,6 +19,7 @@ import orjson
 from berthd.config.hosts import parse_host
 from berthd.config.model import STOCK_RUNTIMES, DaemonConfig, RuntimeSpec
 from berthd.config.options import OPTIONS, OPTIONS_BY_KEY, Option
+from berthd.config.registry_options import validate_insecure_registry, validate_mirror
 from berthd.errdefs import InvalidParameter
 
 __all__ = [
@@ -183,9 +184,32 @@ def _validate(cfg: DaemonConfig) -> None:
             raise ConfigError(f"runtime {name}: a path is required")
     if cfg.default_runtime and cfg.default_runtime not in (*STOCK_RUNTIMES, *cfg.runtimes):
         raise ConfigError(f"specified default runtime '{cfg.default_runtime}' does not exist")
+    _validate_registry(cfg)
     for opt, bad, why in _UNSUPPORTED_NETWORK_CHOICES:
         if getattr(cfg, opt.replace("-", "_")) == bad:
             raise ConfigError(f"{opt}={str(bad).lower()} is not supported by berthd: {why}")
+
+
+def _validate_registry(cfg: DaemonConfig) -> None:
+    for what, value in (
+        ("max concurrent downloads", cfg.max_concurrent_downloads),
+        ("max concurrent uploads", cfg.max_concurrent_uploads),
+        ("max download attempts", cfg.max_download_attempts),
+        ("registry read timeout", cfg.registry_read_timeout),
+    ):
+        if value < 0:
+            raise ConfigError(f"invalid {what}: {value}")
+    try:
+        for m in cfg.registry_mirrors:
+            validate_mirror(m)
+        for r in cfg.insecure_registries:
+            validate_insecure_registry(r, warn=False)
+    except InvalidParameter as e:
+        raise ConfigError(str(e)) from None
+
+
+# dockerd takes 0 for these as "the default"
+_ZERO_IS_DEFAULT = ("max-concurrent-downloads", "max-concurrent-uploads", "max-download-attempts")
 
 
 # Values of dockerd network options that netavark (1.4, Debian 12) cannot honour.
@@ -212,6 +236,10 @@ def build_config(
             changes[opt.attr] = _coerce_file_value(opt, file_values[opt.key])
     if "runtimes" in changes:
         changes["runtimes"] = MappingProxyType(dict(changes["runtimes"]))
+    for key in _ZERO_IS_DEFAULT:
+        opt = OPTIONS_BY_KEY[key]
+        if changes.get(opt.attr) == 0:
+            changes[opt.attr] = opt.default
     cfg = replace(base or DaemonConfig(), config_file=config_file, **changes)
     _validate(cfg)
     return cfg

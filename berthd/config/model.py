@@ -68,6 +68,14 @@ class DaemonConfig:
     userland_proxy: bool = True
     dns: tuple[str, ...] = ()
     default_address_pools: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
+    registry_certs_dir: str = "/etc/docker/certs.d"
+    registry_read_timeout: int = 60
+    # 0 in a file or flag means the default, as in dockerd (config/load.py applies it)
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    max_download_attempts: int = 5
     # Where the configuration came from; not an option itself.
     config_file: str = ""
 

@@ -16,7 +16,7 @@ from berthd.errdefs import Conflict, InvalidParameter, NotFound
 
 __all__ = ["NameRegistrar", "generate_name", "normalize_name", "validate_name"]
 
-_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")  # \Z: Go's $ (no newline)
 
 _ADJECTIVES = (
     "agile",

@@ -20,6 +20,7 @@ from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
 from berthd.daemon.build.service import BuildService
+from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -36,11 +37,22 @@ from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
 from berthd.network import parse_pool
+from berthd.registry.config import ServiceOptions
+from berthd.registry.service import RegistryService
 from berthd.runtime.cgroups import remove_cgroup
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
 
 __all__ = ["Daemon"]
+
+
+def registry_options(cfg: DaemonConfig) -> ServiceOptions:
+    return ServiceOptions(
+        mirrors=cfg.registry_mirrors,
+        insecure_registries=cfg.insecure_registries,
+        certs_dir=cfg.registry_certs_dir,
+        read_timeout=float(cfg.registry_read_timeout),
+    )
 
 
 def _remove_empty_cgroups(parent: str) -> None:
@@ -60,6 +72,7 @@ class Daemon:
         self.id = daemon_id
         self.host = host
         self.events = EventsService()
+        self.cluster = InactiveCluster()  # no swarm yet (issue 18)
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService
@@ -72,6 +85,7 @@ class Daemon:
         self.health: HealthMonitor
         self.log_rotator: LogRotator
         self.system: SystemService
+        self.registry: RegistryService
 
     @property
     def config(self) -> DaemonConfig:
@@ -86,6 +100,7 @@ class Daemon:
             probe_components(),
         )
         daemon = cls(config, daemon_id, host)
+        daemon.registry = await asyncio.to_thread(RegistryService, registry_options(config))
 
         def open_stores() -> tuple[LayerStore, ImageService]:
             layers = LayerStore(
@@ -158,6 +173,8 @@ class Daemon:
                 "Network": ["bridge", "host", "null"],
                 "Log": ["json-file", "local", "none"],
             },
+            registry_config=lambda: daemon.registry.service_config().to_api(),
+            swarm=daemon.cluster,
         )
         log.info("Daemon has completed initialization")
         return daemon
@@ -213,6 +230,7 @@ class Daemon:
 
     def reload(self, new: DaemonConfig, applied: list[str]) -> None:
         """Swap in a reloaded configuration and announce it (``daemon reload``)."""
+        self.registry.reload(registry_options(new))
         self._config = new
         self.runtimes.apply_config(new)
         self.events.log("daemon", "reload", self.id, self.reload_attributes())
@@ -230,6 +248,11 @@ class Daemon:
             "runtimes": orjson.dumps(runtimes).decode(),
             "shutdown-timeout": str(cfg.shutdown_timeout),
             "name": self.host.hostname,
+            "insecure-registries": orjson.dumps(list(cfg.insecure_registries)).decode(),
+            "registry-mirrors": orjson.dumps(list(cfg.registry_mirrors)).decode(),
+            "max-concurrent-downloads": str(cfg.max_concurrent_downloads),
+            "max-concurrent-uploads": str(cfg.max_concurrent_uploads),
+            "max-download-attempts": str(cfg.max_download_attempts),
         }
 
     async def shutdown(self) -> None:
@@ -241,6 +264,7 @@ class Daemon:
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
         await self.networks.shutdown()
+        await self.registry.close()
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
             await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)

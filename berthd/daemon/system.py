@@ -11,12 +11,13 @@ import asyncio
 import os
 import platform
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from berthd.config import STOCK_RUNTIMES, DaemonConfig, parse_host
+from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import Component
 from berthd.daemon.events import EventsService, Subscription
 from berthd.daemon.hostinfo import HostInfo
@@ -59,6 +60,27 @@ class StorageStatus:
     status: list[list[str]]
 
 
+def _default_registry_config() -> dict[str, Any]:
+    """What dockerd shows with no registry options (the daemon passes the real one)."""
+    return {
+        "AllowNondistributableArtifactsCIDRs": None,
+        "AllowNondistributableArtifactsHostnames": None,
+        "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+        "IndexConfigs": {
+            "docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}
+        },
+        "Mirrors": None,
+    }
+
+
+class SwarmState(Protocol):
+    """What /info and /_ping show of the node's swarm membership."""
+
+    def status(self) -> str: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
 async def _no_counts() -> Counts:
     return Counts()
 
@@ -80,6 +102,8 @@ class SystemService:
         counts: Callable[[], Awaitable[Counts]] = _no_counts,
         disk_usage: Callable[[list[str]], Awaitable[DiskUsage]] = _no_usage,
         plugins: Callable[[], dict[str, list[str]]] | None = None,
+        registry_config: Callable[[], Mapping[str, Any]] | None = None,
+        swarm: SwarmState | None = None,
     ) -> None:
         self._config = config
         self.daemon_id = daemon_id
@@ -91,6 +115,8 @@ class SystemService:
         self._counts = counts
         self._disk_usage = disk_usage
         self._plugins = plugins or (lambda: {"Volume": [], "Network": [], "Log": []})
+        self._registry_config = registry_config or _default_registry_config
+        self._swarm = swarm or InactiveCluster()
 
     # -- /_ping ------------------------------------------------------------------
     def ping_headers(self) -> dict[str, str]:
@@ -99,7 +125,7 @@ class SystemService:
             "Builder-Version": "1",
             "Docker-Experimental": "false",
             "Ostype": "linux",
-            "Swarm": "inactive",
+            "Swarm": self._swarm.status(),
         }
 
     # -- /version ----------------------------------------------------------------
@@ -235,20 +261,7 @@ class SystemService:
             "OSType": "linux",
             "Architecture": h.architecture,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {
-                "AllowNondistributableArtifactsCIDRs": None,
-                "AllowNondistributableArtifactsHostnames": None,
-                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-                "IndexConfigs": {
-                    "docker.io": {
-                        "Name": "docker.io",
-                        "Mirrors": [],
-                        "Secure": True,
-                        "Official": True,
-                    }
-                },
-                "Mirrors": None,
-            },
+            "RegistryConfig": dict(self._registry_config()),
             "NCPU": h.ncpu,
             "MemTotal": h.mem_total,
             "GenericResources": None,
@@ -262,14 +275,7 @@ class SystemService:
             "ServerVersion": VERSION,
             "Runtimes": self.runtimes(),
             "DefaultRuntime": self._default_runtime(),
-            "Swarm": {
-                "NodeID": "",
-                "NodeAddr": "",
-                "LocalNodeState": "inactive",
-                "ControlAvailable": False,
-                "Error": "",
-                "RemoteManagers": None,
-            },
+            "Swarm": self._swarm.info(),
             "LiveRestoreEnabled": cfg.live_restore,
             "Isolation": "",
             "InitBinary": "docker-init",

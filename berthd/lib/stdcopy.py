@@ -17,6 +17,7 @@ import struct
 from collections.abc import Iterator
 
 __all__ = [
+    "HEADER",
     "HEADER_LEN",
     "MAX_CHUNK",
     "STDERR",
@@ -41,6 +42,8 @@ HEADER_LEN = 8
 MAX_CHUNK = 32 * 1024
 
 _HEADER = struct.Struct(">BxxxL")
+# the 8-byte frame header (stream id, payload size), for callers that frame in bulk
+HEADER = _HEADER
 _VALID_IDS = frozenset((STDIN, STDOUT, STDERR, SYSTEMERR))
 
 

@@ -17,12 +17,14 @@ The route frames messages with ``berthd.lib.stdcopy`` when there is no TTY.
 
 from __future__ import annotations
 
+from berthd.logger.batch import Batch
 from berthd.logger.k8sfile import Record, format_k8s_line, parse_k8s_line
 from berthd.logger.message import LogMessage, format_timestamp
 from berthd.logger.options import DEFAULT_DRIVER, LogSettings, from_human_size, log_opts
-from berthd.logger.reader import StopSignal, parse_tail, read_logs
+from berthd.logger.reader import StopSignal, parse_tail, read_log_batches, read_logs
 
 __all__ = [
+    "Batch",
     "DEFAULT_DRIVER",
     "LogMessage",
     "LogSettings",
@@ -34,5 +36,6 @@ __all__ = [
     "log_opts",
     "parse_k8s_line",
     "parse_tail",
+    "read_log_batches",
     "read_logs",
 ]

@@ -32,6 +32,8 @@ class LineAssembler:
         self._max_line = max_line
         # stream → (first piece's ts, pieces)
         self._pending: dict[str, tuple[int, list[bytes], int]] = {}
+        # read-only view for the reader's fast path: empty while no line is pending
+        self.pending = self._pending
 
     def add(self, rec: Record) -> list[LogMessage]:
         """Feed one record; return the messages it completes (usually 0 or 1)."""
@@ -56,6 +58,17 @@ class LineAssembler:
         # Too long to hold: hand out what we have, keep joining the rest.
         self._pending.pop(rec.stream, None)
         return [LogMessage(rec.stream, b"".join(pend[1]), pend[0])]
+
+    def add_many(self, recs: list[Record]) -> list[LogMessage]:
+        """Feed records in order; the messages they complete (the bulk form of ``add``)."""
+        out: list[LogMessage] = []
+        pending = self._pending
+        for rec in recs:
+            if not rec.partial and not pending:  # the common case: a whole line
+                out.append(LogMessage(rec.stream, rec.text + b"\n", rec.ts_ns))
+            else:
+                out.extend(self.add(rec))
+        return out
 
     def has_pending(self) -> bool:
         return bool(self._pending)

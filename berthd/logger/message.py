@@ -9,13 +9,14 @@ all pieces of a split line with the first piece's time).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["LogMessage", "format_timestamp"]
 
 
-@dataclass(frozen=True, slots=True)
-class LogMessage:
+class LogMessage(NamedTuple):
+    """Immutable; a NamedTuple because a big log makes millions of them."""
+
     stream: str  # "stdout" | "stderr"
     line: bytes
     ts_ns: int

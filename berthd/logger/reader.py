@@ -21,8 +21,10 @@ what clients expect, and this mirrors it:
   ends (``stopped`` fired, or not given for a plain read); dockerd's copier also
   holds an unfinished line back while the container runs.
 
-File I/O and parsing run in worker threads in 64 KiB steps, so a big log never
-holds the event loop for long; the loop only joins pieces and yields.
+File I/O, parsing, joining partial lines, filtering and rendering (the caller's
+``render``: framing, timestamps) run in a worker thread, up to ``CHUNK`` bytes of
+the file per step, so a big log never holds the event loop and the loop makes one
+hop (and the server one socket write) per step, not per line.
 
 Use ``contextlib.aclosing(read_logs(...))`` so an early exit releases the file
 and the inotify watch at once.
@@ -31,30 +33,41 @@ and the inotify watch at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, BinaryIO, TypeVar
 
 from berthd import errdefs
 from berthd.logger.assemble import LineAssembler
-from berthd.logger.k8sfile import Record, TimestampParser, parse_k8s_line
+from berthd.logger.batch import Batch
+from berthd.logger.k8sfile import (
+    TEXT_AT,
+    TS_LEN,
+    WHOLE,
+    Record,
+    TimestampParser,
+    parse_k8s_chunk,
+    parse_k8s_line,
+)
 from berthd.logger.message import LogMessage
 from berthd.logger.rotate import rotated_files
 from berthd.logger.tail import find_tail_start
 from berthd.logger.watch import POLL_INTERVAL, FileWatcher
 
-__all__ = ["CHUNK", "StopSignal", "parse_tail", "read_logs"]
+__all__ = ["CHUNK", "StopSignal", "parse_tail", "read_log_batches", "read_logs"]
 
-CHUNK = 64 * 1024
+CHUNK = 1024 * 1024
 # Re-check the file at least this often even if inotify stays silent.
 _SAFETY_WAKE = 1.0
 _MAX_PHYSICAL = 4 * 1024 * 1024
 
 StopSignal = asyncio.Event | asyncio.Future[Any]
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def parse_tail(text: str | None) -> int | None:
@@ -78,13 +91,14 @@ class _Cursor:
     Its blocking methods run in a worker thread, one call at a time.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, timestamps: bool = True) -> None:
         self.path = path
         self.f: BinaryIO | None = None
         self.pos = 0
         self._carry = b""
         self._skipping = False
-        self._parser = TimestampParser()
+        # without since/until/--timestamps nothing needs a line's time: skip parsing it
+        self.parser = TimestampParser() if timestamps else None
         self.switching = False  # a new file is at the path; finish this one first
 
     def open(self) -> bool:
@@ -101,28 +115,30 @@ class _Cursor:
         assert self.f is not None
         return os.fstat(self.f.fileno()).st_size
 
-    def read(self, limit: int | None) -> tuple[list[Record], bool]:
-        """Parse up to ``CHUNK`` more bytes; ``(records, at_end)``."""
+    def read(self, limit: int | None) -> tuple[bytes, bool]:
+        """Up to ``CHUNK`` more bytes, cut after the last whole line: ``(lines, at_end)``."""
         if self.f is None:
-            return [], True
+            return b"", True
         want = CHUNK if limit is None else min(CHUNK, limit - self.pos)
         if want <= 0:
-            return [], True
+            return b"", True
         data = os.pread(self.f.fileno(), want, self.pos)
         if not data:
-            return [], True
+            return b"", True
         self.pos += len(data)
-        lines = (self._carry + data).split(b"\n")
-        self._carry = lines.pop()
-        if self._skipping and lines:
-            lines.pop(0)  # the end of an over-long line
+        buf = self._carry + data if self._carry else data
+        cut = buf.rfind(b"\n") + 1
+        body, self._carry = buf[:cut], buf[cut:]
+        if self._skipping and cut:
+            body = body[body.index(b"\n") + 1 :]  # the end of an over-long line
             self._skipping = False
         if len(self._carry) > _MAX_PHYSICAL:
             self._carry = b""
             self._skipping = True
-        parser = self._parser
-        recs = [r for line in lines if (r := parse_k8s_line(line, parser)) is not None]
-        return recs, len(data) < want
+        return body, len(data) < want
+
+    def records(self, body: bytes) -> list[Record]:
+        return parse_k8s_chunk(body, self.parser)
 
     def check(self) -> str:
         """``"same"``, ``"replaced"`` (a new file at the path), ``"truncated"`` or ``"missing"``."""
@@ -168,8 +184,8 @@ class _Worker:
         self._busy = False
         self._on_idle: Callable[[], None] | None = None
 
-    async def call(self, fn: Callable[[], _T]) -> _T:
-        def inner() -> _T:
+    async def call(self, fn: Callable[[], _R]) -> _R:
+        def inner() -> _R:
             try:
                 return fn()
             finally:
@@ -191,8 +207,53 @@ class _Worker:
         fn()
 
 
-class _Stop(Exception):
-    """A line stamped after ``until``: the read is over."""
+class _Filter:
+    """since/until/stream selection and the ``tail`` backlog; runs in the worker thread.
+
+    ``ended`` turns true at the first line stamped after ``until``: the read is over
+    (what was accepted before it in the same step is still returned).
+    """
+
+    def __init__(
+        self, since_ns: int, until_ns: int, stdout: bool, stderr: bool, tail: int | None
+    ) -> None:
+        self.since_ns = since_ns
+        self.until_ns = until_ns
+        self.streams = {"stdout": stdout, "stderr": stderr}
+        self.backlog: deque[LogMessage] | None = deque(maxlen=tail) if tail is not None else None
+        self.ended = False
+
+    def plain(self) -> bool:
+        """Only a stream selection applies (no time filter, no tail being collected)."""
+        return self.backlog is None and not self.since_ns and not self.until_ns and not self.ended
+
+    def take(self, msgs: Iterable[LogMessage], out: list[LogMessage]) -> None:
+        if self.backlog is not None:
+            self.backlog.extend(msgs)
+        else:
+            self.accept(msgs, out)
+
+    def accept(self, msgs: Iterable[LogMessage], out: list[LogMessage]) -> None:
+        if self.ended:
+            return
+        since, until, streams = self.since_ns, self.until_ns, self.streams
+        if not since and not until and all(streams.values()):
+            out.extend(msgs)
+            return
+        for msg in msgs:
+            if until and msg.ts_ns > until:
+                self.ended = True
+                return
+            if since and msg.ts_ns < since:
+                continue
+            if streams[msg.stream]:
+                out.append(msg)
+
+    def release_backlog(self, out: list[LogMessage]) -> None:
+        """The tail is complete: filter it into ``out``; later lines go straight through."""
+        if self.backlog is not None:
+            backlog, self.backlog = self.backlog, None
+            self.accept(backlog, out)
 
 
 async def read_logs(
@@ -209,37 +270,106 @@ async def read_logs(
 ) -> AsyncGenerator[LogMessage, None]:
     """Yield the container's log as ``LogMessage``s (see the module docstring).
 
-    ``since_ns``/``until_ns``: 0 = unset. ``stopped``: an ``asyncio.Event`` or
-    future that fires when the container has stopped and conmon has written
-    its last output (its exit file exists).
+    One message at a time over :func:`read_log_batches`; a server that writes the
+    log to a client should use that (one write per batch, not per line).
+    """
+    gen = read_log_batches(
+        path,
+        Batch.messages,
+        follow=follow,
+        since_ns=since_ns,
+        until_ns=until_ns,
+        tail=tail,
+        stdout=stdout,
+        stderr=stderr,
+        stopped=stopped,
+        poll_interval=poll_interval,
+    )
+    async with contextlib.aclosing(gen):
+        async for batch in gen:
+            for i, msg in enumerate(batch, 1):
+                yield msg
+                if i % 256 == 0:
+                    await asyncio.sleep(0)  # a big batch must not hold the loop
+
+
+async def read_log_batches(
+    path: str,
+    render: Callable[[Batch], _T],
+    *,
+    follow: bool = False,
+    since_ns: int = 0,
+    until_ns: int = 0,
+    tail: int | None = None,
+    stdout: bool = True,
+    stderr: bool = True,
+    stopped: StopSignal | None = None,
+    poll_interval: float = POLL_INTERVAL,
+    times: bool = True,
+) -> AsyncGenerator[_T, None]:
+    """The log in batches: ``render(batch)`` of each non-empty step, in order.
+
+    Parsing, joining partial lines, filtering and ``render`` all run in the worker
+    thread, a step (up to ``CHUNK`` bytes of the file) at a time, so the event loop
+    does one hop per step whatever the line count. ``since_ns``/``until_ns``: 0 =
+    unset. ``stopped``: an ``asyncio.Event`` or future that fires when the container
+    has stopped and conmon has written its last output (its exit file exists).
+    ``times=False``: ``render`` does not need the times (``batch.times`` stays empty,
+    and without since/until they are not even parsed: the fast path).
     """
     if not (stdout or stderr):
         raise errdefs.InvalidParameter("You must choose at least one stream")
-    cursor = _Cursor(path)
+    need_ts = bool(times or since_ns or until_ns)
+    cursor = _Cursor(path, need_ts)
     worker = _Worker()
     run = worker.call
+    filt = _Filter(since_ns, until_ns, stdout, stderr, tail)
 
     def is_stopped() -> bool:
         if stopped is None:
             return not follow
         return stopped.is_set() if isinstance(stopped, asyncio.Event) else stopped.done()
 
-    def accept(msg: LogMessage) -> bool:
-        if until_ns and msg.ts_ns > until_ns:
-            raise _Stop
-        if since_ns and msg.ts_ns < since_ns:
-            return False
-        return stdout if msg.stream == "stdout" else stderr
-
     assembler = LineAssembler()
     watcher: FileWatcher | None = None
     relay: asyncio.Task[None] | None = None
     on_stopped: Callable[[asyncio.Future[Any]], object] = _ignore
+
+    def read_step(cur: _Cursor, limit: int | None) -> tuple[_T | None, bool]:
+        body, at_end = cur.read(limit)
+        out = Batch()
+        if filt.plain():
+            _whole_lines(body, assembler, filt, out, cur.parser)
+        else:
+            msgs: list[LogMessage] = []
+            filt.take(assembler.add_many(cur.records(body)), msgs)
+            out.extend(msgs, times)
+        return (render(out) if out else None), at_end
+
+    def final_step() -> _T | None:
+        """The log has ended: pending pieces, then the tail backlog."""
+        msgs: list[LogMessage] = []
+        filt.take(assembler.flush(), msgs)
+        filt.release_backlog(msgs)
+        return _rendered(msgs)
+
+    def release() -> _T | None:
+        msgs: list[LogMessage] = []
+        filt.release_backlog(msgs)
+        return _rendered(msgs)
+
+    def _rendered(msgs: list[LogMessage]) -> _T | None:
+        if not msgs:
+            return None
+        out = Batch()
+        out.extend(msgs, times)
+        return render(out)
+
+    batch: _T | None
     try:
         ended = is_stopped()
         following = follow and not ended
         count_trailing = ended  # pending pieces are emitted only if the log has ended
-        backlog: deque[LogMessage] | None = deque(maxlen=tail) if tail is not None else None
         opened = await run(cursor.open)
         end = await run(cursor.size) if opened else 0
         if opened and tail is not None:
@@ -250,33 +380,27 @@ async def read_logs(
             # --- the rotated files (oldest first) come before the current one; with a
             # tail, only while the current file alone holds fewer lines ---
             for old in await run(lambda: rotated_files(path)):
-                async for msg in _read_whole(old, tail, assembler, worker):
-                    if backlog is not None:
-                        backlog.append(msg)
-                    elif accept(msg):
-                        yield msg
+                async for old_batch in _read_whole(old, tail, read_step, worker, need_ts):
+                    yield old_batch
+                if filt.ended:
+                    return
         if opened:
             # --- backlog: what the file holds now ---
             at_end = False
-            while not at_end:
-                recs, at_end = await run(lambda: cursor.read(end))
-                for rec in recs:
-                    for msg in assembler.add(rec):
-                        if backlog is not None:
-                            backlog.append(msg)
-                        elif accept(msg):
-                            yield msg
-        if ended:  # (then we are not following)
-            for msg in assembler.flush():
-                if backlog is not None:
-                    backlog.append(msg)
-                elif accept(msg):
-                    yield msg
-        if backlog is not None:
-            for msg in backlog:
-                if accept(msg):
-                    yield msg
-        if not following:
+            while not at_end and not filt.ended:
+                batch, at_end = await run(lambda: read_step(cursor, end))
+                if batch is not None:
+                    yield batch
+        if filt.ended:
+            return
+        if ended or tail is not None:
+            if ended:
+                batch = await run(final_step)
+            else:
+                batch = await run(release)
+            if batch is not None:
+                yield batch
+        if not following or filt.ended:
             return
 
         # --- follow: stream appends until stopped (or until passes) ---
@@ -292,14 +416,15 @@ async def read_logs(
             until_passed = bool(until_ns and time.time_ns() > until_ns)
             caught_up = False
             while not caught_up:
-                msgs, caught_up = await _follow_step(cursor, assembler, worker)
-                for msg in msgs:
-                    if accept(msg):
-                        yield msg
+                batch, caught_up = await _follow_step(cursor, read_step, worker)
+                if batch is not None:
+                    yield batch
+                if filt.ended:
+                    return
             if stop_seen:
-                for msg in assembler.flush():
-                    if accept(msg):
-                        yield msg
+                batch = await run(final_step)
+                if batch is not None:
+                    yield batch
                 return
             if until_passed:
                 return
@@ -307,8 +432,6 @@ async def read_logs(
             if until_ns:
                 timeout = max(0.0, min(timeout, (until_ns - time.time_ns()) / 1e9 + 0.001))
             await watcher.wait(timeout)
-    except _Stop:
-        return
     finally:
         if relay is not None:
             relay.cancel()
@@ -323,11 +446,51 @@ async def read_logs(
         worker.after_idle(cursor.close)
 
 
+def _whole_lines(
+    body: bytes,
+    assembler: LineAssembler,
+    filt: _Filter,
+    out: Batch,
+    parser: TimestampParser | None,
+) -> None:
+    """The fast path (no time filter, no tail being collected): conmon's whole lines
+    go straight into ``out`` with no record made (their times parsed only with a
+    ``parser``); a partial piece, another shape, or any line while pieces are pending
+    takes the assembler's path, in order."""
+    streams, lines, times = out.streams, out.lines, out.times
+    parse = parser.parse if parser is not None else None
+    wanted = filt.streams
+    pending = assembler.pending
+    whole = WHOLE
+    raw = body.split(b"\n")
+    raw.pop()  # what follows the last newline
+    for line in raw:
+        stream = whole.get(line[TS_LEN:TEXT_AT])
+        if stream is not None and not pending:
+            if wanted[stream]:
+                if parse is not None:
+                    try:
+                        times.append(parse(line[:TS_LEN]))
+                    except (ValueError, UnicodeDecodeError):
+                        continue
+                streams.append(stream)
+                lines.append(line[TEXT_AT:] + b"\n")
+            continue
+        rec = parse_k8s_line(line, parser)
+        if rec is not None:
+            msgs: list[LogMessage] = []
+            filt.accept(assembler.add(rec), msgs)
+            out.extend(msgs, parse is not None)
+
+
+_Step = Callable[[_Cursor, "int | None"], "tuple[_T | None, bool]"]
+
+
 async def _read_whole(
-    path: str, tail: int | None, assembler: LineAssembler, worker: _Worker
-) -> AsyncGenerator[LogMessage, None]:
+    path: str, tail: int | None, step: _Step[_T], worker: _Worker, need_ts: bool
+) -> AsyncGenerator[_T, None]:
     """A finished (rotated) log file, or its last ``tail`` lines."""
-    old = _Cursor(path)
+    old = _Cursor(path, need_ts)
     if not await worker.call(old.open):
         return
     try:
@@ -338,10 +501,9 @@ async def _read_whole(
             old.pos = await worker.call(lambda: find_tail_start(fd, end, tail, True))
         at_end = False
         while not at_end:
-            recs, at_end = await worker.call(lambda: old.read(end))
-            for rec in recs:
-                for msg in assembler.add(rec):
-                    yield msg
+            batch, at_end = await worker.call(lambda: step(old, end))
+            if batch is not None:
+                yield batch
     finally:
         await worker.call(old.close)
 
@@ -362,10 +524,8 @@ async def _relay(event: asyncio.Event, wake: Callable[[], None]) -> None:
     wake()
 
 
-async def _follow_step(
-    cursor: _Cursor, assembler: LineAssembler, worker: _Worker
-) -> tuple[list[LogMessage], bool]:
-    """One ≤ 64 KiB step of catching up with the file: ``(messages, caught_up)``.
+async def _follow_step(cursor: _Cursor, step: _Step[_T], worker: _Worker) -> tuple[_T | None, bool]:
+    """One step of catching up with the file: ``(batch, caught_up)``.
 
     Follows a replaced file (conmon's ``--log-size-max``: it closes the old
     file, then renames a new one over the path, so the old file is read to its
@@ -373,20 +533,19 @@ async def _follow_step(
     """
     run = worker.call
     if cursor.f is None and not await run(cursor.open):
-        return [], True
-    recs, at_end = await run(lambda: cursor.read(None))
-    msgs = [msg for rec in recs for msg in assembler.add(rec)]
+        return None, True
+    batch, at_end = await run(lambda: step(cursor, None))
     if not at_end:
-        return msgs, False
+        return batch, False
     if cursor.switching:
         cursor.switching = False
         await run(cursor.reopen)
-        return msgs, False
+        return batch, False
     state = await run(cursor.check)
     if state == "truncated":
         cursor.restart()
-        return msgs, False
+        return batch, False
     if state == "replaced":
         cursor.switching = True  # one more read of the old file, then switch
-        return msgs, False
-    return msgs, True
+        return batch, False
+    return batch, True

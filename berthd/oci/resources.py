@@ -78,17 +78,24 @@ def adapt_resources(host_config: Mapping[str, Any]) -> dict[str, Any]:
     return hc
 
 
+def kernel_memory_supported() -> bool:
+    """sysinfo's KernelMemory: a cgroup v1 memory controller with kmem accounting."""
+    return os.path.exists("/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes")
+
+
 def validate_resources(
     hc: Mapping[str, Any],
     update: bool = False,
     num_cpus: int | None = None,
     cpus_online: str | None = None,
     mems_online: str | None = None,
+    kmem: bool | None = None,
 ) -> list[str]:
     """Check resource values as dockerd does; return its warnings, raise its errors.
 
     ``cpus_online``/``mems_online`` are the cpuset lists available (default: read
-    from /sys/devices/system/{cpu,node}/online).
+    from /sys/devices/system/{cpu,node}/online); ``kmem`` whether kernel memory
+    limits are supported (default: read from the cgroup mount).
     """
     warnings: list[str] = []
     memory = _int(hc, "Memory")
@@ -115,6 +122,15 @@ def validate_resources(
         raise InvalidParameter(
             "Minimum memory limit can not be less than memory reservation limit, see usage"
         )
+    kernel_memory = _int(hc, "KernelMemory")
+    if kernel_memory > 0:
+        if not (kernel_memory_supported() if kmem is None else kmem):
+            warnings.append(
+                "Your kernel does not support kernel memory limit capabilities or the cgroup "
+                "is not mounted. Limitation discarded."
+            )
+        elif kernel_memory < LINUX_MIN_MEMORY:
+            raise InvalidParameter("Minimum kernel memory limit allowed is 6MB")
     if hc.get("OomKillDisable") and memory == 0:
         warnings.append(
             "OOM killer is disabled for the container, but no memory limit is set, "
@@ -133,7 +149,7 @@ def validate_resources(
         nc = num_cpus if num_cpus is not None else len(os.sched_getaffinity(0))
         if nano < 0 or nano > nc * 1_000_000_000:
             raise InvalidParameter(
-                f"range of CPUs is from 0.01 to {nc}.00, as there are only {nc} CPUs available"
+                f"Range of CPUs is from 0.01 to {nc}.00, as there are only {nc} CPUs available"
             )
     if _int(hc, "CpuShares") < 0:
         raise InvalidParameter("shares: invalid argument")
@@ -282,6 +298,7 @@ _UPDATABLE = (
     "BlkioWeight",
     "CpuRealtimePeriod",
     "CpuRealtimeRuntime",
+    "KernelMemory",  # checked like the rest; cgroup v1 only, and not applied by berthd
 )
 
 

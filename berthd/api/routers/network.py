@@ -47,12 +47,13 @@ class NetworkRouter:
     def routes(self) -> list[Route]:
         return [
             Route("GET", "/networks", self.get_networks),
-            Route("GET", "/networks/{id}", self.get_network),
+            # a network's name may hold a "/" (moby routes "{id:.+}")
+            Route("GET", "/networks/{id:.+}", self.get_network),
             Route("POST", "/networks/create", self.post_create),
             Route("POST", "/networks/prune", self.post_prune),
-            Route("POST", "/networks/{id}/connect", self.post_connect),
-            Route("POST", "/networks/{id}/disconnect", self.post_disconnect),
-            Route("DELETE", "/networks/{id}", self.delete_network),
+            Route("POST", "/networks/{id:.+}/connect", self.post_connect),
+            Route("POST", "/networks/{id:.+}/disconnect", self.post_disconnect),
+            Route("DELETE", "/networks/{id:.+}", self.delete_network),
         ]
 
     async def get_networks(self, request: web.Request) -> web.StreamResponse:

@@ -63,7 +63,7 @@ class BFlags:
             name, sep, value = arg[2:].partition("=")
             flag = self.flags.get(name)
             if flag is None:
-                raise FlagError(suggest(f"unknown flag: {name}", name, self.flags, True))
+                raise FlagError(suggest(f"unknown flag: {name}", name, sorted(self.flags), True))
             if name in self.used and flag.kind is not _Kind.STRINGS:
                 raise FlagError(f"duplicate flag specified: {name}")
             self.used[name] = flag

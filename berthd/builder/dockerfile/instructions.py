@@ -4,9 +4,13 @@
 prints anything: parse (errors read ``failed to parse Dockerfile: …``), turn each
 node into a command (errors read ``dockerfile parse error on line N: …``), split
 off the meta ARGs before the first FROM. Some refusals are dispatch-time in dockerd
-and stay so here: ``--chmod`` (:meth:`CopyCommand.chmod`), RUN flags
-(:meth:`RunCommand.buildkit_only_error`), ``<name> stage name already used``,
-``base name (…) should not be blank``.
+and stay so here, for the dispatcher: ``--chmod`` on COPY/ADD (the ``chmod`` field,
+message :data:`BUILDKIT_ONLY_CHMOD`), RUN flags (:meth:`RunCommand.buildkit_only_error`,
+after :meth:`RunCommand.expand` re-checked the mounts), ``<name> stage name already
+used``, ``base name (…) should not be blank``. ``--link``, ``--checksum`` and
+``--keep-git-dir`` parse and are ignored by the classic builder, as in dockerd;
+``--parents``, ``--exclude`` and RUN ``--security`` are unknown flags (buildkit's
+labs features, not built into dockerd).
 """
 
 from __future__ import annotations
@@ -199,7 +203,7 @@ class _Base(TypedDict):
 def _parse_node(node: Node) -> Command | Stage:
     parser = _PARSERS.get(node.value)
     if parser is None:
-        upper = [i.upper() for i in INSTRUCTIONS]
+        upper = sorted(i.upper() for i in INSTRUCTIONS)
         raise _Fail(suggest(f"unknown instruction: {node.raw_value}", node.raw_value, upper, False))
     return parser(_Request(node))
 

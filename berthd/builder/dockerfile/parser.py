@@ -659,6 +659,8 @@ def parse_heredoc(src: str) -> Heredoc | None:
 
 
 def _heredocs_from_line(line: str) -> list[Heredoc]:
+    if "<<" not in line:
+        return []  # no word can match the heredoc pattern
     lex = Lex("\\", raw_quotes=True, raw_escapes=True, skip_unset_env=True)
     try:
         words = lex.process_words(line, {})

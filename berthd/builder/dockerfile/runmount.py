@@ -20,8 +20,9 @@ from .suggest import suggest
 
 __all__ = ["Mount", "MountError", "parse_mount"]
 
-_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
-_SHARING = ("shared", "private", "locked")
+_TYPES = ("bind", "cache", "secret", "ssh", "tmpfs")  # sorted: Go lists them from a map
+_SHARING = ("locked", "private", "shared")
+# Go's own slice order (suggestions take the first nearest)
 _KEYS = (
     "type", "from", "source", "target", "readonly", "id", "sharing", "required",
     "mode", "uid", "gid", "src", "dst", "ro", "rw", "readwrite",

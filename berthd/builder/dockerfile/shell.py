@@ -370,7 +370,7 @@ def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[
                 continue  # ${} syntax escape, not part of the pattern
             i += 1
             if nxt not in ("*", "?", "\\"):
-                shown = nxt if nxt else "%!c(int32=-1)"
+                shown = nxt if nxt else "\ufffd"  # fmt's %c of scanner.EOF
                 raise _Fail(
                     f"invalid pattern ({pattern}) in substitution: invalid escape '\\{shown}'"
                 )

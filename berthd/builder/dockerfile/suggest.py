@@ -1,8 +1,10 @@
 """buildkit's ``util/suggest``: append ``(did you mean X?)`` to an error about a name.
 
-A candidate at Levenshtein distance < 3 is suggested; an exact match means the
-error is about something else, so nothing is added. Go walks a map here (random
-order on ties); we walk the candidates sorted, so ties resolve alphabetically.
+A candidate at Levenshtein distance < 3 is suggested (the first of the nearest);
+an exact match means the error is about something else, so nothing is added.
+Candidates are walked in the order given: where Go builds the list from a map
+(instruction names, flag names, mount types; random order on ties) callers pass
+it sorted, so ties resolve alphabetically.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def suggest(message: str, value: str, options: Iterable[str], case_sensitive: bo
         value = value.lower()
     match = ""
     best = 3
-    for opt in sorted(options):
+    for opt in options:
         if not case_sensitive:
             opt = opt.lower()
         if value == opt:

@@ -25,6 +25,7 @@ from berthd.daemon.containers.normalize import (
     normalize_host_config,
     parse_create_body,
 )
+from berthd.daemon.containers.verify import verify_container_settings
 from berthd.daemon.containers.volumes import (
     plan_volumes,
 )
@@ -36,6 +37,7 @@ class CreateMixin(ServiceBase):
     # -- create -------------------------------------------------------------------------
     async def create(self, name: str, body: Any) -> dict[str, Any]:
         config, host_config, networking = parse_create_body(body)
+        verify_container_settings(config, host_config, self.driver_name)  # before any lookup
         if name:
             name = validate_name(name)
         image_ref = str(config.get("Image") or "")

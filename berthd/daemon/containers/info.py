@@ -127,8 +127,9 @@ class InfoMixin(ServiceBase):
             # dockerd checks the merged result as at create (400), before the runtime
             validate_resources(hc, update=True)
             policy = body.get("RestartPolicy")
-            if policy and policy.get("Name") is not None:
+            if policy:
                 validate_restart_policy(policy)
+            if policy and policy.get("Name"):  # an empty name changes nothing (CLI's default)
                 if hc.get("AutoRemove") and policy.get("Name") not in ("", "no"):
                     raise errdefs.InvalidParameter(
                         "Restart policy cannot be updated because AutoRemove is enabled for "

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from berthd import errdefs
 from berthd.container import Container
-from berthd.lib.stdcopy import frame
-from berthd.logger import format_timestamp, log_opts, read_logs
+from berthd.lib.stdcopy import HEADER
+from berthd.logger import Batch, format_timestamp, log_opts, read_log_batches
 from berthd.logger.request import LogsOptions
 
 __all__ = ["LogsOptions", "check_logs", "stream_logs"]
@@ -36,9 +36,9 @@ async def stream_logs(
     if stopped is None:  # not running: the log is complete
         stopped = asyncio.Event()
         stopped.set()
-    tty = c.tty
-    gen = read_logs(
+    gen = read_log_batches(
         c.log_path,
+        _renderer(c.tty, opts.timestamps),
         follow=opts.follow,
         since_ns=opts.since_ns,
         until_ns=opts.until_ns,
@@ -46,13 +46,45 @@ async def stream_logs(
         stdout=opts.stdout,
         stderr=opts.stderr,
         stopped=stopped,
+        times=opts.timestamps,
     )
     async with contextlib.aclosing(gen):
-        async for msg in gen:
-            line = msg.line
-            if opts.timestamps:
-                line = format_timestamp(msg.ts_ns).encode() + b" " + line
-            if tty:
-                yield line
-            else:
-                yield frame(1 if msg.stream == "stdout" else 2, line)
+        async for chunk in gen:
+            yield chunk
+
+
+def _renderer(tty: bool, timestamps: bool) -> Callable[[Batch], bytes]:
+    """Bytes of a batch (run in the reader's worker thread): multiplexed frames (one
+    per line, as dockerd writes them) without a TTY, raw bytes with one, each line
+    after its RFC 3339 timestamp when asked."""
+    pack = HEADER.pack
+
+    def render(batch: Batch) -> bytes:
+        lines = batch.lines
+        if timestamps:
+            lines = _stamped(batch.times, lines)
+        if tty:
+            return b"".join(lines)
+        parts: list[bytes] = []
+        add = parts.append
+        for stream, line in zip(batch.streams, lines, strict=True):
+            add(pack(1 if stream == "stdout" else 2, len(line)))
+            add(line)
+        return b"".join(parts)
+
+    return render
+
+
+def _stamped(times: list[int], lines: list[bytes]) -> list[bytes]:
+    """Each line after its ``--timestamps`` text (the seconds part formatted once per
+    second, not once per line)."""
+    out: list[bytes] = []
+    last_sec = -1
+    prefix = b""
+    for ts, line in zip(times, lines, strict=True):
+        sec, frac = divmod(ts, 1_000_000_000)
+        if sec != last_sec:
+            last_sec = sec
+            prefix = format_timestamp(sec * 1_000_000_000)[:-11].encode()
+        out.append(b"%s.%09dZ %s" % (prefix, frac, line))
+    return out

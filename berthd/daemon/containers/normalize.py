@@ -72,7 +72,7 @@ def parse_create_body(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[s
             "json: cannot unmarshal into Go struct field Config.Labels of type map[string]string"
         )
     for env in config.get("Env") or []:
-        if env.startswith("="):
+        if env.partition("=")[0] == "":  # opts.ValidateEnv
             raise InvalidParameter(f"invalid environment variable: {env}")
     return config, dict(host_config), dict(networking)
 
@@ -146,6 +146,8 @@ def merge_image_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str,
 
 
 def validate_restart_policy(policy: dict[str, Any]) -> None:
+    """container.ValidateRestartPolicy (moby v26). An empty name passes with any
+    count (what an update that changes no policy sends); create names it "no" first."""
     name = str(policy.get("Name") or "")
     count = policy.get("MaximumRetryCount") or 0
     if name not in RESTART_POLICIES:
@@ -155,21 +157,20 @@ def validate_restart_policy(policy: dict[str, Any]) -> None:
         )
     if not isinstance(count, int) or isinstance(count, bool):
         raise InvalidParameter("invalid restart policy: maximum retry count must be a number")
-    if count < 0:
+    if name == "on-failure" and count < 0:
         raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
-    if count and name != "on-failure":
+    if name not in ("", "on-failure") and count != 0:
         raise InvalidParameter(
             "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            + (" and cannot be negative" if count < 0 else "")
         )
 
 
 def normalize_host_config(hc: dict[str, Any], default_runtime: str) -> dict[str, Any]:
     out = dict(hc)
     policy = dict(out.get("RestartPolicy") or {})
+    policy["Name"] = policy.get("Name") or "no"  # as dockerd, before the check
     validate_restart_policy(policy)
-    policy.setdefault("Name", "no")
-    if not policy["Name"]:
-        policy["Name"] = "no"
     policy.setdefault("MaximumRetryCount", 0)
     out["RestartPolicy"] = policy
     if out.get("AutoRemove") and policy["Name"] != "no":

@@ -9,7 +9,7 @@ import contextlib
 import signal as signal_mod
 
 from berthd import errdefs
-from berthd.container import Container, validate_name
+from berthd.container import Container, normalize_name, validate_name
 from berthd.daemon.containers.base import (
     ServiceBase,
     log,
@@ -179,17 +179,20 @@ class StopMixin(ServiceBase):
 
     # -- small verbs ----------------------------------------------------------------------------
     async def rename(self, ref: str, new_name: str) -> None:
-        c = self.get(ref)
-        if not new_name:
+        if not ref or not new_name:
             raise errdefs.InvalidParameter("Neither old nor new names may be empty")
-        new = validate_name(new_name)
+        c = self.get(ref)
+        new = normalize_name(new_name)
         if new == c.name:
             raise errdefs.InvalidParameter(
                 "Renaming a container with the same name as its current name"
             )
         async with c.lock:
             old = c.name
-            self.store.names.reserve(new, c.id)
+            try:
+                self.store.names.reserve(validate_name(new), c.id)
+            except (errdefs.InvalidParameter, errdefs.Conflict) as e:
+                raise type(e)(f"Error when allocating new name: {e}") from None
             c.name = new
             try:
                 await asyncio.to_thread(self.store.checkpoint, c)

@@ -22,6 +22,7 @@ from berthd.daemon.networks.attach import AttachMixin
 from berthd.daemon.networks.base import BridgeSettings, EventLog, new_id, now_rfc3339
 from berthd.daemon.networks.view import LIST_FILTERS, matches, network_view
 from berthd.lib.filters import FilterArgs
+from berthd.lib.strconv import is_space
 from berthd.network import Netavark, NetavarkSettings, Network, NetworkStore, choose_subnet
 from berthd.network.ipam import DEFAULT_POOLS
 from berthd.network.iptables import remove_empty_port_chains, remove_idle_netavark_chains
@@ -165,8 +166,8 @@ class NetworksService(AttachMixin):
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("Name") or "")
-        if not name:
-            raise errdefs.InvalidParameter("network name must not be empty")  # dockerd 400
+        if all(is_space(ch) for ch in name):  # libnetwork: TrimSpace(name) == ""
+            raise errdefs.InvalidParameter(f"invalid name: {name}")
         driver = str(body.get("Driver") or "bridge")
         if driver != "bridge":
             if driver in ("host", "null"):

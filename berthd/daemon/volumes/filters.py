@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from berthd.errdefs import InvalidParameter
 from berthd.lib.filters import FilterArgs
+from berthd.lib.strconv import parse_bool as parse_go_bool
 from berthd.volume import ANONYMOUS_LABEL, DEFAULT_DRIVER, Volume
 
 __all__ = ["LIST_FILTERS", "PRUNE_FILTERS", "list_matcher", "parse_go_bool", "prune_matcher"]
@@ -21,18 +22,6 @@ PRUNE_FILTERS = ("label", "label!", "all")
 
 # (volume, referenced) → keep?
 ListMatcher = Callable[[Volume, bool], bool]
-
-_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
-def parse_go_bool(value: str) -> bool:
-    """Go's ``strconv.ParseBool``; ValueError otherwise."""
-    if value in _GO_TRUE:
-        return True
-    if value in _GO_FALSE:
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
 def _name_matches(filters: FilterArgs, name: str) -> bool:

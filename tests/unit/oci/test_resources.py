@@ -55,7 +55,7 @@ def test_cpu_rules() -> None:
     )
     check(
         {"NanoCpus": 5 * 10**9},
-        "range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available",
+        "Range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available",
     )
     check(
         {"CpuPeriod": 500},

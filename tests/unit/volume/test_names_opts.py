@@ -20,15 +20,34 @@ def test_one_character_name_is_too_short() -> None:
         validate_local_name("a")
 
 
-@pytest.mark.parametrize("name", ["../etc", "a/b", "-ab", ".ab", "a b", "ab\n", "é1"])
-def test_invalid_local_names(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "shown"),  # shown as Go's %q
+    [
+        ("../etc", '"../etc"'),
+        ("a/b", '"a/b"'),
+        ("-ab", '"-ab"'),
+        (".ab", '".ab"'),
+        ("a b", '"a b"'),
+        ("ab\n", '"ab\\n"'),
+        ("é1", '"é1"'),
+        ("é", '"é"'),  # two bytes: not too short
+        ('a"b\x00', '"a\\"b\\x00"'),
+    ],
+)
+def test_invalid_local_names(name: str, shown: str) -> None:
     with pytest.raises(InvalidParameter) as e:
         validate_local_name(name)
     assert str(e.value) == (
-        f'"{name}" includes invalid characters for a local volume name, only '
+        f"{shown} includes invalid characters for a local volume name, only "
         '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
         "directory, use absolute path"
     )
+
+
+def test_names_longer_than_a_directory_name_are_refused() -> None:
+    validate_local_name("v" * 255)
+    with pytest.raises(InvalidParameter, match=r"^volume name is too long \(256 bytes\)"):
+        validate_local_name("v" * 256)
 
 
 def test_generated_names_are_64_hex_and_not_numeric_short_ids() -> None:

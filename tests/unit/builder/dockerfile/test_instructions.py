@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from berthd import errdefs
@@ -473,3 +475,80 @@ def test_step_text_is_trimmed_original() -> None:
     assert str(meta[0]) == "ARG A=1"
     assert str(stages[0]) == "FROM a"
     assert str(stages[0].commands[0]) == "RUN echo   hi"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("type=secret", "invalid secret mount. one of source, target required"),
+        ("type=secret,id=a,source=b", "both source and id can't be set"),
+        ("type=secret,target=/t,from=x", "secret mount should not have a from"),
+        ("type=bind,mode=0644", 'mode not allowed for "bind" type mounts'),
+        ("type=cache,mode=9", "invalid value 9 for mode"),
+        ("type=cache,uid=x", "invalid value x for uid"),
+        ("type=cache,sharing=all", 'unsupported sharing value "all"'),
+        ("type=cache,sharing=share", 'unsupported sharing value "share" (did you mean shared?)'),
+        ("type=bind,sharing=shared", "invalid cache sharing set for bind mount"),
+        ("type=bind,readonly=maybe", "invalid value for readonly: maybe"),
+        ("type=bind,size=1g", "unexpected key 'size' for mount type 'bind'"),
+        ("type=tmpfs,size=lots", "invalid value for size: lots"),
+        ("type=bind,required", "unexpected key 'required' for mount type 'bind'"),
+        ("type=bind,bogus", "invalid field 'bogus' must be a key=value pair"),
+        ("type=bind,foo=bar", "unexpected key 'foo' in 'foo=bar' (did you mean from?)"),
+        ("type=bind,targt=/x", "unexpected key 'targt' in 'targt=/x' (did you mean target?)"),
+    ],
+)
+def test_run_mount_errors_at_dispatch(value: str, message: str) -> None:
+    run = one(f"RUN --mount={value} true")
+    assert isinstance(run, RunCommand)
+    with pytest.raises(errdefs.InvalidParameter) as err:
+        run.expand(lambda w: w)
+    assert str(err.value) == message
+
+
+def test_run_mount_values() -> None:
+    run = one(
+        "RUN --mount=type=tmpfs,target=/t,size=1g --mount=type=secret,id=s,required,mode=0400 true"
+    )
+    assert isinstance(run, RunCommand)
+    run.expand(lambda w: w)
+    tmpfs, secret = run.mounts
+    assert (tmpfs.type, tmpfs.target, tmpfs.size_limit, tmpfs.read_only) == (
+        "tmpfs",
+        "/t",
+        1 << 30,
+        False,
+    )
+    assert (secret.type, secret.cache_id, secret.required, secret.mode, secret.read_only) == (
+        "secret",
+        "s",
+        True,
+        0o400,
+        True,
+    )
+
+
+def test_every_instruction_file() -> None:
+    path = Path(__file__).parent / "testdata" / "golden" / "every-instruction" / "Dockerfile"
+    stages, meta, result = parse_dockerfile(path.read_bytes())
+    assert [a.args for a in meta] == [[("BASE", "busybox")], [("TAG", None)]]
+    assert [(s.name, s.base_name, s.platform) for s in stages] == [
+        ("build", "${BASE}:${TAG:-latest}", "$BUILDPLATFORM"),
+        ("", "scratch", ""),
+    ]
+    names = [c.name for c in stages[0].commands]
+    assert names == [
+        "maintainer", "label", "label", "env", "env", "arg", "workdir", "user", "expose", "volume",
+        "volume", "shell", "run", "run", "run", "run", "copy", "copy", "copy", "add", "cmd",
+        "entrypoint", "healthcheck", "healthcheck", "onbuild", "onbuild", "stopsignal",
+    ]  # fmt: skip
+    heredoc_copy = stages[0].commands[18]
+    assert isinstance(heredoc_copy, CopyCommand) and heredoc_copy.sources == []
+    assert heredoc_copy.source_contents == [
+        SourceContent(path="conf", data="key=$VALUE\n", expand=True)
+    ]
+    onbuild = stages[0].commands[25]
+    assert (
+        isinstance(onbuild, OnbuildCommand) and onbuild.expression == "COPY <<T /t\ntrigger body\nT"
+    )
+    assert result.directives == {"syntax": "docker/dockerfile:1", "escape": "\\"}

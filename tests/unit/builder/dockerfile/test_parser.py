@@ -15,7 +15,8 @@ from berthd.builder.dockerfile.parser import (
 )
 
 DATA = Path(__file__).parent / "testdata"
-GOLDEN = sorted((DATA / "parser" / "testfiles").iterdir())
+# buildkit's golden files, then ours (testdata/golden: hand-checked dumps)
+GOLDEN = sorted((DATA / "parser" / "testfiles").iterdir()) + sorted((DATA / "golden").iterdir())
 NEGATIVE = sorted((DATA / "parser" / "testfiles-negative").iterdir())
 
 

@@ -197,3 +197,11 @@ def test_skip_unset_and_raw_modes() -> None:
 def test_empty_trim_pattern_trims_nothing() -> None:
     # Go indexes the pattern's first byte and panics; we trim nothing
     assert Lex().process_word("${A#}${A%}", {"A": "xy"}) == "xyxy"
+
+
+def test_pattern_from_a_variable_ending_in_backslash() -> None:
+    with pytest.raises(errdefs.InvalidParameter) as err:
+        Lex().process_word("${F/$N/x}", {"F": "a", "N": "\\"})
+    assert str(err.value).endswith(
+        "invalid pattern (\\) in substitution: invalid escape '\\\ufffd'"
+    )

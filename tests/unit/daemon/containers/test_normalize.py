@@ -71,11 +71,18 @@ def test_body_shapes() -> None:
         ({"Name": "sometimes"}, "invalid restart policy: unknown policy 'sometimes'"),
         ({"Name": "always", "MaximumRetryCount": 3}, "can only be used with 'on-failure'"),
         ({"Name": "on-failure", "MaximumRetryCount": -1}, "cannot be negative"),
+        ({"Name": "no", "MaximumRetryCount": -2}, "'on-failure' and cannot be negative$"),
     ],
 )
 def test_restart_policy_errors(policy: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidParameter, match=message):
         validate_restart_policy(policy)
+
+
+def test_an_empty_policy_name_takes_any_count() -> None:
+    validate_restart_policy({"Name": "", "MaximumRetryCount": 3})  # update: changes nothing
+    with pytest.raises(InvalidParameter, match="can only be used with 'on-failure'"):
+        normalize_host_config({"RestartPolicy": {"MaximumRetryCount": 3}}, "runc")  # create: "no"
 
 
 def test_host_config_defaults() -> None:
