@@ -30,7 +30,7 @@ from berthd.builder.dockerfile.shell import Lex
 from berthd.builder.runconfig import Health, RunConfig, go_list, health_quote
 from berthd.builder.state import DEFAULT_PATH, BuildFailed, StageState
 from berthd.builder.stream import BuildStream
-from berthd.lib.goquote import go_quote_list
+from berthd.lib.strconv import quote_list
 from berthd.oci import parse_signal
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ async def _dispatch(d: Dispatch, cmd: ins.Command, envs: dict[str, str]) -> None
         rc = d.state.run_config
         rc.cmd = _cmdline(cmd.cmd, cmd.prepend_shell, rc)
         rc.args_escaped = False
-        await commit(d, f"CMD {go_quote_list(rc.cmd or [])}")
+        await commit(d, f"CMD {quote_list(rc.cmd or [])}")
         if cmd.cmd:
             d.state.cmd_set = True
     elif isinstance(cmd, ins.HealthCheckCommand):
@@ -228,7 +228,7 @@ async def _dispatch(d: Dispatch, cmd: ins.Command, envs: dict[str, str]) -> None
         rc.args_escaped = False
         if not d.state.cmd_set:
             rc.cmd = None
-        await commit(d, f"ENTRYPOINT {go_quote_list(rc.entrypoint or [])}")
+        await commit(d, f"ENTRYPOINT {quote_list(rc.entrypoint or [])}")
     elif isinstance(cmd, ins.ExposeCommand):
         await _expose(d, cmd, envs)
     elif isinstance(cmd, ins.UserCommand):

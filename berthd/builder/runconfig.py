@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from berthd.builder.backend import ContainerConfig
 from berthd.lib.goduration import format_duration
-from berthd.lib.goquote import go_quote, go_quote_list
+from berthd.lib.strconv import quote, quote_list
 
 __all__ = [
     "DEFAULT_SHELL",
@@ -245,11 +245,11 @@ def health_quote(h: Health) -> str:
     retries = h.retries
     rq = "'\\x00'" if retries == 0 else _go_rune(retries)
     parts = [
-        go_quote_list(h.test),
-        go_quote(format_duration(h.interval)),
-        go_quote(format_duration(h.timeout)),
-        go_quote(format_duration(h.start_period)),
-        go_quote(format_duration(h.start_interval)),
+        quote_list(h.test),
+        quote(format_duration(h.interval)),
+        quote(format_duration(h.timeout)),
+        quote(format_duration(h.start_period)),
+        quote(format_duration(h.start_interval)),
         rq,
     ]
     return "&{" + " ".join(parts) + "}"
@@ -259,5 +259,5 @@ def _go_rune(n: int) -> str:
     ch = chr(n) if 0 <= n < 0x110000 else "\ufffd"
     if ch == "'":
         return "'\\''"
-    q = go_quote(ch)[1:-1]
+    q = quote(ch)[1:-1]
     return "'" + (q if q != '\\"' else '"') + "'"

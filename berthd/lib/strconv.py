@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["is_space", "parse_bool", "parse_uint64", "quote"]
+from collections.abc import Iterable
+
+__all__ = ["is_space", "parse_bool", "parse_uint64", "quote", "quote_list"]
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
@@ -27,26 +29,49 @@ def parse_uint64(raw: str) -> int:
     return value
 
 
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_ESCAPES.update({"\v": "\\v", "\\": "\\\\", '"': '\\"'})
+_SIMPLE = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
 
 
 def quote(s: str) -> str:
-    """``strconv.Quote`` (Go's ``%q``): printable characters as they are, others escaped."""
+    """``strconv.Quote`` (Go's ``%q``): a double-quoted Go string literal.
+
+    Lone surrogates (bytes that were not UTF-8, decoded with ``surrogateescape``)
+    come out as ``\\xNN`` like Go prints an invalid byte.
+    """
     out = ['"']
     for ch in s:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch.isprintable():
+        esc = _SIMPLE.get(ch)
+        if esc is not None:
+            out.append(esc)
+            continue
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape'd raw byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == " " or ch.isprintable():
             out.append(ch)
-        elif ord(ch) < 0x20 or ch == "\x7f":
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
         else:
-            out.append(f"\\U{ord(ch):08x}")
+            out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+def quote_list(items: Iterable[str]) -> str:
+    """``fmt.Sprintf("%q", []string{...})``: ``["a" "b"]``."""
+    return "[" + " ".join(quote(i) for i in items) + "]"
 
 
 def is_space(ch: str) -> bool:

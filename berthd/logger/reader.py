@@ -60,7 +60,7 @@ from berthd.logger.watch import POLL_INTERVAL, FileWatcher
 
 __all__ = ["CHUNK", "StopSignal", "parse_tail", "read_log_batches", "read_logs"]
 
-CHUNK = 1024 * 1024
+CHUNK = 256 * 1024
 # Re-check the file at least this often even if inotify stays silent.
 _SAFETY_WAKE = 1.0
 _MAX_PHYSICAL = 4 * 1024 * 1024

@@ -21,19 +21,21 @@ __all__ = ["EMBEDDED_DNS", "redirect_embedded_dns"]
 EMBEDDED_DNS = "127.0.0.11"
 
 
-def _rules(target: str) -> str:
+def _rules(target: str, udp_port: int = 53) -> str:
     ipaddress.IPv4Address(target)  # never put anything else into the rules
+    port = int(udp_port)
     return (
         "*nat\n"
-        f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p udp --dport 53 -j DNAT --to-destination {target}:53\n"
+        f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p udp --dport 53 -j DNAT --to-destination {target}:{port}\n"
         f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p tcp --dport 53 -j DNAT --to-destination {target}:53\n"
         f"-A POSTROUTING -s 127.0.0.0/8 -d {target}/32 -j MASQUERADE\n"
         "COMMIT\n"
     )
 
 
-async def redirect_embedded_dns(netns: str, target: str) -> None:
-    """Make 127.0.0.11:53 in the namespace at ``netns`` reach ``target``:53."""
+async def redirect_embedded_dns(netns: str, target: str, udp_port: int = 53) -> None:
+    """Make 127.0.0.11:53 in the namespace at ``netns`` reach ``target``:53 (UDP: at
+    ``udp_port``, where a container's link resolver listens)."""
     proc = await asyncio.create_subprocess_exec(
         "nsenter",
         f"--net={netns}",
@@ -44,6 +46,6 @@ async def redirect_embedded_dns(netns: str, target: str) -> None:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await proc.communicate(_rules(target).encode())
+    _, err = await proc.communicate(_rules(target, udp_port).encode())
     if proc.returncode != 0:
         raise System(f"embedded DNS redirect: {err.decode(errors='replace').strip()}")

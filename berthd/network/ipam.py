@@ -13,9 +13,11 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from berthd.errdefs import Forbidden, InvalidParameter, Unavailable
+from berthd.errdefs import InvalidParameter, NotFound, Unavailable
 
 __all__ = ["DEFAULT_POOLS", "AddressPool", "allocate_address", "choose_subnet", "parse_pool"]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -54,45 +56,54 @@ def parse_pool(text: str) -> AddressPool:
     return AddressPool(base, size)
 
 
-def choose_subnet(
-    pools: Iterable[AddressPool], used: Iterable[ipaddress.IPv4Network]
-) -> ipaddress.IPv4Network:
+def choose_subnet(pools: Iterable[AddressPool], used: Iterable[IPNetwork]) -> ipaddress.IPv4Network:
     """The first subnet of a pool that overlaps no network in ``used``."""
     taken = list(used)
     for pool in pools:
         for candidate in pool.base.subnets(new_prefix=pool.size):
-            if not any(candidate.overlaps(t) for t in taken):
+            if not any(candidate.overlaps(t) for t in taken if t.version == 4):
                 return candidate
-    raise Forbidden(
-        "all predefined address pools have been fully subnetted"
-    )  # dockerd's wording (ErrNoMoreSubnets)
+    # dockerd's wording (20.10 and 26 alike), a 404
+    raise NotFound(
+        "could not find an available, non-overlapping IPv4 address pool among the defaults "
+        "to assign to the network"
+    )
 
 
 def allocate_address(
-    subnet: ipaddress.IPv4Network,
+    subnet: IPNetwork,
     gateway: str,
     ip_range: str,
     last_ip: str,
     taken: set[str],
 ) -> str:
-    """The next free host address after ``last_ip`` in ``ip_range`` (or the subnet)."""
-    pool = ipaddress.IPv4Network(ip_range) if ip_range else subnet
+    """The next free host address after ``last_ip`` in ``ip_range`` (or the subnet).
+
+    IPv4 keeps the network and broadcast addresses back; IPv6 only the first
+    (the subnet-router anycast address), as libnetwork's bitmap does."""
+    pool = ipaddress.ip_network(ip_range) if ip_range else subnet
     first = int(pool.network_address)
     last = int(pool.broadcast_address)
-    if pool.prefixlen < 31:
+    if subnet.version == 6:
+        first = max(first, int(subnet.network_address) + 1)
+    elif pool.prefixlen < 31:
         first = max(first, int(subnet.network_address) + 1)
         last = min(last, int(subnet.broadcast_address) - 1)
     count = last - first + 1
+    family = f"IPv{subnet.version}"
     if count <= 0:
-        raise Unavailable(f"no available IPv4 addresses on this network's address pools: {subnet}")
+        raise Unavailable(
+            f"no available {family} addresses on this network's address pools: {subnet}"
+        )
     start = first
     if last_ip:
-        prev = int(ipaddress.IPv4Address(last_ip))
+        prev = int(ipaddress.ip_address(last_ip))
         if first <= prev <= last:
             start = prev + 1
-    for i in range(count):
+    # taken addresses are few: skipping them is bounded by their number, not the range's
+    for i in range(min(count, len(taken) + 2)):
         n = first + (start - first + i) % count
-        addr = str(ipaddress.IPv4Address(n))
+        addr = str(ipaddress.IPv6Address(n) if subnet.version == 6 else ipaddress.IPv4Address(n))
         if addr != gateway and addr not in taken:
             return addr
-    raise Unavailable(f"no available IPv4 addresses on this network's address pools: {subnet}")
+    raise Unavailable(f"no available {family} addresses on this network's address pools: {subnet}")

@@ -1,7 +1,8 @@
 """Removal of netavark's shared iptables chains once nothing uses them.
 
 netavark removes a network's own rules with its last container but leaves its
-shared chains (NETAVARK_FORWARD, NETAVARK-HOSTPORT-*) and the jumps to them.
+shared chains (NETAVARK_FORWARD, NETAVARK-HOSTPORT-*) and the jumps to them, in
+iptables and (for networks with IPv6) ip6tables alike.
 berthd removes them when it stops with no endpoint left, but only if they hold
 nothing beyond netavark's fixed rules, so another user of netavark (a second
 daemon) is never cut off.
@@ -36,9 +37,12 @@ _FILTER_JUMP = [
 ]
 
 
-async def _iptables(*args: str) -> tuple[int, str]:
+_COMMANDS = ("iptables", "ip6tables")  # netavark makes the same chains for IPv6 networks
+
+
+async def _iptables(cmd: str, *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        "iptables",
+        cmd,
         "-w",
         *args,
         stdout=asyncio.subprocess.PIPE,
@@ -48,8 +52,8 @@ async def _iptables(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-async def _rule_count(table: str, chain: str) -> int | None:
-    rc, out = await _iptables("-t", table, "-S", chain)
+async def _rule_count(cmd: str, table: str, chain: str) -> int | None:
+    rc, out = await _iptables(cmd, "-t", table, "-S", chain)
     if rc != 0:
         return None
     return sum(1 for line in out.splitlines() if line.startswith("-A "))
@@ -57,37 +61,39 @@ async def _rule_count(table: str, chain: str) -> int | None:
 
 async def remove_idle_netavark_chains() -> None:
     async with host_lock():
-        await _remove_idle()
+        for cmd in _COMMANDS:
+            await _remove_idle(cmd)
 
 
 async def remove_empty_port_chains() -> None:
     async with host_lock():
-        await _remove_empty_port_chains()
+        for cmd in _COMMANDS:
+            await _remove_empty_port_chains(cmd)
 
 
-async def _remove_idle() -> None:
-    counts = {c: await _rule_count("nat", c) for c in _FIXED}
+async def _remove_idle(cmd: str) -> None:
+    counts = {c: await _rule_count(cmd, "nat", c) for c in _FIXED}
     if all(n is not None and n <= _FIXED[c] for c, n in counts.items()):
         for jump in _NAT_JUMPS:
-            await _iptables("-t", "nat", "-D", *jump)
+            await _iptables(cmd, "-t", "nat", "-D", *jump)
         for chain in _FIXED:
-            await _iptables("-t", "nat", "-F", chain)
+            await _iptables(cmd, "-t", "nat", "-F", chain)
         for chain in _FIXED:
-            await _iptables("-t", "nat", "-X", chain)
-    if await _rule_count("filter", "NETAVARK_FORWARD") == 0:
-        await _iptables("-D", *_FILTER_JUMP)
-        await _iptables("-X", "NETAVARK_FORWARD")
-    await _remove_empty_port_chains()
+            await _iptables(cmd, "-t", "nat", "-X", chain)
+    if await _rule_count(cmd, "filter", "NETAVARK_FORWARD") == 0:
+        await _iptables(cmd, "-D", *_FILTER_JUMP)
+        await _iptables(cmd, "-X", "NETAVARK_FORWARD")
+    await _remove_empty_port_chains(cmd)
 
 
-async def _remove_empty_port_chains() -> None:
+async def _remove_empty_port_chains(cmd: str) -> None:
     """netavark leaves a network's port-forwarding chain (``NETAVARK-DN-<hash>``) empty
     when its last published port goes; an empty chain nothing jumps to is removed
     (``-X`` refuses a chain that is still referenced)."""
-    rc, out = await _iptables("-t", "nat", "-S")
+    rc, out = await _iptables(cmd, "-t", "nat", "-S")
     if rc != 0:
         return
     chains = [line.split()[1] for line in out.splitlines() if line.startswith("-N NETAVARK-DN-")]
     for chain in chains:
-        if await _rule_count("nat", chain) == 0:
-            await _iptables("-t", "nat", "-X", chain)
+        if await _rule_count(cmd, "nat", chain) == 0:
+            await _iptables(cmd, "-t", "nat", "-X", chain)

@@ -31,6 +31,25 @@ class Network:
     options: dict[str, str] = field(default_factory=dict)
     mtu: int = 0
     last_ip: str = ""  # the last address handed out: allocation continues after it
+    aux: dict[str, str] = field(default_factory=dict)  # IPAM AuxiliaryAddresses: never handed out
+    # inspect shows IPAM.Config's Gateway as dockerd does: omitted when the client gave a
+    # subnet but no gateway (libnetwork picked it); shown when it chose both
+    show_gateway: bool = True
+    show_gateway6: bool = True
+    user_subnet: bool = True  # the client chose the IPv4 subnet (--ip needs that)
+    # IPv6 (EnableIPv6): a second pool; subnet6 may be kept without enable_ipv6 (as
+    # dockerd keeps a v6 IPAM config it was given), then nothing is allocated from it
+    enable_ipv6: bool = False
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
+    last_ip6: str = ""
+    aux6: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ipv6(self) -> bool:
+        """IPv6 addresses are handed out on this network."""
+        return self.enable_ipv6 and bool(self.subnet6)
 
     @property
     def predefined(self) -> bool:
@@ -53,11 +72,17 @@ class Endpoint:
     container_id: str
     endpoint_id: str
     ip: str
+    ip6: str = ""  # on networks with IPv6
+    link_local: list[str] = field(default_factory=list)  # IPAMConfig.LinkLocalIPs
     mac: str = ""
     interface: str = "eth0"
     aliases: list[str] = field(default_factory=list)
     static_ip: bool = False
     ports: list[dict[str, Any]] = field(default_factory=list)  # PortMapping.to_json() items
+    # links on a user network: names this container alone resolves (name → IPv4), and
+    # the gateway port of its link resolver (berthd.network.link_dns)
+    link_names: dict[str, str] = field(default_factory=dict)
+    dns_port: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,8 +11,9 @@ is a file berthd writes. aardvark-dns, started by netavark, inherits that
 namespace, so its upstream resolvers are exactly the daemon's ``dns``
 setting (or the host's non-loopback resolvers): a test daemon can point it
 at loopback and no query ever leaves the machine. With ``ip-forward=false``
-the kernel's ip_forward file is masked the same way, so netavark cannot turn
-forwarding on for the host.
+the kernel's ip_forward file (and IPv6's ``all/forwarding``, which netavark sets for
+networks with IPv6) is masked the same way, so netavark cannot turn forwarding on
+for the host.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ async def host_lock(path: str = HOST_LOCK) -> AsyncIterator[None]:
 
 _WRAPPER = (
     'mount --bind "$1" /etc/resolv.conf || exit 125; '
-    'if [ -n "$2" ]; then mount --bind "$2" /proc/sys/net/ipv4/ip_forward || exit 125; fi; '
+    'if [ -n "$2" ]; then mount --bind "$2" /proc/sys/net/ipv4/ip_forward || exit 125; '
+    "f=/proc/sys/net/ipv6/conf/all/forwarding; "
+    'if [ -e $f ]; then mount --bind "$2" $f || exit 125; fi; fi; '
     'shift 2; exec "$@"'
 )
 _MNT_DETACH = 2
@@ -106,7 +109,9 @@ def netavark_name(net: Network) -> str:
 
 def network_json(net: Network) -> dict[str, Any]:
     """netavark's network definition (podman's ``containers.conf`` network format)."""
-    subnet: dict[str, Any] = {"subnet": net.subnet, "gateway": net.gateway}
+    subnets: list[dict[str, Any]] = [{"subnet": net.subnet, "gateway": net.gateway}]
+    if net.ipv6:
+        subnets.append({"subnet": net.subnet6, "gateway": net.gateway6})
     opts: dict[str, str] = {}
     if net.mtu:
         opts["mtu"] = str(net.mtu)
@@ -116,8 +121,8 @@ def network_json(net: Network) -> dict[str, Any]:
         "driver": "bridge",
         "network_interface": net.bridge,
         "created": net.created,
-        "subnets": [subnet],
-        "ipv6_enabled": False,
+        "subnets": subnets,
+        "ipv6_enabled": net.ipv6,
         "internal": net.internal,
         "dns_enabled": net.dns,
         "options": opts,
@@ -193,14 +198,14 @@ class Netavark:
         name: str,
         attachments: list[Attachment],
     ) -> bytes:
-        ports = [p.to_json() for a in attachments for p in a.port_mappings]
+        ports = [p.to_json() for a in attachments for p in a.port_mappings if ":" not in p.host_ip]
         opts = {
             "container_id": container_id,
             "container_name": name,
             "port_mappings": ports or None,
             "networks": {
                 netavark_name(a.network): {
-                    "static_ips": [a.endpoint.ip],
+                    "static_ips": [a.endpoint.ip, *([a.endpoint.ip6] if a.endpoint.ip6 else [])],
                     # aardvark-dns already answers for the container's name
                     "aliases": [n for n in a.endpoint.aliases if n != name]
                     if a.network.dns

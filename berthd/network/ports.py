@@ -17,6 +17,7 @@ from typing import Any
 
 from berthd.errdefs import InvalidParameter, System
 from berthd.network.netavark import PortMapping
+from berthd.network.userland_proxy import ipv6_listenable
 
 __all__ = ["inspect_ports", "plan_ports", "ps_ports"]
 
@@ -48,6 +49,8 @@ def _bindable(ip: str, port: int, proto: str) -> int | None:
     kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family, kind) as s:
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if kind == socket.SOCK_STREAM:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -72,6 +75,7 @@ def plan_ports(
             bindings.setdefault(key, [])
     out: list[PortMapping] = []
     taken = set(allocated)
+    v6 = ipv6_listenable()
     for key, items in sorted(bindings.items()):
         cport, proto = _split(key)
         for item in items or [{"HostIp": "", "HostPort": ""}]:
@@ -96,12 +100,13 @@ def plan_ports(
                 if got is None:
                     if len(candidates) == 1:
                         family = "tcp6" if ":" in host_ip else "tcp4"
+                        where = f"[{shown_ip}]" if ":" in shown_ip else shown_ip  # Go's form
                         if proto == "udp":
                             family = family.replace("tcp", "udp")
                         raise System(
                             f"driver failed programming external connectivity on endpoint "
                             f"{endpoint_desc}: Error starting userland proxy: listen "
-                            f"{family} {shown_ip}:{hp}: bind: address already in use"
+                            f"{family} {where}:{hp}: bind: address already in use"
                         )
                     continue
                 chosen = got
@@ -114,6 +119,10 @@ def plan_ports(
                 )
             taken.add((shown_ip, chosen, proto))
             out.append(PortMapping(host_ip, cport, chosen, proto))
+            if not host_ip and v6:
+                # dockerd publishes a default binding on [::] as well (its userland proxy)
+                taken.add(("::", chosen, proto))
+                out.append(PortMapping("::", cport, chosen, proto))
     return out
 
 

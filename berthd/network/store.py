@@ -18,7 +18,7 @@ from collections.abc import Callable
 import orjson
 
 from berthd.errdefs import Conflict, Forbidden, InvalidParameter, NotFound
-from berthd.network.ipam import allocate_address
+from berthd.network.ipam import IPNetwork, allocate_address
 from berthd.network.model import Endpoint, Network
 
 __all__ = ["NetworkStore"]
@@ -113,9 +113,17 @@ class NetworkStore:
         return [Endpoint.from_json(orjson.loads(r[0])) for r in rows]
 
     def allocate(
-        self, net: Network, requested_ip: str, make: Callable[[str], Endpoint]
+        self,
+        net: Network,
+        requested_ip: str,
+        make: Callable[[str, str], Endpoint],
+        requested_ip6: str = "",
     ) -> Endpoint:
-        """Pick (or check) an address and record the endpoint, in one transaction."""
+        """Pick (or check) the addresses and record the endpoint, in one transaction.
+
+        ``make(ip, ip6)`` builds the endpoint; ``ip6`` is "" on networks without IPv6.
+        The IPv4 address is unique by the table's index, the IPv6 one by this check
+        inside the same (immediate, so serialised) transaction."""
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -124,23 +132,21 @@ class NetworkStore:
                 if row is None:
                     raise NotFound(f"network {net.name} not found")
                 current = Network.from_json(orjson.loads(row[0]))
-                taken = {
-                    r[0]
+                held = [
+                    Endpoint.from_json(orjson.loads(r[0]))
                     for r in cur.execute(
-                        "SELECT ip FROM endpoints WHERE network_id = ?", (net.id,)
+                        "SELECT json FROM endpoints WHERE network_id = ?", (net.id,)
                     ).fetchall()
-                }
-                subnet = ipaddress.IPv4Network(current.subnet)
-                if requested_ip:
-                    _check_requested(subnet, current.gateway, requested_ip, taken)
-                    ip = requested_ip
-                else:
-                    ip = allocate_address(
-                        subnet, current.gateway, current.ip_range, current.last_ip, taken
-                    )
-                    current.last_ip = ip
-                    net.last_ip = ip
-                ep = make(ip)
+                ]
+                ip = self._pick(
+                    current, requested_ip, {e.ip for e in held} | set(current.aux.values()), 4
+                )
+                ip6 = ""
+                if current.ipv6:
+                    taken6 = {e.ip6 for e in held if e.ip6} | set(current.aux6.values())
+                    ip6 = self._pick(current, requested_ip6, taken6, 6)
+                net.last_ip, net.last_ip6 = current.last_ip, current.last_ip6
+                ep = make(ip, ip6)
                 cur.execute(
                     "INSERT INTO endpoints (network_id, container_id, ip, json) "
                     "VALUES (?, ?, ?, ?)",
@@ -162,6 +168,33 @@ class NetworkStore:
                 cur.execute("ROLLBACK")
                 raise
 
+    @staticmethod
+    def _pick(current: Network, requested: str, taken: set[str], version: int) -> str:
+        """The requested address checked, or the next free one (``last_ip*`` advanced)."""
+        subnet_s, gateway = (
+            (current.subnet, current.gateway)
+            if version == 4
+            else (current.subnet6, current.gateway6)
+        )
+        subnet = ipaddress.ip_network(subnet_s)
+        if requested:
+            return _check_requested(subnet, gateway, requested, taken)
+        if version == 4:
+            ip = allocate_address(subnet, gateway, current.ip_range, current.last_ip, taken)
+            current.last_ip = ip
+        else:
+            ip = allocate_address(subnet, gateway, current.ip_range6, current.last_ip6, taken)
+            current.last_ip6 = ip
+        return ip
+
+    def update_endpoint(self, ep: Endpoint) -> None:
+        """Rewrite an endpoint's record (its addresses stay)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE endpoints SET json = ? WHERE network_id = ? AND container_id = ?",
+                (orjson.dumps(ep.to_json()).decode(), ep.network_id, ep.container_id),
+            )
+
     def release(self, network_id: str, container_id: str) -> None:
         with self._lock:
             self._db.execute(
@@ -170,15 +203,21 @@ class NetworkStore:
             )
 
 
-def _check_requested(subnet: ipaddress.IPv4Network, gateway: str, ip: str, taken: set[str]) -> None:
+def _check_requested(subnet: IPNetwork, gateway: str, ip: str, taken: set[str]) -> str:
+    """A static address (``--ip``/``--ip6``) in its normal form; dockerd's errors."""
+    family = f"IPv{subnet.version}"
     try:
-        addr = ipaddress.IPv4Address(ip)
+        addr = ipaddress.ip_address(ip)
     except ValueError:
-        raise InvalidParameter(f"invalid IPv4 address: {ip}") from None
-    if addr not in subnet or addr in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidParameter(f"invalid {family} address: {ip}") from None
+    reserved = [subnet.network_address]
+    if subnet.version == 4:
+        reserved.append(subnet.broadcast_address)
+    if addr.version != subnet.version or addr not in subnet or addr in reserved:
         raise InvalidParameter(
             f"invalid endpoint settings:\nno configured subnet or ip-range contain the IP "
             f"address {ip}"
         )
-    if ip == gateway or ip in taken:
+    if str(addr) == gateway or str(addr) in taken:
         raise Conflict(f"Address already in use: {ip}")
+    return str(addr)

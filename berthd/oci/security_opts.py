@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from berthd.errdefs import InvalidParameter
-from berthd.lib.gostrconv import parse_bool
+from berthd.lib.strconv import parse_bool, quote
 
 __all__ = ["SecurityOptions", "parse_bool", "parse_security_opts"]
 
@@ -28,11 +28,6 @@ class SecurityOptions:
     apparmor_profile: str | None = None
     label_opts: list[str] = field(default_factory=list)
     writable_cgroups: bool | None = None
-
-
-def _quote(s: str) -> str:
-    # Go's %q for the common case: escape backslash and double quote.
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_security_opts(
@@ -58,7 +53,7 @@ def parse_security_opts(
         elif ":" in opt:
             key, _, value = opt.partition(":")
         else:
-            raise InvalidParameter(f"invalid --security-opt 1: {_quote(opt)}")
+            raise InvalidParameter(f"invalid --security-opt 1: {quote(opt)}")
         if key == "label":
             res.label_opts.append(value)
         elif key == "apparmor":
@@ -69,11 +64,11 @@ def parse_security_opts(
             try:
                 flag = parse_bool(value)
             except ValueError:
-                raise InvalidParameter(f"invalid --security-opt 2: {_quote(opt)}") from None
+                raise InvalidParameter(f"invalid --security-opt 2: {quote(opt)}") from None
             if key == "no-new-privileges":
                 res.no_new_privileges = flag
             else:
                 res.writable_cgroups = flag
         else:
-            raise InvalidParameter(f"invalid --security-opt 2: {_quote(opt)}")
+            raise InvalidParameter(f"invalid --security-opt 2: {quote(opt)}")
     return res

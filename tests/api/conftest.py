@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -70,3 +71,17 @@ async def client(system: SystemService) -> AsyncIterator[TestClient]:  # type: i
     await c.start_server()
     yield c
     await c.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_backends(backends: Backends) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    """A started test client for an app over ``backends`` (fakes of the routers' protocols)."""
+    app = build_app(
+        backends, APIOptions(version="1.45", min_version="1.24", server_version="0.1.0")
+    )
+    c = TestClient(TestServer(app))
+    await c.start_server()
+    try:
+        yield c
+    finally:
+        await c.close()

@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from berthd import errdefs
-from berthd.api import APIOptions, Backends, build_app
+from berthd.api import Backends
 from berthd.api.routers.container_fs import STAT_HEADER, ContainerFSBackend
 from berthd.daemon.system import SystemService
 from berthd.lib.filters import FilterArgs
+
+from .conftest import serve_backends
 
 STAT = {"name": "f", "size": 3, "mode": 420, "mtime": "2024-01-01T00:00:00Z", "linkTarget": ""}
 
@@ -89,14 +91,8 @@ def fake() -> FakeFS:
 @pytest_asyncio.fixture
 async def api(system: SystemService, fake: FakeFS) -> AsyncIterator[Client]:
     backend: ContainerFSBackend = fake
-    app = build_app(
-        Backends(system=system, container_fs=backend),
-        APIOptions(version="1.45", min_version="1.24", server_version="0.1.0"),
-    )
-    c = TestClient(TestServer(app))
-    await c.start_server()
-    yield c
-    await c.close()
+    async with serve_backends(Backends(system=system, container_fs=backend)) as c:
+        yield c
 
 
 def _stat(header: str) -> dict[str, Any]:

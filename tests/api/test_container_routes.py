@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from berthd import errdefs
-from berthd.api import APIOptions, Backends, build_app
+from berthd.api import Backends
 from berthd.api.routers.container import ContainersBackend
 from berthd.daemon.system import SystemService
 from berthd.lib.filters import FilterArgs
 from berthd.logger.request import LogsOptions
+
+from .conftest import serve_backends
 
 
 @dataclass
@@ -173,14 +175,8 @@ def fake() -> FakeContainers:
 @pytest_asyncio.fixture
 async def api(system: SystemService, fake: FakeContainers) -> AsyncIterator[Client]:
     backend: ContainersBackend = fake
-    app = build_app(
-        Backends(system=system, containers=backend),
-        APIOptions(version="1.45", min_version="1.24", server_version="0.1.0"),
-    )
-    c = TestClient(TestServer(app))
-    await c.start_server()
-    yield c
-    await c.close()
+    async with serve_backends(Backends(system=system, containers=backend)) as c:
+        yield c
 
 
 def last(fake: FakeContainers) -> tuple[str, tuple[Any, ...]]:

@@ -21,7 +21,7 @@ from typing import TypedDict
 
 from berthd import errdefs
 from berthd.lib.goduration import format_duration, parse_duration
-from berthd.lib.goquote import go_quote
+from berthd.lib.strconv import quote as go_quote
 
 from .bflag import BFlags, FlagError
 from .commands import (

@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass, field
 
 from berthd import errdefs
-from berthd.lib.goquote import go_quote, go_quote_list
+from berthd.lib.strconv import quote as go_quote
+from berthd.lib.strconv import quote_list as go_quote_list
 
 from .gotext import is_space, trim_left_space, trim_space
 from .shell import Lex

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from berthd.lib.goquote import go_quote
-from berthd.lib.gostrconv import parse_bool
+from berthd.lib.strconv import parse_bool
+from berthd.lib.strconv import quote as go_quote
 
 from .suggest import suggest
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from berthd import errdefs
-from berthd.lib.goquote import go_quote
+from berthd.lib.strconv import quote as go_quote
 
 from .gotext import is_space
 

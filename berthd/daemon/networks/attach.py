@@ -19,6 +19,7 @@ from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.hooks import NetworkSetup, endpoint_settings
 from berthd.daemon.networks.base import NetworksBase, mac_for
+from berthd.daemon.networks.endpoint_ipam import check_endpoint_ipam
 from berthd.daemon.networks.files import (
     copy_files,
     write_host_mode_files,
@@ -81,6 +82,7 @@ class AttachMixin(NetworksBase):
             raise errdefs.InvalidParameter(
                 "network-scoped alias is supported only for containers in user defined networks"
             )
+        check_endpoint_ipam(net, ipam)
         es = endpoint_settings()
         es.update(
             {
@@ -129,13 +131,16 @@ class AttachMixin(NetworksBase):
                     net = self.lookup(str(es.get("NetworkID") or name))
                     attachments.append(await self._allocate(c, net, es, f"eth{i}", primary=i == 0))
             await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
+            await self.start_proxies(c.id, attachments, f"{c.name.lstrip('/')} ({c.id[:12]})")
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
-        resolver = next((a.network.gateway for a in attachments if a.network.dns), "")
-        if resolver:
+        dns = next((a for a in attachments if a.network.dns), None)
+        resolver = dns.network.gateway if dns is not None else ""
+        if dns is not None:
             try:
-                await redirect_embedded_dns(netns, resolver)
+                port = await self._link_resolver(c, dns, extra_hosts)
+                await redirect_embedded_dns(netns, resolver, port)
                 resolver = EMBEDDED_DNS
             except errdefs.BerthdError as e:
                 log.warning("container %s: %s; using %s", c.short_id, e, resolver)
@@ -144,12 +149,30 @@ class AttachMixin(NetworksBase):
             netns, self._running_settings(c, netns, attachments, extra_hosts, resolver)
         )
 
+    async def _link_resolver(
+        self, c: Container, a: Attachment, extra_hosts: Sequence[tuple[str, str]]
+    ) -> int:
+        """For links on a user network: the port of this container's own resolver
+        (its link names, then aardvark); 53 (aardvark itself) without links."""
+        names = {n: ip for ip, text in extra_hosts for n in text.split()}
+        if not names:
+            return 53
+        port = await self.link_resolvers.start(c.id, a.network.gateway, names)
+        a.endpoint.link_names, a.endpoint.dns_port = names, port
+        await asyncio.to_thread(self.store.update_endpoint, a.endpoint)
+        return port
+
     async def _allocate(
         self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool
     ) -> Attachment:
         ipam = es.get("IPAMConfig") or {}
         requested = str(ipam.get("IPv4Address") or "")
-        aliases = [c.name.lstrip("/"), c.id[:12], *(es.get("Aliases") or [])]
+        requested6 = str(ipam.get("IPv6Address") or "") if net.ipv6 else ""
+        # dockerd's DNSNames: the name, the aliases, the short ID, the hostname
+        hostname = str(c.config.get("Hostname") or "")
+        aliases = [c.name.lstrip("/"), *(es.get("Aliases") or []), c.id[:12]]
+        if hostname:
+            aliases.append(hostname)
         mac = str(es.get("MacAddress") or c.config.get("MacAddress") or "")
         ports = []
         if primary:
@@ -158,12 +181,14 @@ class AttachMixin(NetworksBase):
             allocated = await asyncio.to_thread(self.allocated_ports)
             ports = plan_ports(c.host_config, exposed, allocated, desc)
 
-        def make(ip: str) -> Endpoint:
+        def make(ip: str, ip6: str) -> Endpoint:
             return Endpoint(
                 network_id=net.id,
                 container_id=c.id,
                 endpoint_id=os.urandom(32).hex(),
                 ip=ip,
+                ip6=ip6,
+                link_local=[str(a) for a in ipam.get("LinkLocalIPs") or []],
                 mac=mac or mac_for(ip),
                 interface=iface,
                 aliases=list(dict.fromkeys(str(a) for a in aliases)),
@@ -171,10 +196,11 @@ class AttachMixin(NetworksBase):
                 ports=[p.to_json() for p in ports],
             )
 
-        ep = await asyncio.to_thread(self.store.allocate, net, requested, make)
+        ep = await asyncio.to_thread(self.store.allocate, net, requested, make, requested6)
         return Attachment(net, ep, ports)
 
     async def _undo(self, c: Container, netns: str, attachments: list[Attachment]) -> None:
+        await self.stop_proxies(c.id)
         if attachments:
             with contextlib.suppress(errdefs.BerthdError):
                 await self.driver.teardown(netns, c.id, c.name.lstrip("/"), attachments)
@@ -212,6 +238,9 @@ class AttachMixin(NetworksBase):
                     "IPAddress": view["IPAddress"],
                     "IPPrefixLen": view["IPPrefixLen"],
                     "MacAddress": view["MacAddress"],
+                    "IPv6Gateway": view["IPv6Gateway"],
+                    "GlobalIPv6Address": view["GlobalIPv6Address"],
+                    "GlobalIPv6PrefixLen": view["GlobalIPv6PrefixLen"],
                 }
             )
         gw = first.network.gateway if first else ""
@@ -230,6 +259,11 @@ class AttachMixin(NetworksBase):
                 "IPPrefixLen": int(a.network.subnet.partition("/")[2] or 0),
                 "MacAddress": a.endpoint.mac,
                 "DNSNames": a.endpoint.aliases if not a.network.default else None,
+                "IPv6Gateway": a.network.gateway6 if a.endpoint.ip6 else "",
+                "GlobalIPv6Address": a.endpoint.ip6,
+                "GlobalIPv6PrefixLen": int(a.network.subnet6.partition("/")[2] or 0)
+                if a.endpoint.ip6
+                else 0,
             }
         )
         return es
@@ -253,6 +287,7 @@ class AttachMixin(NetworksBase):
         """Forget the addresses now; undo the kernel side in a background task."""
         self._log_endpoints(c, "disconnect")
         self.clear_settings(c)
+        await self.stop_proxies(c.id)
         await self.wait_teardown(c.id)
         task = asyncio.create_task(
             self._teardown_now(c.id, c.name.lstrip("/")), name=f"net-teardown-{c.short_id}"
@@ -267,6 +302,7 @@ class AttachMixin(NetworksBase):
 
     async def _teardown_now(self, cid: str, name: str) -> None:
         try:
+            await self.stop_proxies(cid)
             eps = await asyncio.to_thread(self.store.container_endpoints, cid)
             if eps:
                 try:
@@ -293,6 +329,9 @@ class AttachMixin(NetworksBase):
                 ("IPAddress", ""),
                 ("IPPrefixLen", 0),
                 ("DNSNames", None),
+                ("IPv6Gateway", ""),
+                ("GlobalIPv6Address", ""),
+                ("GlobalIPv6PrefixLen", 0),
             ):
                 es[key] = empty
             if not (es.get("IPAMConfig") or {}).get("IPv4Address"):
@@ -305,6 +344,9 @@ class AttachMixin(NetworksBase):
                 ("IPAddress", ""),
                 ("IPPrefixLen", 0),
                 ("MacAddress", ""),
+                ("IPv6Gateway", ""),
+                ("GlobalIPv6Address", ""),
+                ("GlobalIPv6PrefixLen", 0),
                 ("SandboxKey", ""),
                 ("SandboxID", ""),
             ):

@@ -18,7 +18,10 @@ from typing import Any, Protocol
 from berthd import errdefs
 from berthd.container import Container
 from berthd.network import AddressPool, Endpoint, Netavark, Network, NetworkStore
+from berthd.network.ip6_loopback import add_loopback_exclusions, remove_loopback_exclusions
+from berthd.network.link_dns import LinkResolvers
 from berthd.network.netavark import Attachment, PortMapping
+from berthd.network.userland_proxy import ProxyBinding, UserlandProxies
 
 __all__ = ["BridgeSettings", "ContainerLookup", "NetworksBase", "new_id", "now_rfc3339"]
 
@@ -75,6 +78,9 @@ class NetworksBase:
         self.checkpoint: Callable[[Container], None] = lambda c: None
         self.lock = asyncio.Lock()  # address and port allocation, network create/remove
         self._networks: dict[str, Network] = {}
+        self.proxies = UserlandProxies()  # published ports on IPv6 host addresses
+        self._loopback_rules: set[str] = set()  # containers with ip6_loopback rules
+        self.link_resolvers = LinkResolvers()  # containers with links on user networks
         # teardowns run in the background (netavark's teardown is the slow half:
         # ~250 ms on nftables), so a container's exit is not held up by it;
         # anything that needs the result waits for them
@@ -127,6 +133,52 @@ class NetworksBase:
             ports = [PortMapping(**p) for p in ep.ports]
             out.append(Attachment(net, ep, ports))
         return out
+
+    async def start_proxies(
+        self, cid: str, attachments: list[Attachment], endpoint_desc: str = ""
+    ) -> None:
+        """The userland proxies of a container's IPv6 host bindings (to its IPv6
+        address on the network, else its IPv4 one, as dockerd's proxy)."""
+        bindings = [
+            ProxyBinding(
+                p.host_ip,
+                p.host_port + i,
+                a.endpoint.ip6 or a.endpoint.ip,
+                p.container_port + i,
+                p.protocol,
+            )
+            for a in attachments
+            for p in a.port_mappings
+            if ":" in p.host_ip
+            for i in range(p.range)
+        ]
+        if bindings:
+            try:
+                await self.proxies.start(cid, bindings)
+            except errdefs.System as e:
+                desc = endpoint_desc or cid[:12]
+                raise errdefs.System(
+                    f"driver failed programming external connectivity on endpoint {desc}: {e}"
+                ) from None
+        # netavark's IPv6 DNAT of default bindings must leave [::1] to the proxy
+        loopback = [
+            (p.host_port, p.range, p.protocol)
+            for a in attachments
+            if a.network.ipv6
+            for p in a.port_mappings
+            if not p.host_ip
+        ]
+        if loopback:
+            await add_loopback_exclusions(cid, loopback)
+            self._loopback_rules.add(cid)
+
+    async def stop_proxies(self, cid: str) -> None:
+        """Stop what the daemon runs for a container: port proxies, link resolver."""
+        self.link_resolvers.stop(cid)
+        await self.proxies.stop(cid)
+        if cid in self._loopback_rules:
+            self._loopback_rules.discard(cid)
+            await remove_loopback_exclusions(cid)
 
     def allocated_ports(self) -> set[tuple[str, int, str]]:
         return {

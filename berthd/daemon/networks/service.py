@@ -23,8 +23,23 @@ from berthd.daemon.networks.base import BridgeSettings, EventLog, new_id, now_rf
 from berthd.daemon.networks.view import LIST_FILTERS, matches, network_view
 from berthd.lib.filters import FilterArgs
 from berthd.lib.strconv import is_space
-from berthd.network import Netavark, NetavarkSettings, Network, NetworkStore, choose_subnet
+from berthd.network import (
+    Endpoint,
+    Netavark,
+    NetavarkSettings,
+    Network,
+    NetworkStore,
+    choose_subnet,
+)
+from berthd.network.host_routes import host_networks
+from berthd.network.ip6_loopback import remove_loopback_exclusions
 from berthd.network.ipam import DEFAULT_POOLS
+from berthd.network.ipam_request import (
+    PoolSpec,
+    check_bridge_conflicts,
+    plan_ipam,
+    validate_ipam,
+)
 from berthd.network.iptables import remove_empty_port_chains, remove_idle_netavark_chains
 
 __all__ = ["NetworksService"]
@@ -96,7 +111,7 @@ class NetworksService(AttachMixin):
             subnet, gateway = old.subnet, old.gateway
         else:
             used = [ipaddress.IPv4Network(n.subnet) for n in others if n.subnet]
-            net = choose_subnet(s.pools or DEFAULT_POOLS, used)
+            net = choose_subnet(s.pools or DEFAULT_POOLS, used + host_networks())
             subnet, gateway = str(net), str(next(iter(net.hosts())))
         opts = {**_BRIDGE_OPTS, "com.docker.network.bridge.name": s.bridge}
         opts["com.docker.network.driver.mtu"] = str(s.mtu or 1500)
@@ -122,6 +137,8 @@ class NetworksService(AttachMixin):
             if ep.container_id in running:
                 continue
             log.info("freeing %s on network %s (container gone)", ep.ip, ep.network_id[:12])
+            if ep.ports:
+                await remove_loopback_exclusions(ep.container_id)
             with contextlib.suppress(errdefs.BerthdError):
                 await self.driver.teardown(
                     self.driver.netns_path(ep.container_id),
@@ -131,6 +148,21 @@ class NetworksService(AttachMixin):
                 )
             await asyncio.to_thread(self.store.release, ep.network_id, ep.container_id)
             await asyncio.to_thread(self.driver.remove_netns, ep.container_id)
+        # the IPv6 port proxies of containers that kept running while berthd was down
+        by_container: dict[str, list[Endpoint]] = {}
+        for ep in await asyncio.to_thread(self.store.endpoints):
+            by_container.setdefault(ep.container_id, []).append(ep)
+        for cid, eps in by_container.items():
+            try:
+                await self.start_proxies(cid, self.attachments(eps))
+                for ep in eps:
+                    net = self._networks.get(ep.network_id)
+                    if ep.dns_port and net is not None:
+                        await self.link_resolvers.start(
+                            cid, net.gateway, ep.link_names, ep.dns_port
+                        )
+            except errdefs.BerthdError as e:
+                log.warning("container %s: %s", cid[:12], e)
         # a teardown cut short by a crash may have freed the addresses but not the netns
         for cid in await asyncio.to_thread(self.driver.netns_ids):
             if cid not in running and cid not in self._teardowns:
@@ -140,6 +172,13 @@ class NetworksService(AttachMixin):
     async def shutdown(self) -> None:
         """Drop netavark's shared chains if no container of any network uses them."""
         await self.wait_all_teardowns()
+        for cid in list(self._loopback_rules):
+            if not any(
+                e.container_id == cid for e in await asyncio.to_thread(self.store.endpoints)
+            ):
+                await self.stop_proxies(cid)
+        await self.proxies.stop_all()
+        self.link_resolvers.stop_all()
         # only a daemon that used netavark cleans up after it: the shared chains may
         # be another daemon's (they are removed only when empty in any case)
         if self.driver.used and not await asyncio.to_thread(self.store.endpoints):
@@ -175,34 +214,34 @@ class NetworksService(AttachMixin):
             raise errdefs.NotFound(f'plugin "{driver}" not found')
         if name in ("bridge", "host", "none"):
             raise errdefs.Forbidden(f"operation is not permitted on predefined {name} network ")
-        if body.get("EnableIPv6"):
-            raise errdefs.InvalidParameter("berthd: IPv6 networks are not supported")
+        enable_ipv6 = bool(body.get("EnableIPv6"))
         ipam = body.get("IPAM") or {}
-        configs = list(ipam.get("Config") or [])
-        if len(configs) > 1:
-            raise errdefs.InvalidParameter("berthd: only one IPv4 subnet per network")
-        cfg = configs[0] if configs else {}
+        specs = [PoolSpec.from_api(c or {}) for c in ipam.get("Config") or []]
+        validate_ipam(specs, enable_ipv6)
+        opts = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
+        for key in _FIXED_TRUE_OPTS:
+            if opts.get(key, "true").lower() in ("false", "0"):
+                raise errdefs.InvalidParameter(
+                    f"berthd: {key}={opts[key]} is not supported (netavark cannot do it)"
+                )
+        mtu = int(opts.get("com.docker.network.driver.mtu") or self.settings.mtu or 0)
         async with self.lock:
             if any(n.name == name for n in self._networks.values()):
                 raise errdefs.Conflict(f"network with name {name} already exists")
-            used = [ipaddress.IPv4Network(n.subnet) for n in self._networks.values() if n.subnet]
-            subnet, gateway, ip_range = _ipam_config(cfg, used, self.settings)
+            existing = list(self._networks.values())
+            routed = await asyncio.to_thread(host_networks) if not _v4_given(specs) else []
+            plan = plan_ipam(
+                specs, enable_ipv6, existing, self.settings.pools or DEFAULT_POOLS, routed
+            )
             nid = new_id()
-            opts = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
-            for key in _FIXED_TRUE_OPTS:
-                if opts.get(key, "true").lower() in ("false", "0"):
-                    raise errdefs.InvalidParameter(
-                        f"berthd: {key}={opts[key]} is not supported (netavark cannot do it)"
-                    )
-            mtu = int(opts.get("com.docker.network.driver.mtu") or self.settings.mtu or 0)
             net = Network(
                 id=nid,
                 name=name,
                 driver="bridge",
                 created=now_rfc3339(),
-                subnet=subnet,
-                gateway=gateway,
-                ip_range=ip_range,
+                subnet=plan.subnet,
+                gateway=plan.gateway,
+                ip_range=plan.ip_range,
                 bridge=opts.get("com.docker.network.bridge.name") or "br-" + nid[:12],
                 internal=bool(body.get("Internal")),
                 attachable=bool(body.get("Attachable")),
@@ -210,7 +249,17 @@ class NetworksService(AttachMixin):
                 labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
                 options=opts,
                 mtu=mtu,
+                aux=plan.aux,
+                show_gateway=plan.show_gateway,
+                show_gateway6=plan.show_gateway6,
+                user_subnet=plan.user_subnet,
+                enable_ipv6=enable_ipv6,
+                subnet6=plan.subnet6,
+                gateway6=plan.gateway6,
+                ip_range6=plan.ip_range6,
+                aux6=plan.aux6,
             )
+            check_bridge_conflicts(net, existing)
             await asyncio.to_thread(self.store.put_network, net)
             self._networks[nid] = net
         self.events.log("network", "create", nid, {"name": name, "type": "bridge"})
@@ -319,31 +368,5 @@ class NetworksService(AttachMixin):
         )
 
 
-def _ipam_config(
-    cfg: dict[str, Any], used: list[ipaddress.IPv4Network], settings: BridgeSettings
-) -> tuple[str, str, str]:
-    """Subnet, gateway and range for a new network; dockerd's errors."""
-    subnet_s = str(cfg.get("Subnet") or "")
-    try:
-        if subnet_s:
-            subnet = ipaddress.IPv4Network(subnet_s, strict=False)
-            if str(subnet) != subnet_s and "/" in subnet_s:
-                subnet = ipaddress.IPv4Network(subnet_s, strict=False)
-            if any(subnet.overlaps(u) for u in used):
-                raise errdefs.Forbidden("Pool overlaps with other one on this address space")
-        else:
-            subnet = choose_subnet(settings.pools or DEFAULT_POOLS, used)
-        if subnet.prefixlen > 30:
-            # a bridge needs a gateway and at least one container address
-            raise errdefs.InvalidParameter(
-                f"invalid network config: subnet {subnet} is too small (at most /30)"
-            )
-        gateway = str(cfg.get("Gateway") or next(iter(subnet.hosts())))
-        if ipaddress.IPv4Address(gateway) not in subnet:
-            raise errdefs.Forbidden(f"no matching subnet for gateway {gateway}")
-        ip_range = str(cfg.get("IPRange") or "")
-        if ip_range and not ipaddress.IPv4Network(ip_range, strict=False).subnet_of(subnet):
-            raise errdefs.Forbidden(f"no matching subnet for range {ip_range}")
-    except ValueError as e:
-        raise errdefs.InvalidParameter(f"invalid network config: {e}") from None
-    return str(subnet), gateway, ip_range
+def _v4_given(specs: list[PoolSpec]) -> bool:
+    return any(s.subnet and ":" not in s.subnet for s in specs)

@@ -23,11 +23,20 @@ def network_view(
     container_name: Callable[[str], str],
 ) -> dict[str, Any]:
     """dockerd's NetworkResource; ``endpoints`` None leaves Containers empty (list)."""
-    ipam_config: list[dict[str, str]] = []
-    if net.subnet:
-        cfg = {"Subnet": net.subnet, "Gateway": net.gateway}
-        if net.ip_range:
-            cfg["IPRange"] = net.ip_range
+    ipam_config: list[dict[str, Any]] = []
+    for subnet, gateway, ip_range, aux in (
+        (net.subnet, net.gateway if net.show_gateway else "", net.ip_range, net.aux),
+        (net.subnet6, net.gateway6 if net.show_gateway6 else "", net.ip_range6, net.aux6),
+    ):
+        if not subnet:
+            continue
+        cfg: dict[str, Any] = {"Subnet": subnet}
+        if ip_range:
+            cfg["IPRange"] = ip_range
+        if gateway:
+            cfg["Gateway"] = gateway
+        if aux:
+            cfg["AuxiliaryAddresses"] = dict(aux)
         ipam_config.append(cfg)
     containers: dict[str, Any] = {}
     for ep in endpoints or []:
@@ -36,7 +45,7 @@ def network_view(
             "EndpointID": ep.endpoint_id,
             "MacAddress": ep.mac,
             "IPv4Address": f"{ep.ip}/{_prefix_len(net.subnet)}",
-            "IPv6Address": "",
+            "IPv6Address": f"{ep.ip6}/{_prefix_len(net.subnet6)}" if ep.ip6 else "",
         }
     return {
         "Name": net.name,
@@ -45,7 +54,7 @@ def network_view(
         "Scope": "local",
         "Driver": net.driver,
         "EnableIPv4": True,
-        "EnableIPv6": False,
+        "EnableIPv6": net.enable_ipv6,
         "IPAM": {
             "Driver": "default",
             "Options": None if net.predefined else {},

@@ -5,12 +5,14 @@ defaults: ``bt-<hex>``, 172.31.x.0/24, no host ip_forward, a loopback DNS
 upstream), so nothing here touches the host's networks or sends traffic off
 the machine. At the end of the module every container and network is removed,
 the daemon is stopped by PID, and ``host_leftovers`` must find nothing of
-this daemon in ``ip link``, the netns directory or ``iptables -S``.
+this daemon in ``ip link``, the netns directory, ``iptables -S`` or ``ip6tables -S``
+(and IPv6 addresses and routes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
 import subprocess
@@ -33,8 +35,11 @@ class NetEnv:
     client: docker.DockerClient
     subnets: list[str] = field(default_factory=list)  # every subnet the module used
     bridges: list[str] = field(default_factory=list)
-    # netavark's port-forwarding chains that existed before the module
+    # netavark's port-forwarding chains that existed before the module (iptables, ip6tables)
     port_chains: set[str] = field(default_factory=current_port_chains)
+    port_chains6: set[str] = field(
+        default_factory=lambda: port_chains(_run("ip6tables", "-w", "-t", "nat", "-S"))
+    )
 
     def network(self, name: str, n: int, **kw: object) -> docker.models.networks.Network:
         """Create a user network on test subnet ``n`` and remember its bridge."""
@@ -43,11 +48,29 @@ class NetEnv:
         self.bridges.append("br-" + net.id[:12])
         return net
 
+    def subnet6(self) -> str:
+        """A random ULA /64 of this module's own (fdXX:XXXX:XXXX:XXXX::/64)."""
+        s = str(ipaddress.IPv6Network((b"\xfd" + os.urandom(7) + bytes(8), 64)))
+        self.subnets.append(s.split("::")[0] + ":")  # matches every address of it
+        return s
+
     def subnet(self, n: int) -> str:
         """A test subnet; ``n`` keeps modules apart (172.31.160-239.0/24)."""
         s = f"172.31.{160 + n}.0/24"
         self.subnets.append(s)
         return s
+
+
+def cli(env: NetEnv, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real docker CLI against the module's daemon."""
+    return subprocess.run(
+        ["docker", *args],
+        env={**os.environ, "DOCKER_HOST": env.daemon.base_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def free_port() -> int:
@@ -56,15 +79,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def host_state() -> dict[str, str]:
-    def run(*argv: str) -> str:
-        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+def _run(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
 
+
+def host_state() -> dict[str, str]:
     return {
-        "links": run("ip", "-o", "link"),
-        "netns": run("ip", "netns"),
-        "filter": run("iptables", "-w", "-S"),
-        "nat": run("iptables", "-w", "-t", "nat", "-S"),
+        "links": _run("ip", "-o", "link"),
+        "netns": _run("ip", "netns"),
+        "filter": _run("iptables", "-w", "-S"),
+        "nat": _run("iptables", "-w", "-t", "nat", "-S"),
+        "filter6": _run("ip6tables", "-w", "-S"),
+        "nat6": _run("ip6tables", "-w", "-t", "nat", "-S"),
+        "addr6": _run("ip", "-6", "-o", "addr"),
+        "route6": _run("ip", "-6", "route"),
     }
 
 
@@ -79,6 +107,7 @@ def host_leftovers(env: NetEnv) -> list[str]:
         if any(m in line for m in marks)
     ]
     out += [f"chain {c}" for c in sorted(port_chains(state["nat"]) - env.port_chains)]
+    out += [f"ip6 chain {c}" for c in sorted(port_chains(state["nat6"]) - env.port_chains6)]
     netns_dir = os.path.join(env.daemon.exec_root, "network", "netns")
     if os.path.isdir(netns_dir):
         out += [f"netns file {n}" for n in os.listdir(netns_dir)]

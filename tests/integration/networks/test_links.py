@@ -10,28 +10,14 @@ its links too; a renamed child keeps its links.
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import docker
 import pytest
 
-from tests.integration.networks.conftest import NetEnv
+from tests.integration.networks.conftest import NetEnv, cli
 
 pytestmark = pytest.mark.integration
 
 BB = "busybox:latest"
-
-
-def cli(env: NetEnv, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *args],
-        env={**os.environ, "DOCKER_HOST": env.daemon.base_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_link_hosts_env_and_traffic(net_env: NetEnv) -> None:

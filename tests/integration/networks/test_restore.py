@@ -1,6 +1,7 @@
 """A berthd restart with live-restore: running containers keep their
-addresses, IPAM stays consistent (no address handed out twice), and
-everything is torn down once the containers go.
+addresses, IPAM stays consistent (no address handed out twice), the daemon's own
+helpers come back (an IPv6 port proxy, a link resolver), and everything is torn
+down once the containers go.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 import docker
 import pytest
 
-from tests.integration.networks.conftest import host_leftovers, start_env, stop_env
+from tests.integration.clients.conftest import fetch
+from tests.integration.networks.conftest import free_port, host_leftovers, start_env, stop_env
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,14 @@ def test_restart_keeps_addresses() -> None:
         a = env.client.containers.run(
             BB, ["sleep", "300"], detach=True, name="ra", network="it-restore"
         )
-        b = env.client.containers.run(BB, ["sleep", "300"], detach=True, name="rb")
+        port = free_port()
+        b = env.client.containers.run(
+            BB, ["sh", "-c", "echo rb > /i; exec httpd -f -p 80 -h /"], detach=True, name="rb",
+            ports={"80/tcp": ("::1", port)},
+        )  # fmt: skip
+        linker = env.client.containers.run(
+            BB, ["sleep", "300"], detach=True, name="rl", network="it-restore", links={"ra": "lk"}
+        )
         a.reload()
         b.reload()
         ip_a = a.attrs["NetworkSettings"]["Networks"]["it-restore"]["IPAddress"]
@@ -36,6 +45,9 @@ def test_restart_keeps_addresses() -> None:
         assert a.status == "running" and b.status == "running"
         assert a.attrs["NetworkSettings"]["Networks"]["it-restore"]["IPAddress"] == ip_a
         assert b.attrs["NetworkSettings"]["IPAddress"] == ip_b
+        assert fetch(f"http://[::1]:{port}/i") == b"rb\n"  # the proxy listens again
+        _code, out = linker.exec_run(["nslookup", "lk"])
+        assert ip_a in out.decode()  # and the link resolver answers again
         _code, out = a.exec_run(["ip", "-4", "-o", "addr", "show", "eth0"])
         assert ip_a in out.decode()
         # new containers get other addresses, and still resolve the old one by name
@@ -50,7 +62,7 @@ def test_restart_keeps_addresses() -> None:
         d = env.client.containers.run(BB, ["sleep", "300"], detach=True)
         d.reload()
         assert d.attrs["NetworkSettings"]["IPAddress"] not in ("", ip_b)
-        for x in (a, b, d):
+        for x in (a, b, d, linker):
             x.remove(force=True)
         net.remove()
     finally:

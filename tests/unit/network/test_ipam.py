@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from berthd.errdefs import Forbidden, InvalidParameter, Unavailable
+from berthd.errdefs import InvalidParameter, NotFound, Unavailable
 from berthd.network import allocate_address, choose_subnet, parse_pool
 
 NET = ipaddress.IPv4Network("172.31.9.0/29")  # hosts .1-.6
@@ -34,7 +34,7 @@ def test_choose_subnet_skips_overlaps() -> None:
     pools = [parse_pool("base=172.31.128.0/22,size=24")]
     used = [ipaddress.IPv4Network("172.31.128.0/24"), ipaddress.IPv4Network("172.31.129.0/25")]
     assert str(choose_subnet(pools, used)) == "172.31.130.0/24"
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         choose_subnet(pools, [ipaddress.IPv4Network("172.31.128.0/22")])
 
 

@@ -13,7 +13,7 @@ def _net() -> Network:
 
 
 def _ep(net: Network, cid: str):  # type: ignore[no-untyped-def]
-    return lambda ip: Endpoint(net.id, cid, "e" + cid, ip)
+    return lambda ip, ip6: Endpoint(net.id, cid, "e" + cid, ip, ip6)
 
 
 def test_addresses_are_unique_and_survive_reopen(tmp_path: Path) -> None:
