@@ -560,3 +560,32 @@ def test_build_cancel_by_id(build_env: BuildEnv) -> None:
     assert not api.containers(all=True)
     missing = api._post(api._url("/build/cancel"))
     assert missing.status_code == 400 and missing.json() == {"message": "build ID not provided"}
+
+
+def test_build_arg_prefix_scratch_and_copy_from_an_image(build_env: BuildEnv) -> None:
+    df = (
+        'FROM busybox\nARG X\nRUN echo $X $HTTP_PROXY > /x\nRUN ["cat", "/x"]\n'
+        "FROM scratch\nCOPY --from=busybox /bin/busybox /bin/busybox\nCOPY x /x\n"
+    )
+    status, body = build_env.raw_build(
+        context_tar({"Dockerfile": df, "x": "x\n"}),
+        t="args:1",
+        buildargs=json.dumps({"X": "1", "HTTP_PROXY": "http://proxy"}),
+    )
+    text = "".join(str(m.get("stream", "")) for m in _messages(body))
+    assert status == 200 and "Successfully tagged args:1" in text, text
+    # the last stage (FROM scratch) does not need stage 0: it is not built
+    assert "Step 1/" in text and "RUN echo" not in text, text
+    status, body = build_env.raw_build(
+        context_tar({"Dockerfile": df.split("FROM scratch")[0], "x": "x\n"}),
+        t="args:2",
+        buildargs=json.dumps({"X": "1", "HTTP_PROXY": "http://proxy"}),
+    )
+    text = "".join(str(m.get("stream", "")) for m in _messages(body))
+    assert "1 http://proxy\n" in text, text  # the proxy arg reaches RUN without an ARG
+    history = [h["CreatedBy"] for h in build_env.client.api.history("args:2")]
+    # only the declared arg is in the cache key and history; the proxy is not
+    assert history[0] == "|1 X=1 cat /x"
+    assert history[1] == "|1 X=1 /bin/sh -c echo $X $HTTP_PROXY > /x"
+    scratch = build_env.client.api.inspect_image("args:1")
+    assert len(scratch["RootFS"]["Layers"]) == 2 and scratch["Config"]["Cmd"] is None
