@@ -22,6 +22,7 @@ import re
 import stat
 import tarfile
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+_GO_ZERO_TIME = -62135596800.0  # time.Time{}: 0001-01-01T00:00:00Z
 _WILDCARDS = re.compile(r"[*?\[\\]")
 
 
@@ -267,38 +269,39 @@ def prepare_parts(
 
 
 # -- ADD <url> -------------------------------------------------------------------------
-def download(url: str, work_dir: str) -> CopySource:
-    """Fetch ``url`` into ``work_dir``: mode 0600, mtime from Last-Modified."""
+def download(url: str, work_dir: str, progress: Callable[[int, int], None]) -> CopySource:
+    """``downloadSource``: fetch ``url`` into ``work_dir`` as a file named by the URL's
+    path, mode 0600, mtime from Last-Modified (else Go's zero time); hashed as
+    dockerd's lazy source hashes it. ``progress(current, total)`` is called as it goes."""
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    if not name:
+        raise errdefs.InvalidParameter(f"cannot determine filename from url: {url}")
     try:
         resp = urllib.request.urlopen(url, timeout=60)
+    except urllib.error.HTTPError as exc:
+        raise errdefs.InvalidParameter(
+            f"failed to GET {url} with status {exc.code} {exc.reason}"
+        ) from None
     except OSError as exc:
         raise errdefs.InvalidParameter(f"failed to GET {url}: {exc}") from None
     with resp:
-        if resp.status >= 400:
-            raise errdefs.InvalidParameter(
-                f"failed to GET {url} with status {resp.status} {resp.reason}"
-            )
-        name = ""
-        disposition = resp.headers.get("Content-Disposition", "")
-        m = re.search(r'filename="?([^";]+)"?', disposition)
-        if m:
-            name = os.path.basename(m.group(1))
-        if not name:
-            name = os.path.basename(urllib.parse.urlparse(url).path)
-        if not name:
-            raise errdefs.InvalidParameter(f"cannot determine filename from url: {url}")
         root = tempfile.mkdtemp(prefix="add-", dir=work_dir)
         path = os.path.join(root, name)
-        with open(path, "wb") as f:
+        total = int(resp.headers.get("Content-Length") or 0)
+        done = 0
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
             while chunk := resp.read(_CHUNK):
                 f.write(chunk)
-        os.chmod(path, 0o600)
+                done += len(chunk)
+                progress(done, total)
+        when = _GO_ZERO_TIME
         modified = resp.headers.get("Last-Modified", "")
         if modified:
             try:
                 when = email.utils.parsedate_to_datetime(modified).timestamp()
-                os.utime(path, (when, when))
             except (TypeError, ValueError):
                 pass
+        os.utime(path, (when, when))
     st = os.lstat(path)
-    return CopySource(root, name, name, "file:" + _file_hash(path, name, st), False)
+    return CopySource(root, name, name, "file:" + _file_hash(path, name, st, True), False)

@@ -12,6 +12,7 @@ import codecs
 import posixpath
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from berthd.builder.dockerfile.shell import Lex
 from berthd.builder.runconfig import Health, RunConfig, go_list, health_quote
 from berthd.builder.state import DEFAULT_PATH, BuildFailed, StageState
 from berthd.builder.stream import BuildStream
+from berthd.image.jsonstream import progress_line
 from berthd.lib.strconv import quote_list
 from berthd.oci import parse_signal
 
@@ -513,9 +515,17 @@ async def _copy(
             image_id = await _from_image(d, from_)
             mount = await b.backend.mount_image(image_id)
         root = mount or b.ctx.root
+        loop = asyncio.get_running_loop()
+
+        def progress(current: int, total: int) -> None:
+            line = progress_line("", "Downloading", current, total)
+            loop.call_soon_threadsafe(d.out.raw, line)
+
         work, infos = await asyncio.to_thread(
-            _gather, name, root, sources, add, b.work_dir, bool(mount)
+            _gather, name, root, sources, add, b.work_dir, bool(mount), progress
         )
+        if any(_is_url(s) for s in sources):
+            d.out.stdout("\n")
         if len(infos) > 1 and not dest.endswith("/"):
             raise BuildFailed(
                 f"When using {name} with more than one source file, the destination must "
@@ -550,7 +560,13 @@ async def _copy(
 
 
 def _gather(
-    name: str, root: str, sources: list[str], add: bool, work_root: str, image: bool
+    name: str,
+    root: str,
+    sources: list[str],
+    add: bool,
+    work_root: str,
+    image: bool,
+    progress: Callable[[int, int], None],
 ) -> tuple[str, list[CopySource]]:
     """Blocking: a work dir for this step, and its sources resolved (URLs fetched)."""
     work = tempfile.mkdtemp(prefix="copy-", dir=work_root)
@@ -560,7 +576,7 @@ def _gather(
         if _is_url(src):
             if not add:
                 raise BuildFailed(f"source can't be a URL for {name}")
-            infos.append(download(src, work))
+            infos.append(download(src, work, progress))
             continue
         local.append(src)
     try:

@@ -314,6 +314,7 @@ def test_remote_context_and_add_url(
     files["/Dockerfile"] = ("text/plain", b"FROM busybox\nLABEL remote=dockerfile\n")
     status, body = build_env.raw_build(b"", remote=f"{base}/ctx.tar", t="remote:1")
     assert status == 200 and b"Successfully tagged remote:1" in body, body
+    assert b'{"status":"Downloading","progressDetail":{"current":7,"total":7}' in body, body
     out = build_env.client.containers.run(
         "remote:1", ["sh", "-c", "cat /dl/page.txt; ls -ln --full-time /dl"], remove=True
     )
