@@ -54,6 +54,22 @@ log = logging.getLogger("berthd.build")
 _WORK_PREFIX = "build-work-"
 
 
+def sanitize_tags(names: list[str]) -> list[str]:
+    """``sanitizeRepoAndTags``: parsed before anything else, digests refused, ``:latest``
+    added, duplicates dropped."""
+    out: list[str] = []
+    for name in names:
+        if not name:
+            continue
+        ref = parse_normalized_named(name)
+        if ref.digest:
+            raise errdefs.InvalidParameter("build tag cannot contain a digest")
+        full = str(ref.tag_name_only())
+        if full not in out:
+            out.append(full)
+    return out
+
+
 class BuildService:
     def __init__(self, containers: ContainerService, images: ImageService, data_root: str) -> None:
         self.tmp_root = os.path.join(data_root, "tmp")
@@ -76,8 +92,7 @@ class BuildService:
     async def build(
         self, opts: BuildOptions, body: ByteSource, build_id: str
     ) -> AsyncIterator[bytes]:
-        for tag in opts.tags:
-            parse_normalized_named(tag)
+        opts.tags = sanitize_tags(opts.tags)
         loop = asyncio.get_running_loop()
         if opts.remote:
             ctx = await asyncio.to_thread(fetch_remote, opts.remote, self.tmp_root)

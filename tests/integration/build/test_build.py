@@ -234,6 +234,10 @@ def test_query_errors(build_env: BuildEnv) -> None:
     assert status == 400 and body.startswith(b'{"message":"error reading build args: ')
     status, body = build_env.raw_build(ctx, t="Bad:Tag")
     assert status == 400, body
+    status, body = build_env.raw_build(ctx, t="x@sha256:" + "0" * 64)
+    assert (status, body) == (400, b'{"message":"build tag cannot contain a digest"}\n')
+    status, body = build_env.raw_build(ctx, t=["dup", "dup:latest", "docker.io/library/dup"])
+    assert body.count(b"Successfully tagged dup:latest") == 1, body
     api = build_env.client.api
     assert api._post_json(api._url("/build/prune"), data=None).json() == {
         "CachesDeleted": None,
