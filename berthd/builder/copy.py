@@ -105,9 +105,11 @@ def _names(st: os.stat_result) -> tuple[str, str]:
 
 
 def _file_hash(path: str, rel: str, st: os.stat_result, image: bool = False) -> str:
-    """tarsum v1 of one entry, mtime left out. A context file is hashed as the
-    CLI's tar holds it (perm bits, no user names); a file of an image (COPY --from)
-    as dockerd's lazy source does (file type bits in the mode, the host's names)."""
+    """tarsum v1 of one entry, mtime left out. A context file is hashed as moby's
+    tarsum reads the context tar (perm bits; uname/gname blanked "to be compatible
+    with versions before go 1.10", whatever the client put there); a file of an
+    image (COPY --from) as dockerd's lazy source does (file type bits in the mode,
+    the host's user names, which its WriteV1Header does not blank)."""
     h = hashlib.sha256()
     major = minor = 0
     if stat.S_ISLNK(st.st_mode):

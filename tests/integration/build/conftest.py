@@ -36,7 +36,8 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def context_tar(files: dict[str, str | bytes], mode: str = "w") -> bytes:
+def context_tar(files: dict[str, str | bytes], mode: str = "w", owner: str = "") -> bytes:
+    """A context tar; ``owner`` fills uname/gname as Python's tarfile (docker-py) does."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode=mode) as tf:  # type: ignore[call-overload]
         for name, data in files.items():
@@ -44,6 +45,7 @@ def context_tar(files: dict[str, str | bytes], mode: str = "w") -> bytes:
             info = tarfile.TarInfo(name)
             info.size = len(raw)
             info.mode = 0o644
+            info.uname = info.gname = owner
             tf.addfile(info, io.BytesIO(raw))
     return buf.getvalue()
 

@@ -96,7 +96,7 @@ def _stream_text(client: docker.DockerClient, ctx: bytes, tag: str) -> str:
 
 @pytest.mark.skipif(not dockerd_available(), reason="dockerd is not installed (or not root)")
 def test_same_images_and_stream_as_dockerd(build_env: BuildEnv, tmp_path: Path) -> None:
-    ctx = context_tar(_files())
+    ctx = context_tar(_files(), owner="someone")  # user names count in the COPY hash
     ours = _stream_text(build_env.client, ctx, "parity:1")
     base = build_env.client.images.get("busybox:latest")
     with running_dockerd() as dockerd:
