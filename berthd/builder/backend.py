@@ -112,8 +112,15 @@ class Backend(Protocol):
         """By name or ID; ``errdefs.NotFound`` when absent."""
         ...
 
-    async def pull_image(self, ref: str, platform: str, output: Callable[[bytes], None]) -> None:
-        """Pull (``docker build --pull`` or a missing base); may raise NotImplemented_."""
+    async def pull_image(
+        self,
+        ref: str,
+        platform: str,
+        auth: dict[str, dict[str, str]],
+        output: Callable[[bytes], None],
+    ) -> None:
+        """Pull (``--pull`` or a missing base) with the auth config of its registry
+        from ``auth`` (X-Registry-Config); may raise NotImplemented_."""
         ...
 
     async def children(self, image_id: str) -> list[BaseImage]:

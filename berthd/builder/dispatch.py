@@ -145,7 +145,7 @@ async def _get_image(b: Builder, name: str, platform: tuple[str, str, str] | Non
         _check_platform(name, local.os, local.architecture, platform)
         return local
     try:
-        await b.backend.pull_image(name, spec, lambda data: b.out.raw(data))
+        await b.backend.pull_image(name, spec, b.opts.registry_auth, b.out.raw)
     except errdefs.NotImplemented_:
         if local is None:
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import platform as host_platform
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class BuildOptions:
     cache_from: list[str] = field(default_factory=list)
     platform: str = ""
     host: HostOptions = field(default_factory=HostOptions)
+    # X-Registry-Config: registry → its auth config (for pulls of base images)
+    registry_auth: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def host_arch() -> str:
@@ -147,6 +150,24 @@ def parse_platform(spec: str) -> tuple[str, str, str]:
     arch = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64"}.get(arch, arch)
     variant = parts[2] if len(parts) > 2 else ""
     return os_, arch, variant
+
+
+def parse_registry_config(header: str) -> dict[str, dict[str, str]]:
+    """``getAuthConfigs``: base64url JSON; a bad header is ignored, as dockerd does."""
+    if not header:
+        return {}
+    try:
+        raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for key, cfg in doc.items():
+        if isinstance(cfg, dict):
+            out[str(key)] = {str(k): v for k, v in cfg.items() if isinstance(v, str)}
+    return out
 
 
 def parse_build_options(q: Query) -> BuildOptions:

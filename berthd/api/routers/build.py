@@ -18,7 +18,12 @@ from aiohttp import web
 
 from berthd.api.httputil import json_response, query_bool
 from berthd.api.routes import Route
-from berthd.builder.options import BuildOptions, Query, parse_build_options
+from berthd.builder.options import (
+    BuildOptions,
+    Query,
+    parse_build_options,
+    parse_registry_config,
+)
 from berthd.errdefs import InvalidParameter
 from berthd.lib.filters import FilterArgs
 
@@ -76,6 +81,7 @@ class BuildRouter:
     async def post_build(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         opts = parse_build_options(Query({k: q.getall(k) for k in q}))
+        opts.registry_auth = parse_registry_config(request.headers.get("X-Registry-Config", ""))
         chunks = self.backend.build(opts, request.content, request.query.get("buildid", ""))
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         try:

@@ -11,12 +11,14 @@ reason.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import inspect
 import json
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from berthd import errdefs
@@ -46,6 +48,16 @@ __all__ = ["LAYER_PREFIX", "DaemonBuildBackend"]
 log = logging.getLogger("berthd.build")
 
 LAYER_PREFIX = "builder-"
+
+
+def _auth_header(auth: dict[str, dict[str, str]], domain: str) -> str | None:
+    """``ResolveAuthConfig``: the entry for this registry, as an X-Registry-Auth value."""
+    wanted = {domain, "index.docker.io"} if domain == "docker.io" else {domain}
+    for key, cfg in auth.items():
+        host = key.split("://", 1)[-1].split("/", 1)[0]
+        if key == domain or host in wanted:
+            return base64.urlsafe_b64encode(json.dumps(cfg).encode()).decode()
+    return None
 
 
 class DaemonBuildBackend:
@@ -82,12 +94,23 @@ class DaemonBuildBackend:
 
         return await asyncio.to_thread(lookup)
 
-    async def pull_image(self, ref: str, platform: str, output: Callable[[bytes], None]) -> None:
+    async def pull_image(
+        self,
+        ref: str,
+        platform: str,
+        auth: dict[str, dict[str, str]],
+        output: Callable[[bytes], None],
+    ) -> None:
         name = parse_normalized_named(ref)
-        if name.digest:
-            chunks = self.images.pull_image(ref, "")
+        image, tag = (ref, "") if name.digest else (name.familiar_name(), name.tag or "latest")
+        # ImageService.pull_image grows (platform, auth header, meta headers) with the
+        # registry client; call whichever this tree has
+        pull: Callable[..., AsyncIterator[bytes]] = self.images.pull_image
+        if len(inspect.signature(pull).parameters) >= 5:
+            header = _auth_header(auth, name.domain)
+            chunks = pull(image, tag, platform, header, {})
         else:
-            chunks = self.images.pull_image(name.familiar_name(), name.tag or "latest")
+            chunks = pull(image, tag)
         async for chunk in chunks:
             output(chunk)
 

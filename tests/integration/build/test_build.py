@@ -234,6 +234,9 @@ def test_query_errors(build_env: BuildEnv) -> None:
     assert status == 400 and body.startswith(b'{"message":"error reading build args: ')
     status, body = build_env.raw_build(ctx, t="Bad:Tag")
     assert status == 400, body
+    # a missing base is pulled (in the stream: the step has started)
+    status, body = build_env.raw_build(context_tar({"Dockerfile": "FROM nosuch/base:1\n"}))
+    assert status == 200 and "nosuch/base:1" in str(_messages(body)[-1]["error"]), body
     status, body = build_env.raw_build(ctx, t="x@sha256:" + "0" * 64)
     assert (status, body) == (400, b'{"message":"build tag cannot contain a digest"}\n')
     status, body = build_env.raw_build(ctx, t=["dup", "dup:latest", "docker.io/library/dup"])

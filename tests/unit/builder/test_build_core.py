@@ -251,3 +251,25 @@ def test_run_output_waits_for_a_slow_client() -> None:
         return events
 
     assert asyncio.run(scenario()) == ["waiting", "wrote"]
+
+
+def test_registry_config_header_and_the_auth_for_a_pull() -> None:
+    import base64
+
+    from berthd.builder.options import parse_registry_config
+    from berthd.daemon.build.backend import _auth_header
+
+    cfg = {
+        "https://index.docker.io/v1/": {"username": "u", "password": "p"},
+        "r:5000": {"auth": "x"},
+    }
+    header = base64.urlsafe_b64encode(json.dumps(cfg).encode()).decode().rstrip("=")
+    parsed = parse_registry_config(header)
+    assert parsed == cfg
+    assert parse_registry_config("%%%") == {} and parse_registry_config("") == {}
+    hub = _auth_header(parsed, "docker.io")
+    assert (
+        hub is not None
+        and json.loads(base64.urlsafe_b64decode(hub)) == cfg["https://index.docker.io/v1/"]
+    )
+    assert _auth_header(parsed, "r:5000") is not None and _auth_header(parsed, "other") is None
