@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from berthd import errdefs
 from berthd.builder.scoped import clean_rel, resolve_in_scope
+from berthd.builder.tartail import CompleteTail
 from berthd.lib.archive import apply_tar, decompressed
 from berthd.lib.archive.compression import ReadStream
 from berthd.lib.archive.tarheader import BLOCK, is_zero_block, parse_header
@@ -107,7 +108,7 @@ def unpack_context(body: ReadStream, tmp_root: str) -> BuildContext:
             return BuildContext(root)
         if head.strip(b"\0"):
             try:
-                apply_tar(_Head(head, plain), root)
+                apply_tar(CompleteTail(_Head(head, plain)), root)
             except errdefs.InvalidParameter as exc:
                 raise errdefs.InvalidParameter(
                     f"failed to unpack the build context: {exc}"

@@ -604,8 +604,14 @@ async def _from_image(d: Dispatch, ref: str) -> str:
 
 
 async def _chown_identity(d: Dispatch, chown: str) -> tuple[int, int]:
-    user, _, group = chown.partition(":")
-    group = group or user
+    """``parseChownFlag``: ``user[:group]`` by number or by name in the image's files."""
+    parts = chown.split(":")
+    if len(parts) > 2:
+        raise BuildFailed(
+            "unable to convert uid/gid chown string to host mapping: "
+            f"invalid chown string format: {chown}"
+        )
+    user, group = parts[0], parts[-1]
     if user.isdigit() and group.isdigit():
         return int(user), int(group)
     b = d.builder

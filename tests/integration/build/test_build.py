@@ -597,3 +597,15 @@ def test_build_arg_prefix_scratch_and_copy_from_an_image(build_env: BuildEnv) ->
     assert history[1] == "|1 X=1 /bin/sh -c echo $X $HTTP_PROXY > /x"
     scratch = build_env.client.api.inspect_image("args:1")
     assert len(scratch["RootFS"]["Layers"]) == 2 and scratch["Config"]["Cmd"] is None
+
+
+def test_cli_dockerfile_outside_the_context(build_env: BuildEnv, tmp_path: Path) -> None:
+    # the CLI injects it into the tar and ends the tar without its last padding
+    ctx = write_tree(tmp_path / "ctx", {"hello.txt": "out\n"})
+    (tmp_path / "elsewhere.Dockerfile").write_text("FROM busybox\nCOPY hello.txt /h\n")
+    r = build_env.docker(
+        "build", "-f", str(tmp_path / "elsewhere.Dockerfile"), "-t", "outside:1", str(ctx),
+        env={"DOCKER_BUILDKIT": "0"},
+    )  # fmt: skip
+    assert "Successfully tagged outside:1" in r.stdout
+    assert build_env.docker("run", "--rm", "outside:1", "cat", "/h").stdout == "out\n"

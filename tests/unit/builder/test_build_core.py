@@ -273,3 +273,33 @@ def test_registry_config_header_and_the_auth_for_a_pull() -> None:
         and json.loads(base64.urlsafe_b64decode(hub)) == cfg["https://index.docker.io/v1/"]
     )
     assert _auth_header(parsed, "r:5000") is not None and _auth_header(parsed, "other") is None
+
+
+def test_a_tar_cut_right_after_its_last_data_is_completed() -> None:
+    import io
+    import tarfile
+
+    from berthd.builder.tartail import CompleteTail
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name, data in (("a", b"x" * 100), ("b", b"y" * 47)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    cut = raw[: 3 * 512 + 47]  # no padding, no end blocks: what the CLI sends for -f ../x
+
+    def read_all(data: bytes) -> bytes:
+        r = CompleteTail(io.BytesIO(data))
+        out = b""
+        while chunk := r.read(100):
+            out += chunk
+        return out
+
+    done = read_all(cut)
+    assert done == cut + b"\0" * (512 - 47) + b"\0" * 1024
+    with tarfile.open(fileobj=io.BytesIO(done)) as tf:
+        assert [m.name for m in tf] == ["a", "b"]
+    for bad in (cut[:-1], raw[: 512 + 150], raw[:700]):  # inside data, padding, a header
+        assert read_all(bad) == bad
