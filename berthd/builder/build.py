@@ -99,6 +99,7 @@ class Builder:
         self.tmp_containers: list[str] = []
         self.stage_results: dict[int, RunConfig] = {}
         self.stage_names: dict[str, int] = {}
+        self.current_stage = 0  # the index (in the Dockerfile) of the stage being built
         self.work_dir = ""
         self.platform: tuple[str, str, str] | None = (
             parse_platform(opts.platform) if opts.platform else None
@@ -150,6 +151,7 @@ class Builder:
         state = StageState(build_args.clone())
         for i in order:
             stage = stages[i]
+            self.current_stage = i
             if stage.name and stage.name.lower() in self.stage_names:
                 raise BuildFailed(f"{stage.name} stage name already used")
             state = StageState(build_args.clone())

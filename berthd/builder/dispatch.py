@@ -594,8 +594,8 @@ async def _from_image(d: Dispatch, ref: str) -> str:
         return b.stage_results[b.stage_names[key]].image
     if ref.isdigit():
         i = int(ref)
-        current = len(b.stage_results)
-        if i in b.stage_results:
+        current = b.current_stage
+        if i in b.stage_results and i < current:
             return b.stage_results[i].image
         what = "refers to current build stage" if i == current else "index out of bounds"
         raise BuildFailed(f"invalid from flag value {ref}: {what}")
