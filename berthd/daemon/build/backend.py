@@ -265,9 +265,8 @@ class DaemonBuildBackend:
             finally:
                 layers.release(layer.chain_id)
 
-        image_id = await asyncio.to_thread(work)
-        self.containers.log_event(c, "commit", {"comment": "", "imageID": image_id})
-        return image_id
+        # CommitBuildStep logs no container commit event (dockerd: "a temporary shim")
+        return await asyncio.to_thread(work)
 
     def _chain_of(self, image_id: str) -> str | None:
         if not image_id:

@@ -196,6 +196,7 @@ def _commit_blocking(images: Any, c: Container, config: dict[str, Any], req: Com
     try:
         raw, _ = child_image_config(parent_doc, c, config, layer.diff_id, req.author, req.comment)
         image_id: str = images.images.create(raw)
+        images.images.set_built_locally(image_id)  # v26 CommitImage: a build-cache candidate
     finally:
         layers.release(layer.chain_id)
     if c.image_id:
