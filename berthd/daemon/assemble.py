@@ -261,6 +261,7 @@ class Daemon:
         cfg = self.config
         await self.health.close()
         await self.log_rotator.close()
+        await self.build.shutdown()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
         await self.networks.shutdown()

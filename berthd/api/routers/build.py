@@ -87,11 +87,14 @@ class BuildRouter:
         try:
             first = await _next(chunks, request)
             await resp.prepare(request)
-            if first is not None:
-                await resp.write(first)
-            while (chunk := await _next(chunks, request)) is not None:
-                await resp.write(chunk)
-            await resp.write_eof()
+            try:
+                if first is not None:
+                    await resp.write(first)
+                while (chunk := await _next(chunks, request)) is not None:
+                    await resp.write(chunk)
+                await resp.write_eof()
+            except ConnectionResetError:
+                pass  # the client went away: the build was cancelled, nobody to tell
         finally:
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:

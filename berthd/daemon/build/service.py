@@ -75,6 +75,7 @@ class BuildService:
         self.tmp_root = os.path.join(data_root, "tmp")
         self.backend = DaemonBuildBackend(containers, images, os.path.join(data_root, "builder"))
         self._builds: dict[str, asyncio.Task[None]] = {}
+        self._running: set[asyncio.Task[None]] = set()
 
     async def startup(self) -> None:
         """Remove what a killed daemon left mid-build (after containers are restored)."""
@@ -113,6 +114,8 @@ class BuildService:
             for warning in warnings:
                 out.stderr(warning)
             task = asyncio.create_task(self._run(builder, stages, meta_args, escape))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
             if build_id:
                 self._builds[build_id] = task
             while (msg := await out.get()) is not None:
@@ -191,6 +194,14 @@ class BuildService:
         """Classic builds keep no BuildKit cache: their intermediates are images
         (``docker image prune`` removes them), so there is nothing to delete."""
         return {"CachesDeleted": None, "SpaceReclaimed": 0}
+
+    async def shutdown(self) -> None:
+        """Daemon shutdown: cancel the builds (each removes its running step)."""
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
 
     async def cancel(self, build_id: str) -> None:
         task = self._builds.get(build_id)
