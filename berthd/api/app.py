@@ -15,6 +15,7 @@ from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, ma
 from berthd.api.routers.build import BuildBackend, BuildRouter
 from berthd.api.routers.container import ContainersBackend, ContainersRouter
 from berthd.api.routers.container_fs import ContainerFSBackend, ContainerFSRouter
+from berthd.api.routers.distribution import DistributionBackend, DistributionRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.network import NetworkBackend, NetworkRouter
 from berthd.api.routers.registry import RegistryBackend, RegistryRouter
@@ -37,6 +38,7 @@ class Backends:
     networks: NetworkBackend | None = None
     container_fs: ContainerFSBackend | None = None
     build: BuildBackend | None = None
+    distribution: DistributionBackend | None = None
     registry: RegistryBackend | None = None
     swarm: SwarmBackend | None = None
 
@@ -59,6 +61,8 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, ImageRouter(backends.images).routes())
     if backends.build is not None:
         register(app, BuildRouter(backends.build).routes())
+    if backends.distribution is not None:
+        register(app, DistributionRouter(backends.distribution).routes())
     if backends.volumes is not None:
         register(app, VolumeRouter(backends.volumes).routes())
     if backends.networks is not None:

@@ -133,6 +133,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 networks=daemon.networks,
                 container_fs=daemon.container_fs,
                 build=daemon.build,
+                distribution=daemon.images,
                 registry=daemon.registry,
                 swarm=daemon.cluster,
             ),

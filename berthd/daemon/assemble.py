@@ -106,7 +106,9 @@ class Daemon:
             layers = LayerStore(
                 config.data_root, new_driver(config.data_root, config.storage_driver)
             )
-            return layers, ImageService(config.data_root, layers, daemon.events)
+            return layers, ImageService(
+                config.data_root, layers, daemon.events, config=lambda: daemon.config
+            )
 
         (daemon.layers, daemon.images), daemon.runtimes, daemon.volumes = await asyncio.gather(
             asyncio.to_thread(open_stores),
@@ -131,6 +133,7 @@ class Daemon:
             volumes=daemon.volumes,
         )
         daemon.images.containers_using = daemon.containers.image_users
+        daemon.images.registry = daemon.registry
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import inspect
 import json
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from berthd import errdefs
@@ -103,15 +102,8 @@ class DaemonBuildBackend:
     ) -> None:
         name = parse_normalized_named(ref)
         image, tag = (ref, "") if name.digest else (name.familiar_name(), name.tag or "latest")
-        # ImageService.pull_image grows (platform, auth header, meta headers) with the
-        # registry client; call whichever this tree has
-        pull: Callable[..., AsyncIterator[bytes]] = self.images.pull_image
-        if len(inspect.signature(pull).parameters) >= 5:
-            header = _auth_header(auth, name.domain)
-            chunks = pull(image, tag, platform, header, {})
-        else:
-            chunks = pull(image, tag)
-        async for chunk in chunks:
+        header = _auth_header(auth, name.domain)
+        async for chunk in self.images.pull_image(image, tag, platform, header, {}):
             output(chunk)
 
     async def children(self, image_id: str) -> list[BaseImage]:

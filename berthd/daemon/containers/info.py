@@ -55,12 +55,21 @@ class InfoMixin(ServiceBase):
     async def list_containers(
         self, all_: bool, limit: int, size: bool, filters: FilterArgs
     ) -> list[dict[str, Any]]:
-        ancestors: dict[str, str] = {}
-        for ref in filters.get("ancestor"):
-            with contextlib.suppress(errdefs.BerthdError):
-                ancestors[ref] = self.images.resolve_image(ref).id
-        rows = view_list(self.store, all_, limit, filters, ancestors)
+        ancestors: set[str] | None = None
+        if filters.contains("ancestor"):
+            # as dockerd: each image a value names, and the images built on it;
+            # a value that names no image is skipped
+            ancestors = set()
+            for ref in filters.get("ancestor"):
+                with contextlib.suppress(errdefs.BerthdError):
+                    todo = [self.images.resolve_image(ref).id]
+                    while todo:
+                        image_id = todo.pop()
+                        if image_id not in ancestors:
+                            ancestors.add(image_id)
+                            todo += self.images.image_children(image_id)
         linked = link_names(self.store)
+        rows = view_list(self.store, all_, limit, filters, ancestors, linked)
         out = [
             summary(c, str(c.config.get("Image") or c.image_id), linked.get(c.id, ())) for c in rows
         ]

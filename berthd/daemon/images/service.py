@@ -11,13 +11,15 @@ thread-safe).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import platform
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from berthd import errdefs
+from berthd.config.model import DaemonConfig
 from berthd.daemon.containers.deps import ResolvedImage
 from berthd.daemon.events import EventsService
 from berthd.daemon.images import delete as delete_verb
@@ -30,15 +32,23 @@ from berthd.daemon.images import prune as prune_verb
 from berthd.daemon.images import save as save_verb
 from berthd.daemon.images import tag as tag_verb
 from berthd.daemon.images.bridge import BodyReader, ByteSource, ChunkSink, run_streaming
+from berthd.distribution.tempfiles import remove_temp_files
 from berthd.image.delete import ContainerUse
 from berthd.image.distribution_metadata import DistributionMetadataStore
 from berthd.image.fs_store import FSStoreBackend
 from berthd.image.lookup import get_image
-from berthd.image.reference import Reference, parse_normalized_named
+from berthd.image.reference import Reference
 from berthd.image.reference_store import ReferenceStore
 from berthd.image.store import ImageStore
 from berthd.layer import LayerStore
 from berthd.lib.filters import FilterArgs
+
+if TYPE_CHECKING:  # pull and push load on first use: start-up time matters
+    from berthd.distribution.download import LayerDownloadManager
+    from berthd.distribution.inspect import DistributionInspect
+    from berthd.distribution.remote import RegistryClient
+    from berthd.distribution.stores import Stores
+    from berthd.distribution.upload import LayerUploadManager
 
 __all__ = ["ContainersUsing", "ImageService"]
 
@@ -53,6 +63,10 @@ def _no_containers(image_id: str) -> list[ContainerUse]:
     return []
 
 
+def _no_config() -> DaemonConfig | None:
+    return None
+
+
 class ImageService:
     def __init__(
         self,
@@ -60,6 +74,7 @@ class ImageService:
         layers: LayerStore,
         events: EventsService,
         containers_using: ContainersUsing = _no_containers,
+        config: Callable[[], DaemonConfig | None] = _no_config,
     ) -> None:
         """Blocking (reads every image at start-up): construct in a thread."""
         self.driver_name = layers.driver.name
@@ -74,6 +89,39 @@ class ImageService:
         self.tmp_dir = os.path.join(data_root, "tmp")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._collect_orphan_layers()
+        for name in remove_temp_files(self.tmp_dir):
+            log.warning("removed %s that an interrupted pull left", name)
+        self.registry: RegistryClient | None = None  # set by NewDaemon
+        self._config = config
+        self._defaults = DaemonConfig()
+
+    def _live_config(self) -> DaemonConfig:
+        """Read at each use: SIGHUP reloads apply to the next transfer."""
+        return self._config() or self._defaults
+
+    @functools.cached_property
+    def stores(self) -> Stores:
+        from berthd.distribution.stores import Stores
+
+        return Stores(self.images, self.references, self.layers, self.distribution, self.tmp_dir)
+
+    @functools.cached_property
+    def downloads(self) -> LayerDownloadManager:
+        """The daemon-wide download manager (max-concurrent-downloads)."""
+        from berthd.distribution.download import LayerDownloadManager
+
+        return LayerDownloadManager(
+            self.layers,
+            lambda: self._live_config().max_concurrent_downloads,
+            lambda: self._live_config().max_download_attempts,
+        )
+
+    @functools.cached_property
+    def uploads(self) -> LayerUploadManager:
+        """The daemon-wide upload manager (max-concurrent-uploads)."""
+        from berthd.distribution.upload import LayerUploadManager
+
+        return LayerUploadManager(lambda: self._live_config().max_concurrent_uploads)
 
     def _collect_orphan_layers(self) -> None:
         """Drop layers no image holds: what a load killed midway registered.
@@ -127,6 +175,9 @@ class ImageService:
     def image_in_use(self, image_id: str) -> None:
         """Nothing to record: rmi asks the container store who uses an image."""
 
+    def image_children(self, image_id: str) -> list[str]:
+        return self.images.children(image_id)
+
     def tag(self, image_id: str, ref: Reference) -> None:
         """Blocking ``TagImage`` (import and commit use it)."""
         tag_verb.add_tag(self, image_id, ref)
@@ -171,14 +222,55 @@ class ImageService:
 
         return run_streaming(work)
 
-    def pull_image(self, image: str, tag: str) -> AsyncIterator[bytes]:
-        """No registry client yet: refuse clearly, never touch the network."""
-        ref = parse_normalized_named(image)
-        if tag and not ref.is_canonical:
-            ref = ref.with_tag(tag)
-        raise errdefs.NotImplemented_(
-            f"pulling {ref.tag_name_only().familiar_string()} is not supported yet: "
-            "berthd has no registry client (use docker load)"
+    async def pull_image(
+        self,
+        image: str,
+        tag: str,
+        platform: str,
+        auth_header: str | None,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]:
+        """Checks the request first: an error before any output is an HTTP error."""
+        from berthd.daemon.images import pull as pull_verb
+        from berthd.distribution import platforms as plat
+        from berthd.distribution.stream import run_progress
+        from berthd.registry.auth_config import decode_auth_header
+
+        self._loop = asyncio.get_running_loop()
+        ref = pull_verb.parse_pull_reference(image, tag)
+        want = plat.parse(platform) if platform else None
+        auth = decode_auth_header(auth_header)
+        async for chunk in run_progress(
+            lambda out: pull_verb.pull_image(self, ref, want, auth, meta_headers, out)
+        ):
+            yield chunk
+
+    async def push_image(
+        self,
+        name: str,
+        tag: str,
+        auth_header: str | None,
+        auth_body: bytes,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]:
+        from berthd.daemon.images import push as push_verb
+        from berthd.distribution.stream import run_progress
+
+        self._loop = asyncio.get_running_loop()
+        auth = push_verb.parse_push_auth(auth_header, auth_body)
+        ref = push_verb.parse_push_reference(name, tag)
+        async for chunk in run_progress(
+            lambda out: push_verb.push_image(self, ref, auth, meta_headers, out)
+        ):
+            yield chunk
+
+    async def distribution_inspect(
+        self, name: str, auth_header: str | None, meta_headers: Mapping[str, str]
+    ) -> DistributionInspect:
+        from berthd.daemon.images import distribution_inspect as distribution_inspect_verb
+
+        return await distribution_inspect_verb.distribution_inspect(
+            self, name, auth_header, meta_headers
         )
 
     # -- queries and small verbs --------------------------------------------------------

@@ -56,14 +56,16 @@ class BuildEnv:
     client: docker.DockerClient
     cli: str | None
 
-    def raw_build(self, body: bytes, **query: str | list[str]) -> tuple[int, bytes]:
+    def raw_build(
+        self, body: bytes, headers: dict[str, str] | None = None, **query: str | list[str]
+    ) -> tuple[int, bytes]:
         conn = _UnixHTTP(self.daemon.sock)
         try:
             conn.request(
                 "POST",
                 "/v1.45/build?" + urlencode(query, doseq=True),
                 body=body,
-                headers={"Content-Type": "application/x-tar"},
+                headers={"Content-Type": "application/x-tar", **(headers or {})},
             )
             resp = conn.getresponse()
             return resp.status, resp.read()

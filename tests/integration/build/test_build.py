@@ -234,9 +234,13 @@ def test_query_errors(build_env: BuildEnv) -> None:
     assert status == 400 and body.startswith(b'{"message":"error reading build args: ')
     status, body = build_env.raw_build(ctx, t="Bad:Tag")
     assert status == 400, body
-    # a missing base is pulled (in the stream: the step has started)
-    status, body = build_env.raw_build(context_tar({"Dockerfile": "FROM nosuch/base:1\n"}))
-    assert status == 200 and "nosuch/base:1" in str(_messages(body)[-1]["error"]), body
+    # a missing base is pulled; the error is in the stream (the step has started). The
+    # registry is a loopback port nothing listens on: no test leaves the machine
+    from tests.integration.daemon_process import free_port
+
+    base = f"127.0.0.1:{free_port()}/nosuch/base:1"
+    status, body = build_env.raw_build(context_tar({"Dockerfile": f"FROM {base}\n"}))
+    assert status == 200 and "error" in _messages(body)[-1], body
     status, body = build_env.raw_build(ctx, t="x@sha256:" + "0" * 64)
     assert (status, body) == (400, b'{"message":"build tag cannot contain a digest"}\n')
     status, body = build_env.raw_build(ctx, t=["dup", "dup:latest", "docker.io/library/dup"])
@@ -609,3 +613,34 @@ def test_cli_dockerfile_outside_the_context(build_env: BuildEnv, tmp_path: Path)
     )  # fmt: skip
     assert "Successfully tagged outside:1" in r.stdout
     assert build_env.docker("run", "--rm", "outside:1", "cat", "/h").stdout == "out\n"
+
+
+def test_base_image_pulled_from_a_loopback_registry_with_build_auth(build_env: BuildEnv) -> None:
+    import base64
+
+    from tests.integration.registry_server import (
+        PASSWORD,
+        USER,
+        RegistryServer,
+        registry_available,
+    )
+
+    if not registry_available():
+        pytest.skip("docker-registry is not installed")
+    client = build_env.client
+    with RegistryServer("htpasswd") as reg:
+        name = f"{reg.host}/base/busybox:1"
+        client.images.get("busybox:latest").tag(name)
+        auth = {"username": USER, "password": PASSWORD}
+        client.images.push(name, auth_config=auth)
+        client.images.remove(name)
+        df = f"FROM {name}\nRUN echo pulled\n"
+        _, denied = build_env.raw_build(context_tar({"Dockerfile": df}))
+        assert "error" in _messages(denied)[-1], denied
+        config = base64.urlsafe_b64encode(json.dumps({reg.host: auth}).encode()).decode()
+        status, body = build_env.raw_build(
+            context_tar({"Dockerfile": df}), headers={"X-Registry-Config": config}, t="pulled:1"
+        )
+        text = "".join(str(m.get("stream", "")) + str(m.get("status", "")) for m in _messages(body))
+        assert status == 200 and "Successfully tagged pulled:1" in text, body
+        assert client.images.get(name).id == client.images.get("busybox:latest").id
