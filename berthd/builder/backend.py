@@ -171,7 +171,3 @@ class Backend(Protocol):
     async def tag(self, image_id: str, ref: str) -> str:
         """Tag; return the familiar name (``app:latest``)."""
         ...
-
-    def scratch_platform(self) -> tuple[str, str]:
-        """(os, architecture) of this daemon: FROM scratch's platform."""
-        ...

@@ -148,12 +148,10 @@ def _read_dockerfile(ctx: BuildContext, name: str) -> bytes | None:
         raise errdefs.InvalidParameter(f"Cannot locate specified Dockerfile: {name}") from None
 
 
-def find_dockerfile(ctx: BuildContext, name: str, ignore: list[str] | None) -> None:
-    """``withDockerfileFromContext``: read the Dockerfile, then drop it and
-    ``.dockerignore`` from the context when ``.dockerignore`` excludes them.
-
-    ``ignore`` is the parsed ``.dockerignore`` (None: read it from the context).
-    """
+def find_dockerfile(ctx: BuildContext, name: str) -> None:
+    """``withDockerfileFromContext``: read the Dockerfile (``Dockerfile``, else
+    ``dockerfile`` for the default name); the caller then drops it and
+    ``.dockerignore`` from the context when ``.dockerignore`` excludes them."""
     data = _read_dockerfile(ctx, name)
     if data is None and name == "Dockerfile":
         lower = name.lower()
@@ -278,7 +276,3 @@ def _git(argv: list[str], env: dict[str, str]) -> None:
     if proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip()
         raise errdefs.InvalidParameter(f"error fetching: {msg}")
-
-
-def parse_url_name(url: str) -> str:
-    return os.path.basename(urllib.parse.urlparse(url).path)

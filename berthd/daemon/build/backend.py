@@ -133,9 +133,6 @@ class DaemonBuildBackend:
         await asyncio.to_thread(self.images.tag, image_id, named)
         return named.familiar_string()
 
-    def scratch_platform(self) -> tuple[str, str]:
-        return "linux", host_arch()
-
     # -- containers -----------------------------------------------------------------------
     def _journal(self, cid: str, add: bool) -> None:
         path = os.path.join(self.journal, cid)
@@ -231,8 +228,7 @@ class DaemonBuildBackend:
 
     def _parent_doc(self, parent: str) -> dict[str, Any]:
         if not parent:
-            os_, arch = self.scratch_platform()
-            return {"architecture": arch, "os": os_}
+            return {"architecture": host_arch(), "os": "linux"}
         doc: dict[str, Any] = json.loads(self.images.images.get(parent).config.raw)
         return doc
 

@@ -134,7 +134,7 @@ class BuildService:
         self, ctx: BuildContext, opts: BuildOptions
     ) -> tuple[list[ins.Stage], list[ins.ArgCommand], str, list[str]]:
         """Blocking: find and parse the Dockerfile, drop ignored files, check the target."""
-        find_dockerfile(ctx, "Dockerfile" if ctx.remote_dockerfile else opts.dockerfile, None)
+        find_dockerfile(ctx, "Dockerfile" if ctx.remote_dockerfile else opts.dockerfile)
         ignore = dockerignore_bytes(ctx)
         if ignore is not None:
             try:
