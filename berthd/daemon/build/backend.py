@@ -326,13 +326,16 @@ class DaemonBuildBackend:
     # -- start-up -------------------------------------------------------------------------
     async def remove_leftovers(self) -> None:
         """What a daemon killed mid-build left: its containers and bare layers."""
-        with contextlib.suppress(FileNotFoundError):
-            for cid in os.listdir(self.journal):
-                try:
-                    await self.remove_container(cid)
-                    log.info("removed build container %s left by an interrupted build", cid[:12])
-                except errdefs.BerthdError as exc:
-                    log.warning("could not remove build container %s: %s", cid[:12], exc)
+        try:
+            journalled = await asyncio.to_thread(os.listdir, self.journal)
+        except FileNotFoundError:
+            journalled = []
+        for cid in journalled:
+            try:
+                await self.remove_container(cid)
+                log.info("removed build container %s left by an interrupted build", cid[:12])
+            except errdefs.BerthdError as exc:
+                log.warning("could not remove build container %s: %s", cid[:12], exc)
         layers = self.containers.layers
         for name in list(layers.rw_layers()):
             if name.startswith(LAYER_PREFIX):
