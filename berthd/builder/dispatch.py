@@ -26,7 +26,7 @@ from berthd.builder.copy import (
     source_hash,
 )
 from berthd.builder.dockerfile import commands as ins
-from berthd.builder.dockerfile.instructions import parse_trigger
+from berthd.builder.dockerfile.instructions import BUILDKIT_ONLY_CHMOD, parse_trigger
 from berthd.builder.dockerfile.shell import Lex
 from berthd.builder.runconfig import Health, RunConfig, go_list, health_quote
 from berthd.builder.state import DEFAULT_PATH, BuildFailed, StageState
@@ -437,13 +437,9 @@ def _prepend_env(state: StageState, build_args: list[str], cmd: list[str]) -> li
 async def _run(d: Dispatch, cmd: ins.RunCommand) -> None:
     state = d.state
     rc = state.run_config
-    flags = list(getattr(cmd, "flags_used", []) or [])
-    if flags:
-        raise errdefs.InvalidParameter(
-            f"the --{flags[0]} option requires BuildKit. Refer to "
-            "https://docs.docker.com/go/buildkit/ to learn how to build images with "
-            "BuildKit enabled"
-        )
+    refusal = cmd.buildkit_only_error()
+    if refusal:
+        raise BuildFailed(refusal)
     if not state.image_id:
         raise BuildFailed("Please provide a source image with `from` prior to run")
     argv = _cmdline(cmd.cmd, cmd.prepend_shell, rc) or []
@@ -505,10 +501,7 @@ async def _copy(
     b = d.builder
     state = d.state
     if chmod:
-        raise errdefs.InvalidParameter(
-            "the --chmod option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ "
-            "to learn how to build images with BuildKit enabled"
-        )
+        raise BuildFailed(BUILDKIT_ONLY_CHMOD)
     mount = ""
     try:
         if from_:

@@ -644,3 +644,15 @@ def test_base_image_pulled_from_a_loopback_registry_with_build_auth(build_env: B
         text = "".join(str(m.get("stream", "")) + str(m.get("status", "")) for m in _messages(body))
         assert status == 200 and "Successfully tagged pulled:1" in text, body
         assert client.images.get(name).id == client.images.get("busybox:latest").id
+
+
+def test_buildkit_only_flags_fail_the_step(build_env: BuildEnv) -> None:
+    for df, flag in (
+        ("FROM busybox\nRUN --network=none true\n", "network"),
+        ("FROM busybox\nCOPY --chmod=644 Dockerfile /x\n", "chmod"),
+    ):
+        status, body = build_env.raw_build(context_tar({"Dockerfile": df}))
+        last = _messages(body)[-1]
+        assert status == 200 and str(last["error"]).startswith(
+            f"the --{flag} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/"
+        ), body
