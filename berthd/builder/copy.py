@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+_CAPABILITY = "security.capability"
 _GO_ZERO_TIME = -62135596800.0  # time.Time{}: 0001-01-01T00:00:00Z
 _WILDCARDS = re.compile(r"[*?\[\\]")
 
@@ -140,6 +141,9 @@ def _file_hash(path: str, rel: str, st: os.stat_result, image: bool = False) -> 
     )
     for key, value in fields:
         h.update(key.encode() + value.encode(errors="surrogateescape"))
+    capability = _capability(path, st)
+    if capability is not None:
+        h.update(_CAPABILITY.encode() + capability)
     if kind == "0":
         with open(path, "rb") as f:
             while chunk := f.read(_CHUNK):
@@ -226,11 +230,33 @@ def source_hash(sources: list[CopySource]) -> str:
     return hash_strings("multi", [s.hash for s in sources])
 
 
-def _owner(identity: tuple[int, int] | None) -> Callable[[tarfile.TarInfo], tarfile.TarInfo]:
+def _capability(path: str, st: os.stat_result) -> bytes | None:
+    """``security.capability``: the one xattr dockerd's archiver and tarsum carry."""
+    if stat.S_ISLNK(st.st_mode):
+        return None
+    try:
+        return os.getxattr(path, _CAPABILITY, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _owner(
+    identity: tuple[int, int] | None, base: str
+) -> Callable[[tarfile.TarInfo], tarfile.TarInfo]:
+    """The tar filter: the ``--chown`` owner, and file capabilities kept."""
+
     def fix(info: tarfile.TarInfo) -> tarfile.TarInfo:
         if identity is not None:
             info.uid, info.gid = identity
             info.uname = info.gname = ""
+        path = os.path.join(base, info.name) if base else ""
+        if path and (info.isfile() or info.isdir()):
+            capability = _capability(path, os.lstat(path))
+            if capability is not None:
+                info.pax_headers = {
+                    **info.pax_headers,
+                    "SCHILY.xattr." + _CAPABILITY: capability.decode("utf-8", "surrogateescape"),
+                }
         return info
 
     return fix
@@ -255,14 +281,19 @@ def prepare_parts(
                     out.write(chunk)
             parts.append(CopyPart(tar_path, dest, "archive", ""))
             continue
-        fix = _owner(identity)
         with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tf:
             if src.is_dir:
+                fix = _owner(identity, full)
                 for name in sorted(os.listdir(full)):
                     tf.add(os.path.join(full, name), arcname=name, filter=fix)
             else:
                 info = tf.gettarinfo(full, arcname=src.name)
-                info = fix(info)
+                info = _owner(identity, "")(info)
+                capability = _capability(full, os.lstat(full))
+                if capability is not None:
+                    info.pax_headers = {
+                        "SCHILY.xattr." + _CAPABILITY: capability.decode("utf-8", "surrogateescape")
+                    }
                 with open(full, "rb") as f:
                     tf.addfile(info, f)
         mode = "dir" if src.is_dir or dir_dest else "auto"

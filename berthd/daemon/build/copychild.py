@@ -73,6 +73,9 @@ for part, fobj in zip(manifest["parts"], files):
         if not parts:
             return None
         member = member.replace(name="/".join(parts), deep=False)
+        cap = member.pax_headers.get("SCHILY.xattr.security.capability")
+        if cap is not None:
+            caps.append((member.name, cap.encode("utf-8", "surrogateescape")))
         try:
             st = os.lstat(member.name)
         except OSError:
@@ -84,8 +87,11 @@ for part, fobj in zip(manifest["parts"], files):
                 os.unlink(member.name)
         return member
 
+    caps = []
     with tarfile.open(fileobj=fobj, mode="r|") as tf:
         tf.extractall(".", numeric_owner=True, filter=keep)
+    for name, value in caps:  # after the owner is set: chown clears capabilities
+        os.setxattr(name, "security.capability", value, follow_symlinks=False)
     os.chdir("/")
 """
 

@@ -656,3 +656,40 @@ def test_buildkit_only_flags_fail_the_step(build_env: BuildEnv) -> None:
         assert status == 200 and str(last["error"]).startswith(
             f"the --{flag} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/"
         ), body
+
+
+def test_copy_keeps_file_capabilities(build_env: BuildEnv) -> None:
+    cap = bytes([1, 0, 0, 2, 0, 0x20, 0, 0]) + bytes(12)  # cap_net_raw+ep
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        df = b"FROM busybox\nCOPY tool /usr/bin/tool\nFROM busybox\nCOPY --from=0 /usr/bin/tool /t2\n"
+        for name, data, pax in (
+            ("Dockerfile", df, {}),
+            (
+                "tool",
+                b"bin\n",
+                {"SCHILY.xattr.security.capability": cap.decode("utf-8", "surrogateescape")},
+            ),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.pax_headers = len(data), 0o755, pax
+            tf.addfile(info, io.BytesIO(data))
+    status, body = build_env.raw_build(buf.getvalue(), t="caps:1")
+    assert status == 200 and b"Successfully tagged caps:1" in body, body
+    archive = b"".join(build_env.client.images.get("caps:1").save())
+    found: list[str] = []
+    with tarfile.open(fileobj=io.BytesIO(archive)) as saved:
+        for member in saved.getmembers():
+            blob = saved.extractfile(member) if member.isfile() else None
+            if blob is None:
+                continue
+            try:
+                with tarfile.open(fileobj=io.BytesIO(blob.read())) as layer:
+                    found += [
+                        m.pax_headers.get("SCHILY.xattr.security.capability", "")
+                        for m in layer
+                        if m.name == "t2"
+                    ]
+            except tarfile.TarError:
+                continue
+    assert [f.encode("utf-8", "surrogateescape") for f in found if f] == [cap]
