@@ -171,7 +171,7 @@ class Builder:
                 await d.dispatch(req, cmd)
                 state.run_config.image = state.image_id
                 self.out.stdout(f" ---> {short_id(state.image_id)}\n")
-            if state.image_id:
+            if state.image_id and self.opts.aux:
                 self.out.aux(state.image_id)
             build_args.merge_referenced(state.build_args)
             result = state.run_config.copy()

@@ -49,6 +49,7 @@ class BuildOptions:
     cache_from: list[str] = field(default_factory=list)
     platform: str = ""
     host: HostOptions = field(default_factory=HostOptions)
+    aux: bool = True  # API >= 1.30: an aux message with each stage's image ID
     # X-Registry-Config: registry → its auth config (for pulls of base images)
     registry_auth: dict[str, dict[str, str]] = field(default_factory=dict)
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from berthd.api.httputil import json_response, query_bool
+from berthd.api.httputil import api_version, json_response, query_bool, version_less
 from berthd.api.routes import Route
 from berthd.builder.options import (
     BuildOptions,
@@ -82,6 +82,10 @@ class BuildRouter:
         q = request.query
         opts = parse_build_options(Query({k: q.getall(k) for k in q}))
         opts.registry_auth = parse_registry_config(request.headers.get("X-Registry-Config", ""))
+        version = api_version(request)
+        opts.aux = not version_less(version, "1.30")
+        if version_less(version, "1.32"):
+            opts.platform = ""
         chunks = self.backend.build(opts, request.content, request.query.get("buildid", ""))
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         try:

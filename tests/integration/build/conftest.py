@@ -57,13 +57,17 @@ class BuildEnv:
     cli: str | None
 
     def raw_build(
-        self, body: bytes, headers: dict[str, str] | None = None, **query: str | list[str]
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        api: str = "1.45",
+        **query: str | list[str],
     ) -> tuple[int, bytes]:
         conn = _UnixHTTP(self.daemon.sock)
         try:
             conn.request(
                 "POST",
-                "/v1.45/build?" + urlencode(query, doseq=True),
+                f"/v{api}/build?" + urlencode(query, doseq=True),
                 body=body,
                 headers={"Content-Type": "application/x-tar", **(headers or {})},
             )

@@ -241,6 +241,8 @@ def test_query_errors(build_env: BuildEnv) -> None:
     base = f"127.0.0.1:{free_port()}/nosuch/base:1"
     status, body = build_env.raw_build(context_tar({"Dockerfile": f"FROM {base}\n"}))
     assert status == 200 and "error" in _messages(body)[-1], body
+    status, body = build_env.raw_build(ctx, api="1.29")
+    assert status == 200 and b'"aux"' not in body and b"Successfully built" in body
     status, body = build_env.raw_build(ctx, t="x@sha256:" + "0" * 64)
     assert (status, body) == (400, b'{"message":"build tag cannot contain a digest"}\n')
     status, body = build_env.raw_build(ctx, t=["dup", "dup:latest", "docker.io/library/dup"])
