@@ -64,15 +64,11 @@ def _bool(q: Query, name: str) -> bool:
 
 
 def _int(q: Query, name: str) -> int:
-    raw = q.get(name, "")
-    if not raw:
-        return 0
+    """``httputils.Int64ValueOrZero``: anything that is not an integer is 0."""
     try:
-        return int(raw)
+        return int(q.get(name, "") or 0)
     except ValueError:
-        raise errdefs.InvalidParameter(
-            f'strconv.ParseInt: parsing "{raw}": invalid syntax'
-        ) from None
+        return 0
 
 
 def go_json_error(raw: str, go_type: str) -> str:
