@@ -124,7 +124,8 @@ class Backend(Protocol):
         ...
 
     async def children(self, image_id: str) -> list[BaseImage]:
-        """Images whose imagedb parent is ``image_id`` (the cache candidates)."""
+        """Images whose imagedb parent is ``image_id`` (the cache candidates); for ""
+        (FROM scratch) the one-step images built locally with no parent."""
         ...
 
     async def set_parent(self, image_id: str, parent: str) -> None: ...

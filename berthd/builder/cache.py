@@ -95,8 +95,6 @@ class ImageProber:
         return False
 
     async def _local(self, parent: str, probe: RunConfig, os_: str, arch: str) -> str:
-        if not parent:
-            return ""
         best: BaseImage | None = None
         for img in await self.backend.children(parent):
             if not img.built_locally or not _platform_matches(img, os_, arch):

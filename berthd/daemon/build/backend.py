@@ -107,9 +107,21 @@ class DaemonBuildBackend:
             output(chunk)
 
     async def children(self, image_id: str) -> list[BaseImage]:
+        store = self.images.images
+
         def read() -> list[BaseImage]:
             out = []
-            for child in self.images.images.children(image_id):
+            if image_id:
+                ids = store.children(image_id)
+            else:
+                # FROM scratch: dockerd never hits the cache here (no parent to ask);
+                # the first step of a scratch stage is a builtLocally root of one step
+                ids = [
+                    i
+                    for i, img in store.map().items()
+                    if not img.parent and len(img.config.history) == 1 and store.is_built_locally(i)
+                ]
+            for child in ids:
                 with contextlib.suppress(errdefs.BerthdError):
                     out.append(self._base(child))
             return out

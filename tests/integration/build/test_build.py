@@ -590,6 +590,13 @@ def test_build_arg_prefix_scratch_and_copy_from_an_image(build_env: BuildEnv) ->
     assert status == 200 and "Successfully tagged args:1" in text, text
     # the last stage (FROM scratch) does not need stage 0: it is not built
     assert "Step 1/" in text and "RUN echo" not in text, text
+    # FROM scratch steps come from the cache too (dockerd never finds them: no parent)
+    _, again = build_env.raw_build(
+        context_tar({"Dockerfile": df, "x": "x\n"}),
+        t="args:1",
+        buildargs=json.dumps({"X": "1", "HTTP_PROXY": "http://proxy"}),
+    )
+    assert again.count(b"Using cache") == 2, again
     status, body = build_env.raw_build(
         context_tar({"Dockerfile": df.split("FROM scratch")[0], "x": "x\n"}),
         t="args:2",
