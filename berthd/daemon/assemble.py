@@ -19,6 +19,7 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
+from berthd.daemon.build.service import BuildService
 from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
@@ -80,6 +81,7 @@ class Daemon:
         self.networks: NetworksService
         self.containers: ContainerService
         self.container_fs: ContainerFSService
+        self.build: BuildService
         self.health: HealthMonitor
         self.log_rotator: LogRotator
         self.system: SystemService
@@ -157,6 +159,8 @@ class Daemon:
         await daemon.containers.load(config.live_restore)
         await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
+        daemon.build = BuildService(daemon.containers, daemon.images, config.data_root)
+        await daemon.build.startup()
         daemon.system = SystemService(
             config=lambda: daemon.config,
             daemon_id=daemon_id,
@@ -260,6 +264,7 @@ class Daemon:
         cfg = self.config
         await self.health.close()
         await self.log_rotator.close()
+        await self.build.shutdown()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
         await self.volumes.shutdown()
         await self.networks.shutdown()
