@@ -74,6 +74,15 @@ DAEMON_SEAMS: dict[tuple[str, str], frozenset[str]] = {
     ("containers", "images"): frozenset({"berthd.daemon.images.changes"}),
 }
 
+# circles that landed before this check and are still to break (each is tolerated
+# only exactly as it is: one more module in it, or a new circle, fails)
+KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
+    {
+        # dispatch.py types its Dispatch.builder as build.Builder (TYPE_CHECKING)
+        frozenset({"berthd.builder.build", "berthd.builder.dispatch"}),
+    }
+)
+
 
 def module_name(root: Path, path: Path) -> str:
     rel = path.relative_to(root).with_suffix("")
@@ -145,13 +154,14 @@ def layer_error(table: dict[str, int], bottom: int, own: str, other: str, what: 
     return None
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """One shortest cycle per strongly connected component (iterative Tarjan)."""
+def cycles(graph: dict[str, set[str]]) -> list[tuple[frozenset[str], list[str]]]:
+    """Each strongly connected component of more than one module (iterative
+    Tarjan), with a shortest cycle through it to print."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
-    found: list[list[str]] = []
+    found: list[tuple[frozenset[str], list[str]]] = []
     for start in sorted(graph):
         if start in index:
             continue
@@ -183,7 +193,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
                     if w == v:
                         break
                 if len(scc) > 1:
-                    found.append(_shortest_cycle(graph, scc))
+                    found.append((frozenset(scc), _shortest_cycle(graph, scc)))
     return found
 
 
@@ -242,8 +252,10 @@ def check(root: Path) -> list[str]:
                         err = f"berthd.daemon.{mine} has no layer in tools/check_layers.py"
             if err is not None:
                 errors.append(f"{path}:{lineno}: {err}")
-    for cycle in cycles(graph):
-        errors.append("import cycle: " + " -> ".join(cycle))
+    for scc, cycle in cycles(graph):
+        if scc not in KNOWN_CYCLES:
+            more = f" (a circle of {len(scc)} modules)" if len(scc) > len(cycle) - 1 else ""
+            errors.append("import cycle: " + " -> ".join(cycle) + more)
     return errors
 
 

@@ -21,6 +21,7 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
+from berthd.daemon.build.service import BuildService
 from berthd.daemon.cluster import InactiveCluster
 from berthd.daemon.components import Component, probe_components
 from berthd.daemon.containers.fs import ContainerFSService
@@ -82,6 +83,7 @@ class Daemon:
         self.networks: NetworksService
         self.containers: ContainerService
         self.container_fs: ContainerFSService
+        self.build: BuildService
         self.health: HealthMonitor
         self.log_rotator: LogRotator
         self.system: SystemService
@@ -178,6 +180,9 @@ class Daemon:
         await daemon.containers.load(config.live_restore)
         await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
+        daemon.build = BuildService(daemon.containers, daemon.images, config.data_root)
+        await daemon.build.startup()
+        stack.push_async_callback(daemon.build.shutdown)
         daemon.system = SystemService(
             config=lambda: daemon.config,
             daemon_id=daemon.id,
