@@ -23,7 +23,8 @@ What it does:
 3. No internet: the images the suite expects (alpine:3.10, alpine:latest, busybox,
    busybox:buildroot-2014.02, hello-world) are this repo's busybox test image
    (``images_build.write_archive`` of ``seed_image.busybox_layer``: every applet of the
-   static busybox, not the 11 of ``build_busybox_archive``), ``docker load``-ed and tagged. Tests that
+   static busybox, not the 11 of ``build_busybox_archive``, and alpine's postgres user and
+   /var/opt that two exec tests use), ``docker load``-ed and tagged. Tests that
    need a registry, the internet, swarm, plugins or a credential helper are deselected
    (``SKIPPED`` below, with the reason); they are never counted as failures.
 4. One pytest subprocess per test file (``nice -n 10``, ``--timeout`` per test, a bound
@@ -41,12 +42,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -60,7 +63,7 @@ import docker  # noqa: E402
 from tests.integration.daemon_process import BerthdProcess  # noqa: E402
 from tests.integration.host_state import remove_all_objects  # noqa: E402
 from tests.integration.images_build import write_archive  # noqa: E402
-from tests.integration.seed_image import busybox_layer  # noqa: E402
+from tests.integration.seed_image import GROUP, PASSWD, busybox_layer  # noqa: E402
 
 MIRROR = "/work/.mirror/docker+docker-py/repo"
 TAG = "7.2.0"
@@ -156,6 +159,24 @@ def ensure_extras() -> list[str]:
     return [DEPS]
 
 
+def alpine_bits() -> bytes:
+    """A layer with what of alpine:3.10 the suite relies on: its postgres user (exec as a
+    user) and /var/opt (exec with a workdir)."""
+    passwd = PASSWD + "postgres:x:70:70::/var/lib/postgresql:/bin/sh\n"
+    group = GROUP + "postgres:x:70:\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in ("var", "var/opt"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for path, text in (("etc/passwd", passwd), ("etc/group", group)):
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(text), 0o644
+            tar.addfile(info, io.BytesIO(text.encode()))
+    return buf.getvalue()
+
+
 class Daemon:
     """A berthd or dockerd of this run: started, seeded, cleaned, stopped."""
 
@@ -228,7 +249,7 @@ class Daemon:
                 path = os.path.join(tmp, "busybox.tar")
                 # every applet of the static busybox (top, printf, nslookup...), as
                 # the real busybox and alpine images have; the test image has 11
-                write_archive(path, [busybox_layer()], "busybox:latest")
+                write_archive(path, [busybox_layer(), alpine_bits()], "busybox:latest")
                 with open(path, "rb") as f:
                     c.images.load(f.read())
             self.tag_all(c)
@@ -249,9 +270,11 @@ class Daemon:
         finally:
             c.close()
 
-    def stop(self) -> list[str]:
+    def stop(self, keep_log: Path) -> list[str]:
         with contextlib.suppress(Exception):
             self.clean()
+        with contextlib.suppress(OSError):  # the daemon's log, for the findings
+            shutil.copy(self.proc.log_path, keep_log)  # type: ignore[attr-defined]
         left: list[str] = []
         if self.kind == "berthd":
             self.proc.cleanup()  # type: ignore[attr-defined]
@@ -337,7 +360,11 @@ def run(a: argparse.Namespace) -> None:
         for nodeid, r in prev.items():
             if r["outcome"] in ("failed", "error"):
                 only.setdefault(nodeid.split("::")[0].removeprefix(IT), []).append(nodeid)
+    for nodeid in a.tests or []:  # test ids as pytest prints them
+        only.setdefault(nodeid.split("::")[0].removeprefix(IT), []).append(nodeid)
     files = a.files or FILES
+    if a.tests:
+        files = [f for f in FILES if f in only]
     if a.rerun_failed:
         files = [f for f in files if f in only]
     shutil.rmtree(Path(a.out, a.daemon, "home"), ignore_errors=True)
@@ -345,7 +372,8 @@ def run(a: argparse.Namespace) -> None:
     d = Daemon(a.daemon, Path(a.berthd_src).resolve())
     results_path = Path(a.out, f"{a.daemon}.json")
     results: dict[str, dict[str, str]] = {}
-    if a.files and results_path.exists():  # a partial run updates the earlier results
+    if (a.files or a.tests or a.rerun_failed) and results_path.exists():
+        # a partial run updates the earlier results
         results = json.loads(results_path.read_text())
     try:
         d.start()
@@ -358,7 +386,7 @@ def run(a: argparse.Namespace) -> None:
             d.clean()
             d.seed()
     finally:
-        left = d.stop()
+        left = d.stop(Path(a.out, a.daemon, "daemon.log"))
         if left:
             print("cleanup had to force:", *left, sep="\n  ")
     counts: dict[str, int] = {}
@@ -394,6 +422,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--daemon", choices=("berthd", "dockerd"), default="berthd")
     p.add_argument("--files", nargs="*", help="test files (default: all but swarm/plugins)")
+    p.add_argument("--tests", nargs="*", help="only these test ids (tests/integration/...)")
     p.add_argument("--rerun-failed", choices=("berthd", "dockerd"))
     p.add_argument("--compare", action="store_true")
     p.add_argument("--api-version", default="1.41")
