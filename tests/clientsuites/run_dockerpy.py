@@ -386,7 +386,7 @@ def run(a: argparse.Namespace) -> None:
             d.clean()
             d.seed()
     finally:
-        left = d.stop(Path(a.out, a.daemon, "daemon.log"))
+        left = d.stop(Path(a.out, a.daemon, time.strftime("daemon-%H%M%S.log")))
         if left:
             print("cleanup had to force:", *left, sep="\n  ")
     counts: dict[str, int] = {}
