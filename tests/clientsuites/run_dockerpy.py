@@ -396,6 +396,9 @@ def run(a: argparse.Namespace) -> None:
 
 
 def compare(a: argparse.Namespace) -> None:
+    for kind in ("berthd", "dockerd"):
+        if not Path(a.out, f"{kind}.json").exists():
+            sys.exit(f"no {kind} results in {a.out}: run --daemon {kind} first")
     b = json.loads(Path(a.out, "berthd.json").read_text())
     dk = json.loads(Path(a.out, "dockerd.json").read_text())
     bad = ("failed", "error")
