@@ -31,8 +31,15 @@ What it does:
    per file), a junit XML each under ``--out`` (default /tmp/dpy-results/<daemon>/);
    between files every container, network and volume is removed and the tags are put
    back. ``<out>/<daemon>.json`` maps each test id to passed/failed/skipped/error.
-5. ``--rerun-failed berthd`` runs only the tests that failed on berthd;
-   ``--compare`` prints the tests that pass on dockerd and fail on berthd.
+5. ``--rerun-failed berthd`` runs only the tests that failed on berthd (merged into the
+   earlier results, as are ``--files``/``--tests`` runs); ``--compare`` prints the tests
+   that pass on dockerd and fail on berthd, and those that fail on both. Each daemon's
+   log is kept as ``<out>/<daemon>/daemon-HHMMSS.log``.
+
+Other code than the working tree: ``--berthd-src DIR`` (a worktree, or a
+``git archive <branch>`` export; set PYTHONDONTWRITEBYTECODE=1 for someone else's tree).
+One test: ``--tests tests/integration/api_exec_test.py::ExecTest::test_exec_command``.
+Runs of one daemon kind share a bridge name: run them one after the other.
 
 ``DOCKER_TEST_API_VERSION`` is 1.41 by default (``--api-version``): Debian's dockerd 20.10
 speaks no newer API, and the suite must ask both daemons the same thing.
