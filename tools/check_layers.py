@@ -74,15 +74,6 @@ DAEMON_SEAMS: dict[tuple[str, str], frozenset[str]] = {
     ("containers", "images"): frozenset({"berthd.daemon.images.changes"}),
 }
 
-# circles that landed before this check and are still to break (each is tolerated
-# only exactly as it is: one more module in it, or a new circle, fails)
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        # dispatch.py types its Dispatch.builder as build.Builder (TYPE_CHECKING)
-        frozenset({"berthd.builder.build", "berthd.builder.dispatch"}),
-    }
-)
-
 
 def module_name(root: Path, path: Path) -> str:
     rel = path.relative_to(root).with_suffix("")
@@ -253,9 +244,8 @@ def check(root: Path) -> list[str]:
             if err is not None:
                 errors.append(f"{path}:{lineno}: {err}")
     for scc, cycle in cycles(graph):
-        if scc not in KNOWN_CYCLES:
-            more = f" (a circle of {len(scc)} modules)" if len(scc) > len(cycle) - 1 else ""
-            errors.append("import cycle: " + " -> ".join(cycle) + more)
+        more = f" (a circle of {len(scc)} modules)" if len(scc) > len(cycle) - 1 else ""
+        errors.append("import cycle: " + " -> ".join(cycle) + more)
     return errors
 
 

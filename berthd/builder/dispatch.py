@@ -14,7 +14,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from berthd import errdefs
 from berthd.builder.backend import BaseImage, CommitStep, CopyToLayer
@@ -29,14 +28,12 @@ from berthd.builder.dockerfile import commands as ins
 from berthd.builder.dockerfile.instructions import BUILDKIT_ONLY_CHMOD, parse_trigger
 from berthd.builder.dockerfile.shell import Lex
 from berthd.builder.runconfig import Health, RunConfig, go_list, health_quote
+from berthd.builder.session import BuildSession
 from berthd.builder.state import DEFAULT_PATH, BuildFailed, StageState
 from berthd.builder.stream import BuildStream
 from berthd.image.jsonstream import progress_line
 from berthd.lib.strconv import quote_list
 from berthd.oci import parse_signal
-
-if TYPE_CHECKING:
-    from berthd.builder.build import Builder
 
 __all__ = [
     "Dispatch",
@@ -51,7 +48,7 @@ __all__ = [
 class Dispatch:
     """``dispatchRequest``."""
 
-    builder: Builder
+    builder: BuildSession
     state: StageState
     lex: Lex
 
@@ -133,7 +130,9 @@ async def initialize_stage(d: Dispatch, stage: ins.Stage) -> None:
             await dispatch(d, parse_trigger(trigger))
 
 
-async def _get_image(b: Builder, name: str, platform: tuple[str, str, str] | None) -> BaseImage:
+async def _get_image(
+    b: BuildSession, name: str, platform: tuple[str, str, str] | None
+) -> BaseImage:
     """``GetImageAndReleasableLayer``: local first, pull when missing (or ``--pull``)."""
     spec = "/".join(p for p in platform if p) if platform else ""
     local: BaseImage | None = None
