@@ -94,7 +94,7 @@ class Builder:
         self.ctx = ctx
         self.out = out
         self.work_root = work_root
-        self.prober = ImageProber(backend, cache_from, opts.nocache)
+        self.prober = ImageProber(backend, cache_from, opts.nocache, bool(opts.cache_from))
         self._cache_from = list(cache_from)
         self.tmp_containers: list[str] = []
         self.stage_results: dict[int, RunConfig] = {}

@@ -63,16 +63,25 @@ def _platform_matches(img: BaseImage, os_: str, arch: str) -> bool:
 class ImageProber:
     """``imageProber``: cache lookups for one build (none with ``nocache``)."""
 
-    def __init__(self, backend: Backend, cache_from: list[BaseImage], nocache: bool) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        cache_from: list[BaseImage],
+        nocache: bool,
+        cache_from_given: bool | None = None,
+    ) -> None:
         self.backend = backend
         self.sources = list(cache_from)
         self.nocache = nocache
+        # with --cache-from, even when none of its images exist, a local hit counts only
+        # on the way to one of them (moby's MakeImageCache): so no local cache at all then
+        self.restricted = bool(cache_from) if cache_from_given is None else cache_from_given
 
     async def probe(self, parent: str, probe: RunConfig, os_: str, arch: str) -> str:
         if self.nocache:
             return ""
         local = await self._local(parent, probe, os_, arch)
-        if not self.sources:
+        if not self.restricted:
             return local
         if local:
             # with --cache-from a local hit counts only on the way to a source image

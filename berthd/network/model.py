@@ -29,6 +29,8 @@ class Network:
     default: bool = False  # the predefined "bridge" network
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    # IPAM.Options as the client sent them (inspect echoes them; null when none were sent)
+    ipam_options: dict[str, str] | None = None
     mtu: int = 0
     last_ip: str = ""  # the last address handed out: allocation continues after it
     aux: dict[str, str] = field(default_factory=dict)  # IPAM AuxiliaryAddresses: never handed out

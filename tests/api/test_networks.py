@@ -136,3 +136,18 @@ async def test_prune(client: Client) -> None:
     assert sorted((await _json(resp))["NetworksDeleted"]) == ["p1", "p2"]
     listed = await _json(await client.get("/networks"))
     assert {n["Name"] for n in listed} == {"bridge", "host", "none"}
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [(None, None), ({}, {}), ({"a": "b"}, {"a": "b"})],
+)
+async def test_ipam_options_are_echoed(client: Client, sent: object, shown: object) -> None:
+    """dockerd keeps IPAM.Options as the client sent them: null when none were sent."""
+    ipam: dict[str, object] = {"Driver": "default", "Config": []}
+    if sent is not None:
+        ipam["Options"] = sent
+    r = await client.post("/networks/create", json={"Name": f"o{len(str(sent))}", "IPAM": ipam})
+    assert r.status == 201, await r.text()
+    r = await client.get(f"/networks/{(await r.json())['Id']}")
+    assert (await r.json())["IPAM"]["Options"] == shown

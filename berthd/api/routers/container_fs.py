@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -23,6 +24,8 @@ from berthd.errdefs import InvalidParameter
 from berthd.lib.filters import FilterArgs
 
 __all__ = ["STAT_HEADER", "ContainerFSBackend", "ContainerFSRouter", "encode_stat"]
+
+log = logging.getLogger(__name__)
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 _CHUNK = 1 << 16
@@ -111,9 +114,12 @@ class ContainerFSRouter:
             if coding is not None:
                 resp.enable_compression(coding)
             await resp.prepare(request)
-            async for chunk in chunks:
-                await resp.write(chunk)
-            await resp.write_eof()
+            try:
+                async for chunk in chunks:
+                    await resp.write(chunk)
+                await resp.write_eof()
+            except ConnectionError:
+                log.debug("the client left during an archive of %s", path)
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:

@@ -248,6 +248,7 @@ class NetworksService(AttachMixin):
                 dns=True,
                 labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
                 options=opts,
+                ipam_options=_ipam_options(ipam.get("Options")),
                 mtu=mtu,
                 aux=plan.aux,
                 show_gateway=plan.show_gateway,
@@ -370,3 +371,10 @@ class NetworksService(AttachMixin):
 
 def _v4_given(specs: list[PoolSpec]) -> bool:
     return any(s.subnet and ":" not in s.subnet for s in specs)
+
+
+def _ipam_options(raw: object) -> dict[str, str] | None:
+    """IPAM.Options as dockerd keeps them: null when absent, else the map as sent."""
+    if not isinstance(raw, dict):
+        return None
+    return {str(k): str(v) for k, v in raw.items()}

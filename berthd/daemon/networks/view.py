@@ -57,7 +57,7 @@ def network_view(
         "EnableIPv6": net.enable_ipv6,
         "IPAM": {
             "Driver": "default",
-            "Options": None if net.predefined else {},
+            "Options": None if net.ipam_options is None else dict(net.ipam_options),
             "Config": ipam_config,
         },
         "Internal": net.internal,

@@ -435,6 +435,10 @@ def test_cache_from_a_loaded_image(build_env: BuildEnv) -> None:
     text = "".join(str(m.get("stream", "")) for m in _messages(cached))
     assert text.count(" ---> Using cache\n") == 3, cached
     assert client.images.get("cf:hit").id == client.images.get("cf:src").id
+    # --cache-from naming no image there is: no cache at all, not even the local one
+    # (docker-py's test_build_with_cache_from; moby's MakeImageCache)
+    _, missing = build_env.raw_build(ctx, t="cf:miss", cachefrom=json.dumps(["nosuchtag"]))
+    assert b"Using cache" not in missing, missing
 
 
 def test_client_gone_cancels_the_running_step(build_env: BuildEnv) -> None:
