@@ -31,7 +31,10 @@ class Driver(Protocol):
         """
 
     def create_rw(self, cache_id: str, parent: str | None) -> None:
-        """An empty writable layer on top of ``parent`` (init and container layers)."""
+        """An empty writable layer on top of ``parent`` (init and container layers).
+
+        Visible atomically, but not flushed: the caller syncs the file system before
+        anything durable refers to it (``LayerStore.create_rw_layer``)."""
 
     def remove(self, cache_id: str) -> None:
         """Delete the layer; unmounts it first if needed."""

@@ -21,14 +21,15 @@ __all__ = ["fsync_dir", "rmtree", "syncfs", "write_file"]
 _libc = LIBC
 
 
-def write_file(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Create ``path`` (which must not exist) with ``data``, fsync'd."""
+def write_file(path: str, data: bytes, mode: int = 0o644, sync: bool = True) -> None:
+    """Create ``path`` (which must not exist) with ``data``, fsync'd (``sync``)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
