@@ -134,7 +134,8 @@ class LayerDB:
 
     def write_mount(self, rec: MountRecord, flush: Callable[[str], None] | None = None) -> None:
         """With ``flush``: the files are not fsync'd one by one; ``flush(write_set)``
-        (one syncfs) makes them durable before the rename publishes them."""
+        makes them durable (with whatever else the caller flushes at once) before
+        the rename publishes them."""
         ws = self.new_write_set()
         try:
             write_file(os.path.join(ws, "mount-id"), rec.mount_id.encode(), sync=flush is None)

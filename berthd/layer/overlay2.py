@@ -145,10 +145,17 @@ class Overlay2Driver:
     def create_rw(self, cache_id: str, parent: str | None) -> None:
         stage, link = self._new(cache_id, parent)
         try:
-            self._publish(cache_id, stage, link, sync=False)  # the store syncs once
+            self._publish(cache_id, stage, link, sync=False)  # the store fsyncs once
         except BaseException:
             rmtree(stage)
             raise
+
+    def durable_paths(self, cache_id: str) -> list[str]:
+        d = self._dir(cache_id)
+        names = [
+            n for n in ("link", "lower", "diff", "work") if os.path.lexists(os.path.join(d, n))
+        ]
+        return [*(os.path.join(d, n) for n in names), d, self.root, self._links]
 
     def exists(self, cache_id: str) -> bool:
         return os.path.isdir(self._dir(cache_id))
