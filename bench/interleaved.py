@@ -7,9 +7,10 @@ Run as root from the repo: ``.venv/bin/python bench/interleaved.py [-n 30]
 <rev>`` (default: ``HEAD``); dockerd is Debian's (``bench/common.Dockerd``). Every
 daemon is up at the same time, each on its own paths under
 ``/tmp/bench-interleaved`` and its own cgroup parent; containers run with ``--network
-none`` and ``--pull never``. Prints one markdown table of medians of ``-n``; the same
-rows as ``bench/sidebyside.py --only runs``, where each daemon runs its whole section
-alone.
+none`` and ``--pull never``. Prints one markdown table of medians of ``-n``: the same
+rows as ``bench/sidebyside.py --only runs`` (where each daemon runs its whole section
+alone), after the CLI's floor (``docker inspect`` of one container: the CLI's start-up,
+``/_ping`` and one cheap request).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
             d.cli(*RUN, "-d", "--name", "r0", "busybox", "sleep", "100000")
             d.cli("exec", "r0", "true")  # warm the caches of the CLI and the daemon
         rows = {
+            "`docker inspect -f {{.Id}} r0` (the CLI's floor: /_ping + one GET), median of "
+            f"{a.n}": (
+                interleave(daemons, a.n, lambda d, i: d.cli("inspect", "-f", "{{.Id}}", "r0"))
+            ),
             f"`docker create busybox true`, median of {a.n}": interleave(
                 daemons, a.n, lambda d, i: d.cli(*CREATE, "--name", f"k{i}", "busybox", "true")
             ),
