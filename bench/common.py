@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 # every container of both daemons: no registry, no network
 RUN = ("run", "--pull", "never", "--network", "none")
+CREATE = ("create", "--pull", "never", "--network", "none")
 # the default bridges of the bridge figure: a device name and a subnet of each daemon's own
 BERTHD_BRIDGE = ("bb-bench", "172.31.251.1/24")
 DOCKERD_BRIDGE = ("bd-bench", "172.31.250.1/24")
@@ -488,6 +489,11 @@ def section_runs(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
 
         s = timed(a.n, lambda i: d.cli("exec", "r0", "true"))
         out[f"`docker exec r0 true`, median of {a.n}"] = ms(s)
+
+        s = timed(a.n, lambda i: d.cli(*CREATE, "--name", f"k{i}", "busybox", "true"))
+        out[f"`docker create busybox true`, median of {a.n}"] = ms(s)
+        s = timed(a.n, lambda i: d.cli("rm", f"k{i}"))
+        out[f"`docker rm` of a created container, median of {a.n}"] = ms(s)
 
         time.sleep(2.0)
         rss, sums = mem(d)

@@ -7,7 +7,8 @@ other, each on a fresh data root of its own (the sections live in ``bench/common
 
 * ``runs``: ``docker run --rm busybox true`` with ``--network none`` (median of
   ``-n``); ``docker run -d`` of ``--running`` containers (median per run and total);
-  ``docker exec <c> true`` (median of ``-n``); ``docker ps -a`` with ``--total``
+  ``docker exec <c> true`` (median of ``-n``); ``docker create busybox true`` and
+  ``docker rm`` of those created containers (median of ``-n`` each); ``docker ps -a`` with ``--total``
   containers (the running ones + created ones; median of ``-n``); daemon RSS idle and
   with the running containers (the daemon alone, and daemon + helpers as PSS and USS
   sums: containerd + shims for dockerd, the conmons for berthd);

@@ -47,6 +47,9 @@ class ContainerStore:
         self._by_id: dict[str, Container] = {}
         self.index = TruncIndex()
         self.names = NameRegistrar()
+        # hash of the hostconfig.json last written per container: it is rewritten only
+        # when HostConfig changed (most checkpoints change the state alone)
+        self._hostconfig_written: dict[str, int] = {}
 
     # -- disk -----------------------------------------------------------------------
     def dir_of(self, container_id: str) -> str:
@@ -57,9 +60,10 @@ class ContainerStore:
         d = self.dir_of(c.id)
         os.makedirs(d, mode=0o710, exist_ok=True)
         record = c.to_disk()
-        write_atomic(
-            os.path.join(d, HOSTCONFIG_FILE), orjson.dumps(c.host_config), mode=0o644, sync=False
-        )
+        host_config = orjson.dumps(c.host_config)
+        if self._hostconfig_written.get(c.id) != hash(host_config):
+            write_atomic(os.path.join(d, HOSTCONFIG_FILE), host_config, mode=0o644, sync=False)
+            self._hostconfig_written[c.id] = hash(host_config)
         write_atomic(os.path.join(d, CONFIG_FILE), orjson.dumps(record), mode=0o600)
 
     def load_all(self) -> LoadResult:
@@ -93,6 +97,7 @@ class ContainerStore:
         return result
 
     def remove_dir(self, container_id: str) -> None:
+        self._hostconfig_written.pop(container_id, None)
         shutil.rmtree(self.dir_of(container_id), ignore_errors=True)
 
     # -- memory -----------------------------------------------------------------------

@@ -31,7 +31,13 @@ class Driver(Protocol):
         """
 
     def create_rw(self, cache_id: str, parent: str | None) -> None:
-        """An empty writable layer on top of ``parent`` (init and container layers)."""
+        """An empty writable layer on top of ``parent`` (init and container layers).
+
+        Visible atomically, but not necessarily flushed: the caller fsyncs
+        ``durable_paths`` before anything durable refers to it."""
+
+    def durable_paths(self, cache_id: str) -> list[str]:
+        """What to fsync (all at once) to make a ``create_rw`` layer durable."""
 
     def remove(self, cache_id: str) -> None:
         """Delete the layer; unmounts it first if needed."""

@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 
 from berthd import errdefs
 
@@ -131,15 +132,21 @@ class LayerDB:
         fsync_dir(self._layers)
         rmtree(trash)
 
-    def write_mount(self, rec: MountRecord) -> None:
+    def write_mount(self, rec: MountRecord, flush: Callable[[str], None] | None = None) -> None:
+        """With ``flush``: the files are not fsync'd one by one; ``flush(write_set)``
+        makes them durable (with whatever else the caller flushes at once) before
+        the rename publishes them."""
         ws = self.new_write_set()
         try:
-            write_file(os.path.join(ws, "mount-id"), rec.mount_id.encode())
+            write_file(os.path.join(ws, "mount-id"), rec.mount_id.encode(), sync=flush is None)
             if rec.init_id is not None:
-                write_file(os.path.join(ws, "init-id"), rec.init_id.encode())
+                write_file(os.path.join(ws, "init-id"), rec.init_id.encode(), sync=flush is None)
             if rec.parent is not None:
-                write_file(os.path.join(ws, "parent"), rec.parent.encode())
-            fsync_dir(ws)
+                write_file(os.path.join(ws, "parent"), rec.parent.encode(), sync=flush is None)
+            if flush is None:
+                fsync_dir(ws)
+            else:
+                flush(ws)
             os.rename(ws, os.path.join(self._mounts, rec.name))
             fsync_dir(self._mounts)
         except BaseException:

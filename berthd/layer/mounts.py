@@ -5,7 +5,8 @@ absolute ``lowerdir`` paths stop working around 40 layers. As dockerd, the
 overlay2 driver passes *relative* ``l/<26 chars>`` links and runs the mount
 with its working directory set to the driver root: here that is the ``mount``
 binary started with ``cwd=`` (the daemon process never ``chdir``\\s, which
-would be process-wide). Unmounting needs no paths tricks: ``umount2(2)``.
+would be process-wide) — only when the absolute paths would not fit; else one
+``mount(2)``, as dockerd does. Unmounting needs no paths tricks: ``umount2(2)``.
 """
 
 from __future__ import annotations
@@ -47,10 +48,32 @@ def is_mountpoint(path: str) -> bool:
     return os.path.realpath(path) in mountpoints()
 
 
+def _absolute(cwd: str, options: str) -> str:
+    """``options`` with the relative lowerdir/upperdir/workdir paths made absolute."""
+    out = []
+    for opt in options.split(","):
+        key, eq, value = opt.partition("=")
+        if eq and key in ("lowerdir", "upperdir", "workdir"):
+            value = ":".join(os.path.join(cwd, p) for p in value.split(":"))
+        out.append(key + eq + value)
+    return ",".join(out)
+
+
 def mount_overlay(cwd: str, options: str, target: str) -> None:
-    """``mount -t overlay overlay -o <options> <target>``, run inside ``cwd``."""
+    """``mount -t overlay overlay -o <options> <target>``, run inside ``cwd``.
+
+    As dockerd's overlay2: one ``mount(2)`` with absolute paths when they fit in
+    the page the kernel takes; else the ``mount`` binary in ``cwd`` (relative paths).
+    """
     if len(options) >= 4096:
         raise errdefs.System("cannot mount layer, mount label too large")
+    absolute = _absolute(cwd, options).encode()
+    if len(absolute) < 4096:
+        path = os.fsencode(os.path.join(cwd, target))
+        if _libc.mount(b"overlay", path, b"overlay", 0, absolute) == 0:
+            return
+        err = ctypes.get_errno()
+        raise errdefs.System(f"error creating overlay mount to {target}: {os.strerror(err)}")
     proc = subprocess.run(
         ["mount", "-t", "overlay", "overlay", "-o", options, target],
         cwd=cwd,

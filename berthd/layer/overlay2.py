@@ -120,12 +120,14 @@ class Overlay2Driver:
             os.mkdir(os.path.join(stage, "work"), 0o700)
         return stage, link
 
-    def _publish(self, cache_id: str, stage: str, link: str) -> None:
-        syncfs(stage)
+    def _publish(self, cache_id: str, stage: str, link: str, sync: bool = True) -> None:
+        if sync:
+            syncfs(stage)
         os.rename(stage, self._dir(cache_id))
         os.symlink(f"../{cache_id}/diff", os.path.join(self._links, link))
-        fsync_dir(self._links)
-        fsync_dir(self.root)
+        if sync:
+            fsync_dir(self._links)
+            fsync_dir(self.root)
 
     def create_from_tar(
         self, cache_id: str, parent: str | None, source: ReadStream, split_path: str | None
@@ -143,10 +145,17 @@ class Overlay2Driver:
     def create_rw(self, cache_id: str, parent: str | None) -> None:
         stage, link = self._new(cache_id, parent)
         try:
-            self._publish(cache_id, stage, link)
+            self._publish(cache_id, stage, link, sync=False)  # the store fsyncs once
         except BaseException:
             rmtree(stage)
             raise
+
+    def durable_paths(self, cache_id: str) -> list[str]:
+        d = self._dir(cache_id)
+        names = [
+            n for n in ("link", "lower", "diff", "work") if os.path.lexists(os.path.join(d, n))
+        ]
+        return [*(os.path.join(d, n) for n in names), d, self.root, self._links]
 
     def exists(self, cache_id: str) -> bool:
         return os.path.isdir(self._dir(cache_id))
@@ -207,7 +216,8 @@ class Overlay2Driver:
             pass
         unmount(merged)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(self._links, _read(os.path.join(d, "link"))))
+            if link := _read(os.path.join(d, "link")):  # empty: cut by a power loss
+                os.unlink(os.path.join(self._links, link))
         trash = os.path.join(self._staging, cache_id + "-removing")
         rmtree(trash)
         os.rename(d, trash)

@@ -29,7 +29,7 @@ from berthd.lib.archive import Change, ReadStream, reassemble, tar_tree
 from .digest import chain_id as make_chain_id
 from .digest import random_id
 from .driver import Driver
-from .fsutil import rmtree
+from .fsutil import fsync_all, rmtree
 from .initlayer import setup_init_layer
 from .iterstream import IterStream
 from .layerdb import SPLIT_FILE, LayerDB, LayerRecord, MountRecord
@@ -323,7 +323,15 @@ class LayerStore:
             self.driver.create_rw(mount_id, below)
             made.append(mount_id)
             rw = RWLayer(name, mount_id, init_id, parent)
-            self.db.write_mount(MountRecord(name, mount_id, init_id, parent))
+            # one batch of fsyncs for both layers and the record, before the record
+            # is published
+            self.db.write_mount(
+                MountRecord(name, mount_id, init_id, parent),
+                lambda ws: fsync_all(
+                    [*(os.path.join(ws, n) for n in os.listdir(ws)), ws]
+                    + [p for cache_id in made for p in self.driver.durable_paths(cache_id)]
+                ),
+            )
         except BaseException:
             for cache_id in reversed(made):
                 self.driver.remove(cache_id)

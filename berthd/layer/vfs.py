@@ -101,6 +101,9 @@ class VfsDriver:
             rmtree(stage)
             raise
 
+    def durable_paths(self, cache_id: str) -> list[str]:
+        return []  # create_rw syncs the copy itself
+
     def exists(self, cache_id: str) -> bool:
         return os.path.isdir(self._dir(cache_id))
 

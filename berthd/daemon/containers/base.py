@@ -173,7 +173,9 @@ class ServiceBase:
                 except errdefs.BerthdError as e:
                     log.warning("could not remove volume %s: %s", rec["Name"], e)
 
-    def _remove_on_disk(self, c: Container) -> None:
+    def _mark_and_remove_on_disk(self, c: Container) -> None:
+        """Blocking: checkpoint ``c`` (marked for removal), then remove it from disk."""
+        self.store.checkpoint(c)
         self._remove_on_disk_id(c.id)
 
     def _remove_on_disk_id(self, cid: str) -> None:

@@ -94,7 +94,7 @@ class CreateMixin(ServiceBase):
             )
             await self._fill_volumes(c)
             await self.network.prepare(c, networking)
-            await asyncio.to_thread(self.store.checkpoint, c)
+            await asyncio.to_thread(self.store.checkpoint, c)  # the record: last, once
         except BaseException:
             self.store.names.release(name)
             for vol in vol_names:
@@ -117,8 +117,10 @@ class CreateMixin(ServiceBase):
         chain_id: str | None,
         mount_points: dict[str, dict[str, Any]],
     ) -> Container:
-        """Blocking. The record is written last: a crash before it leaves a
-        directory without config.v2.json, which the next start-up removes."""
+        """Blocking: the directory, the rw layer and the network files. No record
+        yet: ``create`` writes it once, last (after volumes and network), so a
+        crash before it leaves a directory without config.v2.json, which the next
+        start-up removes."""
         paths = self.paths
         cdir = paths.container_dir(cid)
         os.makedirs(cdir, mode=0o710)
@@ -157,7 +159,6 @@ class CreateMixin(ServiceBase):
                     network_settings=_network_settings(host_config),
                     mount_points=mount_points,
                 )
-                self.store.checkpoint(c)
                 return c
             except BaseException:
                 self.layers.release_rw_layer(cid)

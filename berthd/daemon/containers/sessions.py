@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 from berthd import errdefs
@@ -152,7 +153,9 @@ class SessionsMixin(ServiceBase):
                     self.log_event(c, "exec_detach", {"execID": rec.id})
                 self._finish_exec_later(rec)
             else:
-                await self._finish_exec(rec)
+                # the exit code is what the client waits for (it inspects the exec
+                # once its stream ends); the pipes and the exec directory go after
+                await self._finish_exec(rec, close_later=True)
 
     @staticmethod
     def _exec_detach_keys(rec: ExecRecord) -> bytes | None:
@@ -163,11 +166,14 @@ class SessionsMixin(ServiceBase):
         return detach_key_bytes(rec.detach_keys or DEFAULT_DETACH_KEYS)
 
     def _finish_exec_later(self, rec: ExecRecord) -> None:
-        task = asyncio.create_task(self._finish_exec(rec), name=f"exec-{rec.id[:12]}")
+        self._own_exec_task(self._finish_exec(rec), rec)
+
+    def _own_exec_task(self, work: Coroutine[Any, Any, None], rec: ExecRecord) -> None:
+        task = asyncio.create_task(work, name=f"exec-{rec.id[:12]}")
         self._exec_tasks.add(task)
         task.add_done_callback(self._exec_tasks.discard)
 
-    async def _finish_exec(self, rec: ExecRecord) -> None:
+    async def _finish_exec(self, rec: ExecRecord, close_later: bool = False) -> None:
         session = rec.session
         if session is None:
             return
@@ -175,7 +181,10 @@ class SessionsMixin(ServiceBase):
             rec.exit_code = await session.wait()
         finally:
             rec.running = False
-            await session.close()
+            if close_later:
+                self._own_exec_task(session.close(), rec)
+            else:
+                await session.close()
         self.log_event(
             rec.container, "exec_die", {"execID": rec.id, "exitCode": str(rec.exit_code)}
         )

@@ -176,9 +176,10 @@ class StopMixin(ServiceBase):
                         continue  # a start that was under way has finished: kill again
                     if self.store.try_get(c.id) is None:
                         return
-                    await asyncio.to_thread(self.store.checkpoint, c)
                     try:
-                        await asyncio.to_thread(self._remove_on_disk, c)
+                        # one trip to a thread: the mark (RemovalInProgress on disk,
+                        # so a crash from here on leaves it Dead), then the removal
+                        await asyncio.to_thread(self._mark_and_remove_on_disk, c)
                     except errdefs.BerthdError as e:
                         c.state.dead = True
                         c.state.error = str(e)
