@@ -9,8 +9,9 @@ afterwards — is bind-mounted on a private mount point under
 container; the caller removes it once the runtime has (``release``), and
 ``sweep`` removes what a crash left behind.
 
-Kernels without ``openat2`` (before 5.6) get the same walk by hand: one
-component at a time, ``O_PATH | O_NOFOLLOW``, and a symlink refused.
+The resolution is ``lib.fdtree.open_beneath`` (kernels without ``openat2``
+get a walk by hand, one ``O_NOFOLLOW`` component at a time, symlinks refused).
+``docker cp`` resolves the same way in its child (``cpchild.py``).
 """
 
 from __future__ import annotations
@@ -23,72 +24,13 @@ import posixpath
 import stat
 
 from berthd import errdefs
+from berthd.lib.fdtree import O_PATH, open_beneath
 from berthd.lib.libc import LIBC
 
 __all__ = ["SafePath", "join", "release", "sweep", "sweep_all"]
 
-_SYS_OPENAT2 = 437  # the same number on x86_64, aarch64 and the other 64-bit ABIs
-_RESOLVE_NO_MAGICLINKS = 0x02
-_RESOLVE_BENEATH = 0x08
 _MS_BIND = 4096
 _MNT_DETACH = 2
-_O_PATH = getattr(os, "O_PATH", 0o10000000)
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [
-        ("flags", ctypes.c_uint64),
-        ("mode", ctypes.c_uint64),
-        ("resolve", ctypes.c_uint64),
-    ]
-
-
-def _openat2(dir_fd: int, rel: str) -> int:
-    """An O_PATH fd for ``rel`` beneath ``dir_fd``; -errno style errors as OSError."""
-    how = _OpenHow(_O_PATH | os.O_CLOEXEC, 0, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
-    LIBC.syscall.restype = ctypes.c_long
-    fd = LIBC.syscall(
-        ctypes.c_long(_SYS_OPENAT2),
-        ctypes.c_int(dir_fd),
-        ctypes.c_char_p(os.fsencode(rel)),
-        ctypes.byref(how),
-        ctypes.c_size_t(ctypes.sizeof(how)),
-    )
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), rel)
-    return int(fd)
-
-
-def _walk(dir_fd: int, rel: str) -> int:
-    """openat2's job by hand: no symlink at all, ``..`` never above the root."""
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    chain = [os.dup(dir_fd)]
-    try:
-        for part in parts:
-            if part == "..":
-                if len(chain) == 1:
-                    raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), rel)
-                os.close(chain.pop())
-                continue
-            fd = os.open(part, _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=chain[-1])
-            chain.append(fd)
-            if stat.S_ISLNK(os.fstat(fd).st_mode):
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
-        out = chain.pop()
-    finally:
-        for fd in chain:
-            os.close(fd)
-    return out
-
-
-def _open_beneath(dir_fd: int, rel: str) -> int:
-    try:
-        return _openat2(dir_fd, rel)
-    except OSError as e:
-        if e.errno != errno.ENOSYS:
-            raise
-    return _walk(dir_fd, rel)
 
 
 def _missing_prefix(dir_fd: int, base: str, sub: str) -> str:
@@ -98,7 +40,7 @@ def _missing_prefix(dir_fd: int, base: str, sub: str) -> str:
     for i in range(len(parts)):
         path = posixpath.join(path, parts[i])
         try:
-            os.close(_open_beneath(dir_fd, "/".join(parts[: i + 1])))
+            os.close(open_beneath(dir_fd, "/".join(parts[: i + 1])))
         except OSError:
             return path
     return path
@@ -119,14 +61,14 @@ def join(base: str, sub: str, where: str) -> SafePath:
     ("cannot access path …").
     """
     try:
-        base_fd = os.open(base, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        base_fd = os.open(base, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as e:
         raise errdefs.NotFound(
             f"cannot access path {base}: {os.strerror(e.errno or 0).lower()}"
         ) from None
     try:
         try:
-            fd = _open_beneath(base_fd, sub)
+            fd = open_beneath(base_fd, sub)
         except OSError as e:
             full = posixpath.join(base, sub)
             if e.errno == errno.EXDEV:

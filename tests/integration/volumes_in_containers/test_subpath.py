@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import docker
 import pytest
@@ -48,6 +49,14 @@ def test_cli_subpath_mounts_only_the_subpath(env: Env) -> None:
     assert e.ok("exec", name, "cat", "/x/f") == "in-sub\n"
     e.ok("exec", name, "sh", "-c", "echo new > /x/g")
     assert safe_mounts(e) == []  # the runtime holds the bind; ours went after the start
+    # docker cp sees the subpath where the container does
+    host = os.path.join(e.data_root, "volumes", vol, "_data")
+    src = os.path.join(e.root, "cp-in")
+    with open(src, "w") as f:
+        f.write("copied\n")
+    e.ok("cp", src, f"{name}:/x/h")
+    assert Path(host, "sub", "h").read_text() == "copied\n"
+    assert not os.path.exists(os.path.join(host, "h"))
     (m,) = [m for m in e.inspect(name)["Mounts"] if m["Type"] == "volume"]
     assert m["Name"] == vol and m["Destination"] == "/x"
     e.ok("stop", "-t", "0", name)

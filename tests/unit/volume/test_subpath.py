@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from berthd import errdefs
+from berthd.lib.fdtree import walk_beneath
 from berthd.volume import subpath
 
 
@@ -46,7 +47,7 @@ def test_walk_without_openat2(vol: Path) -> None:
     """The fallback walk: no symlink at all, and ``..`` never above the root."""
     root = os.open(vol, os.O_PATH | os.O_DIRECTORY)
     try:
-        fd = subpath._walk(root, "sub/./deep/..")
+        fd = walk_beneath(root, "sub/./deep/..")
         try:
             assert os.path.samestat(os.fstat(fd), os.stat(vol / "sub"))
         finally:
@@ -57,7 +58,7 @@ def test_walk_without_openat2(vol: Path) -> None:
             ("sub/../..", errno.EXDEV),
         ):
             with pytest.raises(OSError) as e:
-                subpath._walk(root, sub)
+                walk_beneath(root, sub)
             assert e.value.errno == code
     finally:
         os.close(root)
