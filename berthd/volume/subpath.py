@@ -22,6 +22,7 @@ import errno
 import os
 import posixpath
 import stat
+from dataclasses import dataclass
 
 from berthd import errdefs
 from berthd.lib.fdtree import O_PATH, open_beneath
@@ -46,11 +47,11 @@ def _missing_prefix(dir_fd: int, base: str, sub: str) -> str:
     return path
 
 
+@dataclass(frozen=True)
 class SafePath:
     """A bind of the opened subpath on a private mount point; ``path`` is its name."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    path: str
 
 
 def join(base: str, sub: str, where: str) -> SafePath:
