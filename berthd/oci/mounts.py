@@ -56,6 +56,7 @@ class MountPoint:
     copy_data: bool = True
     non_recursive: bool = False
     data: str = ""  # tmpfs mount data
+    subpath: str = ""  # VolumeOptions.Subpath: the part of the volume to mount
 
 
 VolumeResolver = Callable[[MountPoint], str]
@@ -136,6 +137,12 @@ def parse_mount_spec(m: Mapping[str, Any], validate_bind_source: bool = True) ->
     if kind == "volume":
         if bind_opts is not None:
             raise _MountConfigError(kind, "field BindOptions must not be specified")
+        subpath = str((vol_opts or {}).get("Subpath") or "")
+        if subpath:
+            if not source:
+                raise _MountConfigError(kind, "must not set Subpath when using anonymous volumes")
+            if not _is_local(subpath):
+                raise _MountConfigError(kind, "subpath must be a relative path within the volume")
         if readonly and not source:
             raise _MountConfigError(kind, "must not set ReadOnly mode when using anonymous volumes")
         return MountPoint(
@@ -145,6 +152,7 @@ def parse_mount_spec(m: Mapping[str, Any], validate_bind_source: bool = True) ->
             rw=not readonly,
             copy_data=not bool((vol_opts or {}).get("NoCopy")),
             propagation=DEFAULT_PROPAGATION,
+            subpath=subpath,
         )
     if bind_opts is not None:
         raise _MountConfigError(kind, "field BindOptions must not be specified")
@@ -156,6 +164,21 @@ def parse_mount_spec(m: Mapping[str, Any], validate_bind_source: bool = True) ->
     except InvalidParameter as e:
         raise _MountConfigError(kind, str(e)) from None
     return MountPoint(type="tmpfs", destination=dest, rw=not readonly, data=data)
+
+
+def _is_local(path: str) -> bool:
+    """Go's ``filepath.IsLocal``: relative, not empty, and no ``..`` climbing out of it."""
+    if not path or path.startswith("/"):
+        return False
+    depth = 0
+    for part in path.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif part not in ("", "."):
+            depth += 1
+    return True
 
 
 def parse_bind(raw: str) -> MountPoint:

@@ -28,6 +28,15 @@ from berthd.logger.request import LogsOptions
 __all__ = ["ContainersBackend", "ContainersRouter"]
 
 
+def _refuse_subpath(body: Any) -> None:
+    """Before API 1.45 a volume subpath is an error, as in dockerd (not ignored)."""
+    host_config = (body.get("HostConfig") if isinstance(body, dict) else None) or {}
+    for m in host_config.get("Mounts") or []:
+        opts = (m.get("VolumeOptions") if isinstance(m, dict) else None) or {}
+        if opts.get("Subpath"):
+            raise InvalidParameter("VolumeOptions.Subpath needs API v1.45 or newer")
+
+
 class AttachTarget(Protocol):
     @property
     def tty(self) -> bool: ...
@@ -179,6 +188,8 @@ class ContainersRouter:
 
     async def post_containers_create(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request, schema=schemas.CONTAINER_CREATE)
+        if older(api_version(request), "1.45"):
+            _refuse_subpath(body)
         result = await self.b.create(request.query.get("name", ""), body)
         return json_response(result, status=201)
 

@@ -45,6 +45,8 @@ def container_mounts(c: Container) -> list[dict[str, Any]]:
     for dest, rec in c.mount_points.items():
         if rec.get("Type") == "volume" and rec.get("Source"):
             out[dest] = {"dest": dest, "source": rec["Source"], "rw": bool(rec.get("RW", True))}
+            if rec.get("Subpath"):
+                out[dest]["subpath"] = rec["Subpath"]
     points = [parse_bind(str(b)) for b in c.host_config.get("Binds") or []]
     points += [
         parse_mount_spec(m, validate_bind_source=False) for m in c.host_config.get("Mounts") or []

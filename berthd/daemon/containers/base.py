@@ -39,6 +39,7 @@ from berthd.oci import parse_signal
 from berthd.oci.mounts import parse_bind
 from berthd.runtime.monitor import ExitStatus
 from berthd.runtime.supervisor import Supervisor
+from berthd.volume import subpath
 
 log = logging.getLogger("berthd.containers")
 
@@ -127,6 +128,11 @@ class ServiceBase:
                 if rec.get("Type") != "volume":
                     continue
                 paths[dest] = await self.volumes.mount(rec["Name"], c.id)
+                if rec.get("Subpath"):
+                    safe = await asyncio.to_thread(
+                        subpath.join, paths[dest], rec["Subpath"], self.paths.safepath_dir(c.id)
+                    )
+                    paths[dest] = safe.path
                 rw = "true" if rec.get("RW", True) else "false"
                 self.events.log(
                     "volume",
@@ -145,7 +151,12 @@ class ServiceBase:
             raise
         return paths
 
+    async def _release_subpaths(self, c: Container) -> None:
+        """Take down the subpath binds of c's start (the runtime holds its own by then)."""
+        await asyncio.to_thread(subpath.sweep, self.paths.safepath_dir(c.id))
+
     async def _unmount_volumes(self, c: Container) -> None:
+        await self._release_subpaths(c)
         for rec in c.mount_points.values():
             if rec.get("Type") != "volume":
                 continue

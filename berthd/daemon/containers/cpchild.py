@@ -179,6 +179,26 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
+def _open_subpath_tree(libc: ctypes.CDLL, source: str, sub: str, flags: int) -> int:
+    """A clone of the volume's subpath, resolved beneath it as the start does; -1 if none."""
+    from berthd.lib.fdtree import O_PATH, open_beneath
+
+    try:
+        base = os.open(source, O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return -1
+    try:
+        fd = open_beneath(base, sub)
+    except OSError:
+        return -1
+    finally:
+        os.close(base)
+    try:
+        return int(libc.syscall(SYS_OPEN_TREE, fd, b"", flags | AT_EMPTY_PATH))
+    finally:
+        os.close(fd)
+
+
 def enter_container(root: str, mounts: list[dict[str, Any]], create: bool) -> None:
     """Private mount namespace, volumes cloned, chroot into ``root``, volumes placed.
 
@@ -193,8 +213,10 @@ def enter_container(root: str, mounts: list[dict[str, Any]], create: bool) -> No
     trees: list[tuple[str, int, bool]] = []
     for m in sorted(mounts, key=lambda m: posixpath.normpath(m["dest"]).count("/")):
         flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
-        src = os.fsencode(m["source"])
-        fd = libc.syscall(SYS_OPEN_TREE, AT_FDCWD, src, flags)
+        if m.get("subpath"):
+            fd = _open_subpath_tree(libc, m["source"], m["subpath"], flags)
+        else:
+            fd = libc.syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(m["source"]), flags)
         if fd < 0:
             continue  # a source that went away: the copy sees the directory below
         if not m.get("rw", True):

@@ -39,6 +39,11 @@ class ContainerPaths:
     def bundle_dir(self, cid: str) -> str:
         return os.path.join(self.exec_root, "containers", cid)
 
+    def safepath_dir(self, cid: str = "") -> str:
+        """Where a start binds its volumes' subpaths (all containers' without ``cid``)."""
+        top = os.path.join(self.exec_root, "safepath")
+        return os.path.join(top, cid) if cid else top
+
     def log_path(self, cid: str) -> str:
         return os.path.join(self.container_dir(cid), LOG_FILE)
 

@@ -16,6 +16,7 @@ from berthd.daemon.containers.base import (
 from berthd.daemon.containers.links import parse_link
 from berthd.daemon.containers.restart_policy import should_restart
 from berthd.runtime.monitor import ExitStatus
+from berthd.volume import subpath
 
 
 class RestoreMixin(ServiceBase):
@@ -30,6 +31,8 @@ class RestoreMixin(ServiceBase):
         in the middle of a start) or that no longer exists is killed.
         """
         result = await asyncio.to_thread(self.store.load_all)
+        # subpath binds of starts a crash interrupted: no runtime will take them now
+        await asyncio.to_thread(subpath.sweep_all, self.paths.safepath_dir())
         recorded = set(await asyncio.to_thread(self.supervisor.known))
         to_shut_down: list[Container] = []
         for cid in result.unfinished:

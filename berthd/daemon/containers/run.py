@@ -179,6 +179,9 @@ class RunMixin(ServiceBase):
             except RuntimeStartError as e:
                 c.state.exit_code = e.exit_code
                 raise
+            finally:
+                # the runtime has bound the subpaths into the container (or failed)
+                await self._release_subpaths(c)
             await self._connect_pending_attaches(c)
             # the process may exit before `runtime start` returns: take the time first
             started_at = now_ns()

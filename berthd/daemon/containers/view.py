@@ -33,7 +33,7 @@ LIST_FILTERS = (
     "status",
     "volume",
 )
-_INTERNAL_MOUNT_KEYS = ("CopyData", "Anonymous")
+_INTERNAL_MOUNT_KEYS = ("CopyData", "Anonymous", "Subpath")
 _STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 _HEALTH = ("starting", "healthy", "unhealthy", "none")
 

@@ -88,6 +88,7 @@ def _wanted(
                     "opts": dc.get("Options"),
                     "labels": vo.get("Labels"),
                     "copy": not vo.get("NoCopy", False),
+                    "subpath": mp.subpath,
                 }
             )
     for ref in host_config.get("VolumesFrom") or []:
@@ -164,6 +165,8 @@ async def plan_volumes(
                 "CopyData": bool(w["copy"]),
                 "Anonymous": bool(vol.anonymous),
             }
+            if w.get("subpath"):
+                points[w["dest"]]["Subpath"] = w["subpath"]
     except BaseException:
         for name in taken:
             try:

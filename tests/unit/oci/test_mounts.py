@@ -170,3 +170,28 @@ def test_propagation_sets_rootfs_propagation() -> None:
         default_mounts(), [parse_bind("/h:/x:shared"), parse_bind("/h:/y:slave")]
     )
     assert prop == "shared"
+
+
+@pytest.mark.parametrize("sub", ["a", "a/b", "./a", "a/../b", "a/..", ".", "a//b/", "..a"])
+def test_volume_subpath_local_accepted(sub: str) -> None:
+    spec = {"Type": "volume", "Source": "v", "Target": "/x", "VolumeOptions": {"Subpath": sub}}
+    assert parse_mount_spec(spec).subpath == sub
+
+
+@pytest.mark.parametrize("sub", ["/a", "..", "../a", "a/../../b", "a/../.."])
+def test_volume_subpath_leaving_the_volume_refused(sub: str) -> None:
+    spec = {"Type": "volume", "Source": "v", "Target": "/x", "VolumeOptions": {"Subpath": sub}}
+    with pytest.raises(InvalidParameter) as e:
+        parse_mount_spec(spec)
+    assert str(e.value) == (
+        'invalid mount config for type "volume": subpath must be a relative path within the volume'
+    )
+
+
+def test_volume_subpath_of_anonymous_volume_refused() -> None:
+    spec = {"Type": "volume", "Target": "/x", "VolumeOptions": {"Subpath": "a"}}
+    with pytest.raises(InvalidParameter) as e:
+        parse_mount_spec(spec)
+    assert str(e.value) == (
+        'invalid mount config for type "volume": must not set Subpath when using anonymous volumes'
+    )
