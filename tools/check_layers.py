@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "runtime": 5,
     "logger": 5,
     "registry": 5,
+    "cluster": 5,
     "layer": 6,
     "oci": 6,
     "config": 7,

@@ -19,7 +19,7 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
-from berthd.daemon.cluster import InactiveCluster
+from berthd.daemon.cluster import Cluster
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -41,6 +41,7 @@ from berthd.registry.service import RegistryService
 from berthd.runtime.cgroups import remove_cgroup
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
+from berthd.version import VERSION
 
 __all__ = ["Daemon"]
 
@@ -71,7 +72,8 @@ class Daemon:
         self.id = daemon_id
         self.host = host
         self.events = EventsService()
-        self.cluster = InactiveCluster()  # no swarm yet (issue 18)
+        # swarm mode on a supervised etcd (issue 18); inactive until swarm init
+        self.cluster = Cluster(config.data_root, self.node_description, self.events.log)
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService
@@ -172,8 +174,29 @@ class Daemon:
             registry_config=lambda: daemon.registry.service_config().to_api(),
             swarm=daemon.cluster,
         )
+        await daemon.cluster.start()
         log.info("Daemon has completed initialization")
         return daemon
+
+    def node_description(self) -> dict[str, Any]:
+        """A swarm node's ``Description``: this host and engine, as dockerd reports them."""
+        h, cfg = self.host, self.config
+        plugins = [("Log", "json-file"), ("Log", "local"), ("Log", "none")]
+        plugins += [("Network", n) for n in ("bridge", "host", "null")]
+        plugins += [("Volume", "local")]
+        engine: dict[str, Any] = {
+            "EngineVersion": VERSION,
+            "Plugins": [{"Type": t, "Name": n} for t, n in plugins],
+        }
+        labels = dict(label.partition("=")[::2] for label in cfg.labels)
+        if labels:
+            engine["Labels"] = labels
+        return {
+            "Hostname": h.hostname,
+            "Platform": {"Architecture": h.architecture, "OS": "linux"},
+            "Resources": {"NanoCPUs": h.ncpu * 1_000_000_000, "MemoryBytes": h.mem_total},
+            "Engine": engine,
+        }
 
     def new_health_monitor(self) -> HealthMonitor:
         """Probes through the container service; health checkpointed while running."""
@@ -261,6 +284,7 @@ class Daemon:
         await self.volumes.shutdown()
         await self.networks.shutdown()
         await self.registry.close()
+        await self.cluster.shutdown()
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
             await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)
