@@ -171,7 +171,9 @@ class Cluster:
                 await asyncio.to_thread(self._clear)
                 raise
             self._etcd, self._manager = etcd, manager
-            self._events("node", "create", node.node_id, {"name": node.node_id})
+            self._events(
+                "node", "create", node.node_id, {"name": self._describe()["Hostname"]}, "swarm"
+            )
             return node.node_id
 
     def _write_state(self, state: dict[str, Any]) -> None:

@@ -147,7 +147,6 @@ class SwarmManager:
         cluster["UpdatedAt"] = format_ns(now_ns())
         await self.store.update("cluster", cluster, version)
         await self.refresh()
-        self._event("cluster", "update", cluster["ID"], {"name": "default"})
 
     async def unlock_key(self) -> str:
         await self.refresh()

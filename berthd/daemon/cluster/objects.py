@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from berthd.daemon.cluster.ids import new_id
 from berthd.daemon.cluster.specs import (
@@ -28,7 +28,14 @@ from berthd.lib.timefmt import format_ns, now_ns
 
 __all__ = ["EventLog", "SwarmObjects"]
 
-EventLog = Callable[[str, str, str, Mapping[str, str]], object]
+
+class EventLog(Protocol):
+    """The events service's ``log`` (swarm events have the scope ``swarm``)."""
+
+    def __call__(
+        self, type_: str, action: str, actor_id: str, attributes: Mapping[str, str], scope: str
+    ) -> object: ...
+
 
 _FILTERS: dict[str, tuple[str, ...]] = {
     "node": ("id", "label", "membership", "name", "node.label", "role"),
@@ -93,6 +100,20 @@ def _matches(kind: str, obj: dict[str, Any], f: FilterArgs) -> bool:
         ):
             return False
     return True
+
+
+def _service_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+    """dockerd's update event attributes: image and replica count, old and new."""
+    out: dict[str, str] = {}
+    image = (old.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
+    new_image = (new.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Image", "")
+    if image != new_image:
+        out["image.old"], out["image.new"] = image, new_image
+    replicas = (old.get("Mode") or {}).get("Replicated", {}).get("Replicas")
+    new_replicas = (new.get("Mode") or {}).get("Replicated", {}).get("Replicas")
+    if replicas is not None and new_replicas is not None and replicas != new_replicas:
+        out["replicas.old"], out["replicas.new"] = str(replicas), str(new_replicas)
+    return out
 
 
 class SwarmObjects:
@@ -162,7 +183,7 @@ class SwarmObjects:
             raise InvalidParameter(f"cannot create a {kind}")
         name = str(spec.get("Name") or "")
         await self.store.create(kind, obj, name)
-        self._event(kind, "create", oid, {"name": name})
+        self._event(kind, "create", oid, {"name": name}, "swarm")
         return {"ID": oid}
 
     async def _check_references(self, spec: dict[str, Any]) -> None:
@@ -204,10 +225,13 @@ class SwarmObjects:
             return None
         raise InvalidParameter(f"cannot update a {kind}")
 
-    async def _write(self, kind: str, obj: dict[str, Any], version: int) -> None:
+    async def _write(
+        self, kind: str, obj: dict[str, Any], version: int, changes: Mapping[str, str] | None = None
+    ) -> None:
         obj["UpdatedAt"] = format_ns(now_ns())
         await self.store.update(kind, obj, version)
-        self._event(kind, "update", obj["ID"], {"name": _name(kind, obj)})
+        attrs = {"name": _name(kind, obj), **(changes or {})}
+        self._event(kind, "update", obj["ID"], attrs, "swarm")
 
     async def _update_service(
         self, obj: dict[str, Any], version: int, spec: dict[str, Any], rollback: str
@@ -231,7 +255,7 @@ class SwarmObjects:
         obj["PreviousSpec"] = current
         obj["Spec"] = new_spec
         obj["Endpoint"] = {"Spec": new_spec.get("EndpointSpec") or {}}
-        await self._write("service", obj, version)
+        await self._write("service", obj, version, _service_changes(current, new_spec))
 
     async def _update_node(self, obj: dict[str, Any], version: int, spec: dict[str, Any]) -> None:
         role = spec.get("Role") or "worker"
@@ -252,6 +276,11 @@ class SwarmObjects:
                 )
         if role == "manager" and obj["Spec"].get("Role") != "manager":
             raise NotImplemented_("promoting a worker to manager is not supported by berthd yet")
+        changes = {}
+        for field, new in (("availability", availability), ("role", role)):
+            old = obj["Spec"].get(field.title(), "")
+            if old != new:
+                changes[f"{field}.old"], changes[f"{field}.new"] = old, new
         obj["Spec"] = {
             "Labels": spec.get("Labels") or {},
             "Role": role,
@@ -259,7 +288,7 @@ class SwarmObjects:
         }
         if spec.get("Name"):
             obj["Spec"]["Name"] = spec["Name"]
-        await self._write("node", obj, version)
+        await self._write("node", obj, version, changes)
 
     # -- removes ------------------------------------------------------------------
     async def remove(self, kind: str, ref: str, force: bool) -> None:
@@ -290,7 +319,7 @@ class SwarmObjects:
         if kind == "task":
             raise InvalidParameter("tasks cannot be removed")
         await self.store.remove(kind, oid, name)
-        self._event(kind, "remove", oid, {"name": name})
+        self._event(kind, "remove", oid, {"name": name}, "swarm")
 
     async def _users(self, kind: str, oid: str) -> list[str]:
         out = []
