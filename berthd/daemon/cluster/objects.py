@@ -171,7 +171,8 @@ class SwarmObjects:
                 "CreatedAt": now,
                 "UpdatedAt": now,
                 "Spec": spec,
-                "Endpoint": {"Spec": spec.get("EndpointSpec") or {}},
+                # dockerd's answer before its allocator runs (phase 2 allocates)
+                "Endpoint": {"Spec": {}},
             }
         elif kind in ("secret", "config"):
             data = validate_data_object(kind, spec)
@@ -254,7 +255,6 @@ class SwarmObjects:
             raise rpc_error(NotImplemented_, "service mode change is not allowed", "Unimplemented")
         obj["PreviousSpec"] = current
         obj["Spec"] = new_spec
-        obj["Endpoint"] = {"Spec": new_spec.get("EndpointSpec") or {}}
         await self._write("service", obj, version, _service_changes(current, new_spec))
 
     async def _update_node(self, obj: dict[str, Any], version: int, spec: dict[str, Any]) -> None:

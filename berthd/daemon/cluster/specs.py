@@ -301,7 +301,19 @@ def insert_service_defaults(spec: dict[str, Any]) -> dict[str, Any]:
         "UpdateConfig": dict(_UPDATE_DEFAULTS),
         "RollbackConfig": dict(_UPDATE_DEFAULTS),
     }
-    return _merge(defaults, spec)
+    return _under(spec, defaults)
+
+
+def _under(spec: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` filled in where ``spec`` has nothing, keeping the spec's key order."""
+    out = copy.deepcopy(spec)
+    for key, value in defaults.items():
+        have = out.get(key)
+        if isinstance(have, dict) and isinstance(value, dict):
+            out[key] = _under(have, value)
+        elif have is None:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def validate_data_object(kind: str, spec: dict[str, Any]) -> bytes:

@@ -34,6 +34,14 @@ def _unavailable(e: EtcdError) -> Unavailable:
     )
 
 
+def _decode(raw: bytes, revision: int) -> dict[str, Any]:
+    """A stored object with its ``Version`` where dockerd puts it: right after the ID."""
+    stored: dict[str, Any] = orjson.loads(raw)
+    obj: dict[str, Any] = {"ID": stored.pop("ID", ""), "Version": {"Index": revision}}
+    obj.update(stored)
+    return obj
+
+
 class ObjectStore:
     """Typed access to the swarm's objects in etcd."""
 
@@ -53,23 +61,14 @@ class ObjectStore:
             kv = await self.etcd.get(self.key(kind, oid))
         except EtcdError as e:
             raise _unavailable(e) from None
-        if kv is None:
-            return None
-        obj: dict[str, Any] = orjson.loads(kv.value)
-        obj["Version"] = {"Index": kv.mod_revision}
-        return obj
+        return None if kv is None else _decode(kv.value, kv.mod_revision)
 
     async def list(self, kind: str) -> list[dict[str, Any]]:
         try:
             kvs = await self.etcd.get_prefix(f"{PREFIX}{kind}s/")
         except EtcdError as e:
             raise _unavailable(e) from None
-        out = []
-        for kv in kvs:
-            obj: dict[str, Any] = orjson.loads(kv.value)
-            obj["Version"] = {"Index": kv.mod_revision}
-            out.append(obj)
-        return out
+        return [_decode(kv.value, kv.mod_revision) for kv in kvs]
 
     @staticmethod
     def _encode(obj: dict[str, Any]) -> bytes:
