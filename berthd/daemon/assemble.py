@@ -20,6 +20,7 @@ from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
 from berthd.daemon.cluster import Cluster
+from berthd.daemon.cluster.containers import ContainerTaskRuntime
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -174,6 +175,7 @@ class Daemon:
             registry_config=lambda: daemon.registry.service_config().to_api(),
             swarm=daemon.cluster,
         )
+        daemon.cluster.runtime = ContainerTaskRuntime(daemon.containers)
         await daemon.cluster.start()
         log.info("Daemon has completed initialization")
         return daemon

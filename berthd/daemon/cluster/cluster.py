@@ -25,12 +25,13 @@ from typing import Any
 
 from berthd.cluster import EtcdProcess, EtcdSettings
 from berthd.daemon.cluster.addresses import validate_init_request, validate_join_request
+from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
 from berthd.daemon.cluster.ids import new_id
 from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, InactiveCluster
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.objects import EventLog
 from berthd.daemon.cluster.store import ObjectStore
-from berthd.errdefs import NotImplemented_, Unavailable
+from berthd.errdefs import BerthdError, NotImplemented_, Unavailable
 from berthd.lib.filters import FilterArgs
 
 __all__ = ["Cluster"]
@@ -83,7 +84,10 @@ class Cluster:
         self._inactive = InactiveCluster()
         self._etcd: EtcdProcess | None = None
         self._manager: SwarmManager | None = None
+        self._agent: TaskAgent | None = None
         self._lock = asyncio.Lock()
+        # set by the daemon once its container service exists: tasks run as containers
+        self.runtime: TaskRuntime | None = None
 
     @property
     def state_file(self) -> Path:
@@ -114,9 +118,22 @@ class Cluster:
             log.exception("cannot bring back the swarm of %s", self.root)
             await etcd.stop()
             return
+        self._activate(etcd, manager)
+
+    def _activate(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         self._etcd, self._manager = etcd, manager
+        if self.runtime is not None:
+            self._agent = TaskAgent(manager.store, manager.node.node_id, self.runtime)
+            self._agent.start()
+
+    def _poke(self) -> None:
+        if self._agent is not None:
+            self._agent.poke()
 
     async def shutdown(self) -> None:
+        if self._agent is not None:
+            await self._agent.stop()
+            self._agent = None
         if self._etcd is not None:
             await self._etcd.stop()
             self._etcd = None
@@ -170,7 +187,7 @@ class Cluster:
                 await etcd.stop()
                 await asyncio.to_thread(self._clear)
                 raise
-            self._etcd, self._manager = etcd, manager
+            self._activate(etcd, manager)
             self._events(
                 "node", "create", node.node_id, {"name": self._describe()["Hostname"]}, "swarm"
             )
@@ -200,11 +217,25 @@ class Cluster:
                 raise Unavailable(NOT_IN_SWARM)
             if not force:
                 raise Unavailable(LAST_MANAGER)
+            if self._agent is not None:
+                await self._agent.stop()
+                self._agent = None
             with contextlib.suppress(Unavailable):
+                await self._remove_task_containers(manager)
                 await manager.store.wipe()
             self._manager = None
             await self.shutdown()
             await asyncio.to_thread(self._clear)
+
+    async def _remove_task_containers(self, manager: SwarmManager) -> None:
+        """A node leaving its swarm removes the containers of its tasks, as dockerd does."""
+        if self.runtime is None:
+            return
+        for task in await manager.store.list("task"):
+            cid = (task.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID")
+            if cid and self.runtime.state(cid) is not None:
+                with contextlib.suppress(BerthdError):
+                    await self.runtime.remove(cid)
 
     async def inspect(self) -> dict[str, Any]:
         return await self._active().inspect()
@@ -232,7 +263,9 @@ class Cluster:
     async def create_object(
         self, kind: str, spec: dict[str, Any], registry_auth: str = ""
     ) -> dict[str, Any]:
-        return await self._active().objects.create(kind, spec)
+        out = await self._active().objects.create(kind, spec)
+        self._poke()
+        return out
 
     async def update_object(
         self,
@@ -246,6 +279,7 @@ class Cluster:
         out = await manager.objects.update(kind, ref, version, spec, options)
         if kind == "node":
             await manager.refresh()
+        self._poke()
         return out
 
     async def remove_object(self, kind: str, ref: str, force: bool = False) -> None:
@@ -253,6 +287,7 @@ class Cluster:
         await manager.objects.remove(kind, ref, force)
         if kind == "node":
             await manager.refresh()
+        self._poke()
 
     async def logs(
         self, kind: str, ref: str, options: Mapping[str, Any]

@@ -144,7 +144,37 @@ class SwarmObjects:
     async def list_of(self, kind: str, filters: FilterArgs) -> list[dict[str, Any]]:
         filters.validate(_FILTERS[kind])
         out = [self._shown(kind, o) for o in await self.store.list(kind)]
+        if kind == "task":
+            return await self._tasks(out, filters)
         return [o for o in out if _matches(kind, o, filters)]
+
+    async def _tasks(self, tasks: list[dict[str, Any]], f: FilterArgs) -> list[dict[str, Any]]:
+        """Task filters as dockerd resolves them: services and nodes by ID, name or prefix."""
+        services = {s["ID"]: s for s in await self.store.list("service")}
+        wanted: set[str] | None = None
+        if f.contains("service"):
+            wanted = {(await self.find("service", ref))["ID"] for ref in f.get("service")}
+        nodes: set[str] | None = None
+        if f.contains("node"):
+            nodes = {(await self.find("node", ref))["ID"] for ref in f.get("node")}
+        out = []
+        for t in tasks:
+            svc = services.get(t["ServiceID"])
+            name = f"{svc['Spec']['Name']}.{t.get('Slot')}" if svc else ""
+            if wanted is not None and t["ServiceID"] not in wanted:
+                continue
+            if nodes is not None and t.get("NodeID") not in nodes:
+                continue
+            if not f.fuzzy_match("id", t["ID"]) or not f.exact_match(
+                "desired-state", t["DesiredState"]
+            ):
+                continue
+            if f.contains("name") and not any(name.startswith(v) for v in f.get("name")):
+                continue
+            if not f.match_kv_list("label", t.get("Labels") or {}):
+                continue
+            out.append(t)
+        return out
 
     async def get(self, kind: str, ref: str, insert_defaults: bool) -> dict[str, Any]:
         obj = self._shown(kind, await self.find(kind, ref))
@@ -317,7 +347,7 @@ class SwarmObjects:
                     f"{kind} '{name}' is in use by the following {what}: {', '.join(users)}",
                 )
         if kind == "task":
-            raise InvalidParameter("tasks cannot be removed")
+            raise InvalidParameter("tasks cannot be removed")  # no route removes one
         await self.store.remove(kind, oid, name)
         self._event(kind, "remove", oid, {"name": name}, "swarm")
 

@@ -24,6 +24,7 @@ import pytest
 
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import pid_alive
+from tests.integration.images_build import build_busybox_archive
 
 DOCKER = shutil.which("docker")
 ETCD = Path("/usr/bin/etcd")
@@ -47,9 +48,12 @@ def _kill(pid: int | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[BerthdProcess]:
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BerthdProcess]:
     d = BerthdProcess().start()
     try:
+        archive = tmp_path_factory.mktemp("img") / "busybox.tar"
+        build_busybox_archive(archive)
+        assert cli(d, "load", "-i", str(archive)).returncode == 0
         yield d
     finally:
         pid = _etcd_pid(d)
@@ -180,18 +184,9 @@ def test_nodes(node: BerthdProcess) -> None:
 def test_services(node: BerthdProcess) -> None:
     client = sdk(node)
     r = cli(
-        node,
-        "service",
-        "create",
-        "-d",
-        "--name",
-        "web",
-        "--replicas",
-        "2",
-        "busybox",
-        "sleep",
-        "1000",
-    )
+        node, "service", "create", "-d", "--name", "web", "--replicas", "2",
+        "--stop-grace-period", "1s", "--restart-delay", "1s", "busybox", "sleep", "1000",
+    )  # fmt: skip
     assert r.returncode == 0, r
     sid = r.stdout.strip()
     assert err(cli(node, "service", "create", "-d", "--name", "web", "busybox")) == (
@@ -210,13 +205,14 @@ def test_services(node: BerthdProcess) -> None:
     svc = client.api.inspect_service("web")
     assert svc["ID"] == sid and svc["Spec"]["Mode"] == {"Replicated": {"Replicas": 2}}
     assert svc["Spec"]["TaskTemplate"]["Runtime"] == "container"
-    assert "RestartPolicy" not in svc["Spec"]["TaskTemplate"]
+    assert "StopSignal" not in svc["Spec"]["TaskTemplate"]["ContainerSpec"]
     full = client.api.inspect_service("web", insert_defaults=True)["Spec"]
     assert full["TaskTemplate"]["RestartPolicy"] == {
         "Condition": "any",
-        "Delay": 5000000000,
+        "Delay": 1000000000,  # as given; the rest are defaults
         "MaxAttempts": 0,
     }
+    assert full["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 1000000000
     assert full["UpdateConfig"]["Order"] == "stop-first"
     # update with the version read, then with a stale one
     assert cli(node, "service", "update", "-d", "--replicas", "3", "web").returncode == 0
@@ -236,7 +232,44 @@ def test_services(node: BerthdProcess) -> None:
     assert names.stdout.split() == ["glob"]
     assert cli(node, "service", "rm", "glob").returncode == 0
     assert cli(node, "service", "inspect", "glob").stderr == "Error: no such service: glob\n"
-    assert client.api.tasks() == []
+
+
+def _wait_replicas(node: BerthdProcess, service: str, want: str) -> str:
+    """The REPLICAS column once it shows ``want`` (or what it shows after 30 s)."""
+    deadline = time.monotonic() + 30
+    shown = ""
+    while time.monotonic() < deadline:
+        shown = cli(node, "service", "ls", "-f", f"name={service}", "--format", "{{.Replicas}}")
+        if shown.stdout.strip() == want:
+            return want
+        time.sleep(0.2)
+    return shown.stdout.strip()
+
+
+def test_replicated_tasks_run_as_containers(node: BerthdProcess) -> None:
+    client = sdk(node)
+    assert _wait_replicas(node, "web", "2/2") == "2/2"
+    tasks = client.api.tasks(filters={"service": "web", "desired-state": "running"})
+    assert sorted(t["Slot"] for t in tasks) == [1, 2]
+    assert {t["Status"]["State"] for t in tasks} == {"running"}
+    names = cli(
+        node, "ps", "--format", "{{.Names}}", "--filter", "label=com.docker.swarm.service.name=web"
+    )
+    assert sorted(n.split(".")[1] for n in names.stdout.split()) == ["1", "2"], names
+    cids = {t["Status"]["ContainerStatus"]["ContainerID"] for t in tasks}
+    labels = client.api.inspect_container(cids.pop())["Config"]["Labels"]
+    assert labels["com.docker.swarm.service.name"] == "web"
+    assert cli(node, "service", "scale", "-d", "web=1").returncode == 0
+    assert _wait_replicas(node, "web", "1/1") == "1/1"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = cli(node, "ps", "-aq", "--filter", "label=com.docker.swarm.service.name=web")
+        if len(left.stdout.split()) == 1:
+            break
+        time.sleep(0.2)
+    assert len(left.stdout.split()) == 1
+    ps = cli(node, "service", "ps", "web", "--format", "{{.Name}} {{.DesiredState}}")
+    assert sorted(ps.stdout.splitlines()) == ["web.1 Running", "web.2 Shutdown"], ps
 
 
 def test_secrets_and_configs(node: BerthdProcess) -> None:
@@ -324,7 +357,8 @@ def test_swarm_events(node: BerthdProcess) -> None:
 
 
 def test_state_survives_kill_9(node: BerthdProcess) -> None:
-    before = cli(node, "service", "ls", "--format", "{{json .}}").stdout
+    listing = ("service", "ls", "--format", "{{.ID}} {{.Name}} {{.Mode}} {{.Image}}")
+    before = cli(node, *listing).stdout
     swarm_id = sdk(node).api.inspect_swarm()["ID"]
     old_etcd = _etcd_pid(node)
     assert node.proc is not None
@@ -332,8 +366,10 @@ def test_state_survives_kill_9(node: BerthdProcess) -> None:
     node.proc.wait(10)
     node.stop()
     node.start()
-    assert cli(node, "service", "ls", "--format", "{{json .}}").stdout == before
+    assert cli(node, *listing).stdout == before
     assert sdk(node).api.inspect_swarm()["ID"] == swarm_id
+    # the task whose container berthd stopped at its restart is replaced
+    assert _wait_replicas(node, "web", "1/1") == "1/1"
     new_etcd = _etcd_pid(node)
     assert new_etcd != old_etcd and old_etcd is not None and not pid_alive(old_etcd)
 
@@ -364,6 +400,8 @@ def test_leave(node: BerthdProcess) -> None:
     assert cli(node, "swarm", "leave", "--force").stdout == "Node left the swarm.\n"
     assert pid is not None and not pid_alive(pid)
     assert not Path(node.data_root, "swarm").exists()
+    # the tasks' containers went with the swarm
+    assert cli(node, "ps", "-aq", "--filter", "label=com.docker.swarm.task.id").stdout == ""
     assert (
         json.loads(cli(node, "info", "--format", "{{json .Swarm}}").stdout)["LocalNodeState"]
         == "inactive"

@@ -1,0 +1,298 @@
+"""A minimal orchestrator and agent for a one-node swarm: replicated tasks as containers.
+
+Level-triggered and idempotent, rebuilt from etcd on every pass (every second, or at
+once after a service changes), as the research note asks of phase 1's controllers:
+
+1. orchestrate: each replicated service wants one task with desired state
+   ``running`` per slot 1..Replicas, with the service's current task template; a task
+   whose slot is gone, whose service is gone or whose template is old is set to
+   ``shutdown`` (stop-first), and a slot whose last task ended gets a new task once the
+   restart policy's delay has passed (condition ``any``/``on-failure``/``none``);
+2. run: a task of this node that should run gets a container
+   ``<service>.<slot>.<task id>`` (dockerd's labels) created and started through the
+   container service; its status follows the container (running, complete, failed);
+   a task that should stop has its container removed;
+3. reap: a slot keeps its 5 newest ended tasks (TaskHistoryRetentionLimit); tasks of a
+   removed service go once their container is gone.
+
+Global services, jobs, networks, secrets/config files and placement are phase 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Any, Protocol
+
+from berthd.daemon.cluster.ids import new_id
+from berthd.daemon.cluster.store import ObjectStore
+from berthd.errdefs import BerthdError
+from berthd.lib.timefmt import format_ns, now_ns, parse_ns
+
+__all__ = ["ContainerState", "TaskAgent", "TaskRuntime"]
+
+log = logging.getLogger("berthd.cluster")
+
+_PASS_SECONDS = 1.0
+_ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
+
+
+class ContainerState(Protocol):
+    running: bool
+    pid: int
+    exit_code: int
+
+
+class TaskRuntime(Protocol):
+    """What the agent needs of the container service."""
+
+    async def create(self, name: str, body: dict[str, Any]) -> str: ...
+
+    async def start(self, cid: str) -> None: ...
+
+    async def remove(self, cid: str) -> None: ...
+
+    def state(self, cid: str) -> ContainerState | None: ...
+
+
+def _template(svc: dict[str, Any]) -> dict[str, Any]:
+    spec = dict(svc["Spec"].get("TaskTemplate") or {})
+    spec.pop("Runtime", None)
+    return spec
+
+
+def _replicas(svc: dict[str, Any]) -> int | None:
+    replicated = (svc["Spec"].get("Mode") or {}).get("Replicated")
+    return None if replicated is None else int(replicated.get("Replicas") or 0)
+
+
+def _status(state: str, message: str, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"Timestamp": format_ns(now_ns()), "State": state, "Message": message}
+    out.update(extra)
+    out.setdefault("PortStatus", {})
+    return out
+
+
+def container_body(svc: dict[str, Any], task: dict[str, Any], node_id: str) -> dict[str, Any]:
+    """The container create body for a task, with dockerd's swarm labels."""
+    spec = task["Spec"].get("ContainerSpec") or {}
+    name = f"{svc['Spec']['Name']}.{task['Slot']}.{task['ID']}"
+    labels = dict(spec.get("Labels") or {})
+    labels.update(
+        {
+            "com.docker.swarm.node.id": node_id,
+            "com.docker.swarm.service.id": svc["ID"],
+            "com.docker.swarm.service.name": svc["Spec"]["Name"],
+            "com.docker.swarm.task": "",
+            "com.docker.swarm.task.id": task["ID"],
+            "com.docker.swarm.task.name": name,
+        }
+    )
+    body: dict[str, Any] = {
+        "Image": spec.get("Image", ""),
+        "Labels": labels,
+        "Env": spec.get("Env"),
+        "Cmd": spec.get("Args"),
+        "Entrypoint": spec.get("Command"),
+        "WorkingDir": spec.get("Dir", ""),
+        "User": spec.get("User", ""),
+        "Hostname": spec.get("Hostname", ""),
+        "Tty": bool(spec.get("TTY")),
+        "OpenStdin": bool(spec.get("OpenStdin")),
+        "HostConfig": {"Init": spec.get("Init"), "ReadonlyRootfs": bool(spec.get("ReadOnly"))},
+    }
+    grace = spec.get("StopGracePeriod")
+    if grace is not None:
+        body["StopTimeout"] = int(grace) // 1_000_000_000
+    if spec.get("StopSignal"):
+        body["StopSignal"] = spec["StopSignal"]
+    return {k: v for k, v in body.items() if v not in (None, "")}
+
+
+class TaskAgent:
+    """Orchestrates and runs the replicated tasks of a one-node swarm."""
+
+    def __init__(self, store: ObjectStore, node_id: str, runtime: TaskRuntime) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.runtime = runtime
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("swarm task pass failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _PASS_SECONDS)
+
+    async def reconcile(self) -> None:
+        services = {s["ID"]: s for s in await self.store.list("service")}
+        await self._orchestrate(services, await self.store.list("task"))
+        tasks = await self.store.list("task")
+        for task in tasks:
+            if task.get("NodeID") == self.node_id:
+                await self._run(services.get(task["ServiceID"]), task)
+        await self._reap(services, await self.store.list("task"))
+
+    async def _put(self, task: dict[str, Any]) -> None:
+        task["UpdatedAt"] = format_ns(now_ns())
+        try:
+            await self.store.update("task", task, task["Version"]["Index"])
+        except BerthdError:
+            pass  # changed meanwhile: the next pass sees the new version
+
+    async def _orchestrate(
+        self, services: dict[str, dict[str, Any]], tasks: list[dict[str, Any]]
+    ) -> None:
+        live: dict[tuple[str, int], dict[str, Any]] = {}
+        last_end: dict[tuple[str, int], int] = {}
+        for t in tasks:
+            svc = services.get(t["ServiceID"])
+            key = (t["ServiceID"], int(t.get("Slot") or 0))
+            if t["DesiredState"] == "running":
+                replicas = _replicas(svc) if svc else None
+                ended = t["Status"]["State"] in _ENDED
+                if (
+                    svc is None
+                    or replicas is None
+                    or key[1] > replicas
+                    or t["Spec"] != _template(svc)
+                    or ended
+                ):
+                    t["DesiredState"] = "shutdown"
+                    await self._put(t)
+                else:
+                    live[key] = t
+            if t["Status"]["State"] in _ENDED:
+                last_end[key] = max(last_end.get(key, 0), parse_ns(t["Status"]["Timestamp"]))
+        for svc in services.values():
+            replicas = _replicas(svc)
+            if replicas is None:
+                continue
+            restart = _template(svc).get("RestartPolicy") or {}
+            delay = int(restart.get("Delay", 5_000_000_000))
+            condition = restart.get("Condition") or "any"
+            for slot in range(1, replicas + 1):
+                key = (svc["ID"], slot)
+                if key in live:
+                    continue
+                ended_at = last_end.get(key)
+                if ended_at is not None:
+                    if condition == "none" or now_ns() - ended_at < delay:
+                        continue
+                    if condition == "on-failure" and not await self._slot_failed(svc, slot):
+                        continue
+                await self._new_task(svc, slot)
+
+    async def _slot_failed(self, svc: dict[str, Any], slot: int) -> bool:
+        ended = [
+            t
+            for t in await self.store.list("task")
+            if t["ServiceID"] == svc["ID"] and t.get("Slot") == slot
+        ]
+        ended.sort(key=lambda t: parse_ns(t["Status"]["Timestamp"]))
+        return bool(ended) and ended[-1]["Status"]["State"] == "failed"
+
+    async def _new_task(self, svc: dict[str, Any], slot: int) -> None:
+        now = format_ns(now_ns())
+        task = {
+            "ID": new_id(),
+            "CreatedAt": now,
+            "UpdatedAt": now,
+            "Labels": {},
+            "Spec": _template(svc),
+            "ServiceID": svc["ID"],
+            "Slot": slot,
+            "NodeID": self.node_id,
+            "Status": _status("assigned", "scheduler assigned task to node"),
+            "DesiredState": "running",
+        }
+        await self.store.create("task", task)
+
+    async def _run(self, svc: dict[str, Any] | None, task: dict[str, Any]) -> None:
+        state = task["Status"]["State"]
+        cid = (task["Status"].get("ContainerStatus") or {}).get("ContainerID", "")
+        if task["DesiredState"] == "running" and svc is not None:
+            if state in ("new", "pending", "assigned", "accepted", "preparing"):
+                await self._start(svc, task)
+                return
+            if state in ("starting", "running") and cid:
+                c = self.runtime.state(cid)
+                if c is None or not c.running:
+                    code = c.exit_code if c is not None else 0
+                    failed = c is None or code != 0
+                    task["Status"] = _status(
+                        "failed" if failed else "complete",
+                        "started",
+                        ContainerStatus={"ContainerID": cid, "ExitCode": code},
+                        **({"Err": f"task: non-zero exit ({code})"} if failed else {}),
+                    )
+                    await self._put(task)
+            return
+        # desired shutdown: the container goes
+        if cid and self.runtime.state(cid) is not None:
+            with contextlib.suppress(BerthdError):
+                await self.runtime.remove(cid)
+        if state not in _ENDED:
+            task["Status"] = _status(
+                "shutdown", "shutdown", ContainerStatus={"ContainerID": cid, "ExitCode": 0}
+            )
+            await self._put(task)
+
+    async def _start(self, svc: dict[str, Any], task: dict[str, Any]) -> None:
+        name = f"{svc['Spec']['Name']}.{task['Slot']}.{task['ID']}"
+        try:
+            cid = await self.runtime.create(name, container_body(svc, task, self.node_id))
+            await self.runtime.start(cid)
+        except BerthdError as e:
+            task["Status"] = _status("rejected", "preparing", Err=str(e))
+            await self._put(task)
+            return
+        c = self.runtime.state(cid)
+        task["Status"] = _status(
+            "running",
+            "started",
+            ContainerStatus={"ContainerID": cid, "PID": c.pid if c else 0, "ExitCode": 0},
+        )
+        await self._put(task)
+
+    async def _reap(self, services: dict[str, dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
+        cluster = await self.store.get("cluster", "")
+        keep = int(
+            ((cluster or {}).get("Spec") or {})
+            .get("Orchestration", {})
+            .get("TaskHistoryRetentionLimit", 5)
+        )
+        history: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+        for t in tasks:
+            if t["DesiredState"] == "running" or t["Status"]["State"] not in _ENDED:
+                continue
+            if t["ServiceID"] not in services:
+                await self.store.remove("task", t["ID"])
+                continue
+            history[(t["ServiceID"], int(t.get("Slot") or 0))].append(t)
+        for ended in history.values():
+            ended.sort(key=lambda t: parse_ns(t["Status"]["Timestamp"]), reverse=True)
+            for t in ended[keep:]:
+                await self.store.remove("task", t["ID"])
