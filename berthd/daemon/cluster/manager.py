@@ -19,7 +19,7 @@ from berthd.daemon.cluster.ids import RootCA, join_token, new_id, new_root_ca, u
 from berthd.daemon.cluster.objects import EventLog, SwarmObjects
 from berthd.daemon.cluster.specs import swarm_spec
 from berthd.daemon.cluster.store import ObjectStore
-from berthd.errdefs import InvalidParameter, System
+from berthd.errdefs import Conflict, System
 from berthd.lib.timefmt import format_ns, now_ns
 
 __all__ = ["LocalNode", "SwarmManager"]
@@ -153,7 +153,7 @@ class SwarmManager:
         return str(self._cluster.get("UnlockKey") or "")
 
     async def unlock(self, req: dict[str, Any]) -> None:
-        raise InvalidParameter("swarm is not locked")
+        raise Conflict("swarm is not locked")  # an active manager is never locked here
 
     # -- /info ----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
