@@ -4,7 +4,8 @@ Level-triggered and idempotent, rebuilt from etcd on every pass (every second, o
 once after a service changes), as the research note asks of phase 1's controllers:
 
 1. orchestrate: each replicated service wants one task with desired state
-   ``running`` per slot 1..Replicas, with the service's current task template; a task
+   ``running`` per slot 1..Replicas (a global one: one for this node; none on a drained
+   node), with the service's current task template; a task
    whose slot is gone, whose service is gone or whose template is old is set to
    ``shutdown`` (stop-first), and a slot whose last task ended gets a new task once the
    restart policy's delay has passed (condition ``any``/``on-failure``/``none``);
@@ -15,7 +16,7 @@ once after a service changes), as the research note asks of phase 1's controller
 3. reap: a slot keeps its 5 newest ended tasks (TaskHistoryRetentionLimit); tasks of a
    removed service go once their container is gone.
 
-Global services, jobs, networks, secrets/config files and placement are phase 1.
+Jobs, networks, secrets/config files and placement are phase 1.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from berthd.daemon.cluster.store import ObjectStore
 from berthd.errdefs import BerthdError
 from berthd.lib.timefmt import format_ns, now_ns, parse_ns
 
-__all__ = ["ContainerState", "TaskAgent", "TaskRuntime"]
+__all__ = ["ContainerState", "TaskAgent", "TaskRuntime", "container_body", "task_name"]
 
 log = logging.getLogger("berthd.cluster")
 
@@ -63,9 +64,27 @@ def _template(svc: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _replicas(svc: dict[str, Any]) -> int | None:
-    replicated = (svc["Spec"].get("Mode") or {}).get("Replicated")
-    return None if replicated is None else int(replicated.get("Replicas") or 0)
+def _slots(svc: dict[str, Any], node: dict[str, Any] | None) -> list[int | str]:
+    """The slots a service wants filled: 1..Replicas, or this node's ID for a global one
+    (none on a drained node; a paused one keeps its tasks but gets no new ones)."""
+    availability = ((node or {}).get("Spec") or {}).get("Availability", "active")
+    if node is None or availability == "drain":
+        return []
+    mode = svc["Spec"].get("Mode") or {}
+    if "Replicated" in mode:
+        return list(range(1, int((mode["Replicated"] or {}).get("Replicas") or 0) + 1))
+    if "Global" in mode:
+        return [node["ID"]]
+    return []  # jobs: phase 1
+
+
+def _slot(task: dict[str, Any]) -> int | str:
+    return int(task["Slot"]) if task.get("Slot") else str(task.get("NodeID", ""))
+
+
+def task_name(svc: dict[str, Any], task: dict[str, Any]) -> str:
+    """``<service>.<slot>.<task>``, a global service's tasks named by node instead."""
+    return f"{svc['Spec']['Name']}.{_slot(task)}.{task['ID']}"
 
 
 def _status(state: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -78,7 +97,7 @@ def _status(state: str, message: str, **extra: Any) -> dict[str, Any]:
 def container_body(svc: dict[str, Any], task: dict[str, Any], node_id: str) -> dict[str, Any]:
     """The container create body for a task, with dockerd's swarm labels."""
     spec = task["Spec"].get("ContainerSpec") or {}
-    name = f"{svc['Spec']['Name']}.{task['Slot']}.{task['ID']}"
+    name = task_name(svc, task)
     labels = dict(spec.get("Labels") or {})
     labels.update(
         {
@@ -165,20 +184,20 @@ class TaskAgent:
     async def _orchestrate(
         self, services: dict[str, dict[str, Any]], tasks: list[dict[str, Any]]
     ) -> None:
-        live: dict[tuple[str, int], dict[str, Any]] = {}
-        last_end: dict[tuple[str, int], int] = {}
+        node = await self.store.get("node", self.node_id)
+        paused = ((node or {}).get("Spec") or {}).get("Availability") == "pause"
+        wanted = {sid: _slots(svc, node) for sid, svc in services.items()}
+        live: dict[tuple[str, int | str], dict[str, Any]] = {}
+        last_end: dict[tuple[str, int | str], int] = {}
         for t in tasks:
             svc = services.get(t["ServiceID"])
-            key = (t["ServiceID"], int(t.get("Slot") or 0))
+            key = (t["ServiceID"], _slot(t))
             if t["DesiredState"] == "running":
-                replicas = _replicas(svc) if svc else None
-                ended = t["Status"]["State"] in _ENDED
                 if (
                     svc is None
-                    or replicas is None
-                    or key[1] > replicas
+                    or key[1] not in wanted[svc["ID"]]
                     or t["Spec"] != _template(svc)
-                    or ended
+                    or t["Status"]["State"] in _ENDED
                 ):
                     t["DesiredState"] = "shutdown"
                     await self._put(t)
@@ -186,14 +205,13 @@ class TaskAgent:
                     live[key] = t
             if t["Status"]["State"] in _ENDED:
                 last_end[key] = max(last_end.get(key, 0), parse_ns(t["Status"]["Timestamp"]))
+        if paused:
+            return
         for svc in services.values():
-            replicas = _replicas(svc)
-            if replicas is None:
-                continue
             restart = _template(svc).get("RestartPolicy") or {}
             delay = int(restart.get("Delay", 5_000_000_000))
             condition = restart.get("Condition") or "any"
-            for slot in range(1, replicas + 1):
+            for slot in wanted[svc["ID"]]:
                 key = (svc["ID"], slot)
                 if key in live:
                     continue
@@ -205,29 +223,34 @@ class TaskAgent:
                         continue
                 await self._new_task(svc, slot)
 
-    async def _slot_failed(self, svc: dict[str, Any], slot: int) -> bool:
+    async def _slot_failed(self, svc: dict[str, Any], slot: int | str) -> bool:
         ended = [
             t
             for t in await self.store.list("task")
-            if t["ServiceID"] == svc["ID"] and t.get("Slot") == slot
+            if t["ServiceID"] == svc["ID"] and _slot(t) == slot
         ]
         ended.sort(key=lambda t: parse_ns(t["Status"]["Timestamp"]))
         return bool(ended) and ended[-1]["Status"]["State"] == "failed"
 
-    async def _new_task(self, svc: dict[str, Any], slot: int) -> None:
+    async def _new_task(self, svc: dict[str, Any], slot: int | str) -> None:
         now = format_ns(now_ns())
-        task = {
+        task: dict[str, Any] = {
             "ID": new_id(),
             "CreatedAt": now,
             "UpdatedAt": now,
             "Labels": {},
             "Spec": _template(svc),
             "ServiceID": svc["ID"],
-            "Slot": slot,
-            "NodeID": self.node_id,
-            "Status": _status("assigned", "scheduler assigned task to node"),
-            "DesiredState": "running",
         }
+        if isinstance(slot, int):
+            task["Slot"] = slot  # a global service's tasks have none
+        task.update(
+            {
+                "NodeID": self.node_id,
+                "Status": _status("assigned", "scheduler assigned task to node"),
+                "DesiredState": "running",
+            }
+        )
         await self.store.create("task", task)
 
     async def _run(self, svc: dict[str, Any] | None, task: dict[str, Any]) -> None:
@@ -261,7 +284,7 @@ class TaskAgent:
             await self._put(task)
 
     async def _start(self, svc: dict[str, Any], task: dict[str, Any]) -> None:
-        name = f"{svc['Spec']['Name']}.{task['Slot']}.{task['ID']}"
+        name = task_name(svc, task)
         try:
             cid = await self.runtime.create(name, container_body(svc, task, self.node_id))
             await self.runtime.start(cid)
@@ -284,14 +307,14 @@ class TaskAgent:
             .get("Orchestration", {})
             .get("TaskHistoryRetentionLimit", 5)
         )
-        history: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+        history: dict[tuple[str, int | str], list[dict[str, Any]]] = defaultdict(list)
         for t in tasks:
             if t["DesiredState"] == "running" or t["Status"]["State"] not in _ENDED:
                 continue
             if t["ServiceID"] not in services:
                 await self.store.remove("task", t["ID"])
                 continue
-            history[(t["ServiceID"], int(t.get("Slot") or 0))].append(t)
+            history[(t["ServiceID"], _slot(t))].append(t)
         for ended in history.values():
             ended.sort(key=lambda t: parse_ns(t["Status"]["Timestamp"]), reverse=True)
             for t in ended[keep:]:
