@@ -25,12 +25,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from berthd.daemon.cluster.ids import new_id
 from berthd.daemon.cluster.store import ObjectStore
 from berthd.errdefs import BerthdError
 from berthd.lib.timefmt import format_ns, now_ns, parse_ns
+from berthd.logger.request import LogsOptions
 
 __all__ = ["ContainerState", "TaskAgent", "TaskRuntime", "container_body", "task_name"]
 
@@ -56,6 +58,8 @@ class TaskRuntime(Protocol):
     async def remove(self, cid: str) -> None: ...
 
     def state(self, cid: str) -> ContainerState | None: ...
+
+    def logs(self, cid: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]: ...
 
 
 def _template(svc: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from berthd.daemon.cluster.addresses import validate_init_request, validate_join
 from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
 from berthd.daemon.cluster.ids import new_id
 from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, InactiveCluster
+from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.objects import EventLog
 from berthd.daemon.cluster.store import ObjectStore
@@ -293,5 +294,23 @@ class Cluster:
         self, kind: str, ref: str, options: Mapping[str, Any]
     ) -> tuple[bool, AsyncIterator[bytes]]:
         manager = self._active()
-        await manager.objects.find(kind, ref)
-        raise NotImplemented_(f"{kind} logs are not supported by berthd yet")
+        obj = await manager.objects.find(kind, ref)
+        opts = logs_options(options)
+        tasks = (
+            [obj]
+            if kind == "task"
+            else [t for t in await manager.store.list("task") if t["ServiceID"] == obj["ID"]]
+        )
+        sources: list[tuple[str, Mapping[str, str]]] = []
+        for t in tasks:
+            cid = (t.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID", "")
+            if cid and self.runtime is not None and self.runtime.state(cid) is not None:
+                attrs = {
+                    "com.docker.swarm.node.id": str(t.get("NodeID", "")),
+                    "com.docker.swarm.service.id": str(t["ServiceID"]),
+                    "com.docker.swarm.task.id": str(t["ID"]),
+                }
+                sources.append((str(cid), attrs))
+        if self.runtime is None:
+            raise NotImplemented_(f"{kind} logs are not supported without a container runtime")
+        return False, merged_task_logs(self.runtime, sources, opts)

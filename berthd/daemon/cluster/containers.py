@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from berthd.container.state import State
 from berthd.daemon.containers.service import ContainerService
+from berthd.logger.request import LogsOptions
 
 __all__ = ["ContainerTaskRuntime"]
 
@@ -24,6 +26,9 @@ class ContainerTaskRuntime:
 
     async def remove(self, cid: str) -> None:
         await self._containers.remove(cid, force=True, volumes=True)
+
+    def logs(self, cid: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]:
+        return self._containers.logs(cid, opts)
 
     def state(self, cid: str) -> State | None:
         c = self._containers.store.try_get(cid)

@@ -321,6 +321,30 @@ def test_secrets_and_configs(node: BerthdProcess) -> None:
     assert err(cli(node, "secret", "inspect", "pw")) == "secret pw not found"
 
 
+def test_service_logs(node: BerthdProcess) -> None:
+    r = cli(
+        node, "service", "create", "-d", "--name", "echo", "busybox",
+        "sh", "-c", "echo hello; echo oops >&2; exec sleep 100",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+    assert _wait_replicas(node, "echo", "1/1") == "1/1"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = cli(node, "service", "logs", "--no-task-ids", "echo")
+        if "oops" in logs.stderr:
+            break
+        time.sleep(0.2)
+    host = os.uname().nodename
+    assert logs.stdout == f"echo.1@{host}    | hello\n", logs
+    assert logs.stderr == f"echo.1@{host}    | oops\n", logs
+    raw = cli(node, "service", "logs", "--raw", "echo").stdout
+    assert raw.startswith("com.docker.swarm.node.id=") and raw.endswith(" hello\n"), raw
+    assert err(cli(node, "service", "logs", "--tail", "x", "echo")) == (
+        'tail value must be a positive integer or "all"'
+    )
+    assert cli(node, "service", "rm", "echo").returncode == 0
+
+
 def test_swarm_events(node: BerthdProcess) -> None:
     r = cli(
         node,
