@@ -74,7 +74,9 @@ class Daemon:
         self.host = host
         self.events = EventsService()
         # swarm mode on a supervised etcd (issue 18); inactive until swarm init
-        self.cluster = Cluster(config.data_root, self.node_description, self.events.log)
+        self.cluster = Cluster(
+            config.data_root, self.node_description, self.events.log, config.exec_root
+        )
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService

@@ -16,16 +16,22 @@ once after a service changes), as the research note asks of phase 1's controller
 3. reap: a slot keeps its 5 newest ended tasks (TaskHistoryRetentionLimit); tasks of a
    removed service go once their container is gone.
 
-Jobs, networks, secrets/config files and placement are phase 1.
+A task's secrets and configs are files under ``<exec-root>/swarm/tasks/<task>/``
+bound read-only at their targets (``/run/secrets/<name>``, ``/<name>`` for a config),
+removed with the task's container. Jobs, networks and placement are phase 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
+import os
+import shutil
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 from typing import Any, Protocol
 
 from berthd.daemon.cluster.ids import new_id
@@ -98,6 +104,17 @@ def _status(state: str, message: str, **extra: Any) -> dict[str, Any]:
     return out
 
 
+# (where, task field, HostConfig field) copied as they are
+_HOST_FIELDS = (
+    ("limits", "MemoryBytes", "Memory"),
+    ("limits", "NanoCPUs", "NanoCpus"),
+    ("limits", "Pids", "PidsLimit"),
+    ("spec", "Sysctls", "Sysctls"),
+    ("spec", "CapabilityAdd", "CapAdd"),
+    ("spec", "CapabilityDrop", "CapDrop"),
+)
+
+
 def container_body(svc: dict[str, Any], task: dict[str, Any], node_id: str) -> dict[str, Any]:
     """The container create body for a task, with dockerd's swarm labels."""
     spec = task["Spec"].get("ContainerSpec") or {}
@@ -126,6 +143,35 @@ def container_body(svc: dict[str, Any], task: dict[str, Any], node_id: str) -> d
         "OpenStdin": bool(spec.get("OpenStdin")),
         "HostConfig": {"Init": spec.get("Init"), "ReadonlyRootfs": bool(spec.get("ReadOnly"))},
     }
+    host: dict[str, Any] = body["HostConfig"]
+    mounts = [dict(m) for m in spec.get("Mounts") or []]
+    if mounts:
+        host["Mounts"] = mounts
+    limits = ((task["Spec"].get("Resources") or {}).get("Limits")) or {}
+    for source, field, host_field in _HOST_FIELDS:
+        value = (limits if source == "limits" else spec).get(field)
+        if value:
+            host[host_field] = value
+    if spec.get("Hosts"):  # "IP host…" → "host:IP", as dockerd converts them
+        host["ExtraHosts"] = [
+            f"{name}:{parts[0]}"
+            for parts in (h.split() for h in spec["Hosts"])
+            for name in parts[1:]
+        ]
+    # host-mode published ports bind on this node; ingress (the routing mesh) is phase 4
+    ports = [
+        p for p in (svc["Spec"].get("EndpointSpec") or {}).get("Ports") or []
+        if p.get("PublishMode") == "host"
+    ]  # fmt: skip
+    if ports:
+        body["ExposedPorts"] = {}
+        bindings: dict[str, list[dict[str, str]]] = {}
+        for p in ports:
+            key = f"{p.get('TargetPort', 0)}/{p.get('Protocol') or 'tcp'}"
+            body["ExposedPorts"][key] = {}
+            published = p.get("PublishedPort") or 0
+            bindings.setdefault(key, []).append({"HostPort": str(published or "")})
+        host["PortBindings"] = bindings
     grace = spec.get("StopGracePeriod")
     if grace is not None:
         body["StopTimeout"] = int(grace) // 1_000_000_000
@@ -134,13 +180,36 @@ def container_body(svc: dict[str, Any], task: dict[str, Any], node_id: str) -> d
     return {k: v for k, v in body.items() if v not in (None, "")}
 
 
+def _write_files(files: list[tuple[Path, bytes, dict[str, Any]]]) -> None:
+    """Blocking: each file with its mode and owner, in a 0700 directory."""
+    for path, data, spec in files:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fchown(fd, int(spec.get("UID") or 0), int(spec.get("GID") or 0))
+            os.fchmod(fd, int(spec.get("Mode", 0o444)) & 0o7777)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+
+
 class TaskAgent:
     """Orchestrates and runs the replicated tasks of a one-node swarm."""
 
-    def __init__(self, store: ObjectStore, node_id: str, runtime: TaskRuntime) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        node_id: str,
+        runtime: TaskRuntime,
+        files_root: Path | None = None,
+    ) -> None:
         self.store = store
         self.node_id = node_id
         self.runtime = runtime
+        # <exec-root>/swarm/tasks/<task>/: the secret and config files bound into a task
+        self.files_root = files_root
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -277,20 +346,61 @@ class TaskAgent:
                     )
                     await self._put(task)
             return
-        # desired shutdown: the container goes
+        # desired shutdown: the container goes, and its secret and config files
         if cid and self.runtime.state(cid) is not None:
             with contextlib.suppress(BerthdError):
                 await self.runtime.remove(cid)
+        await self._drop_files(task["ID"])
         if state not in _ENDED:
             task["Status"] = _status(
                 "shutdown", "shutdown", ContainerStatus={"ContainerID": cid, "ExitCode": 0}
             )
             await self._put(task)
 
+    async def _files(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+        """Write the task's secrets and configs; the bind mounts that show them."""
+        spec = task["Spec"].get("ContainerSpec") or {}
+        refs = [("secret", r) for r in spec.get("Secrets") or []]
+        refs += [("config", r) for r in spec.get("Configs") or []]
+        if not refs or self.files_root is None:
+            return []
+        files: list[tuple[Path, bytes, dict[str, Any]]] = []
+        mounts = []
+        for n, (kind, ref) in enumerate(refs):
+            obj = await self.store.get(kind, ref.get(kind.title() + "ID", ""))
+            target = (ref.get("File") or {}).get("Name")
+            if obj is None or not target:
+                continue  # a runtime-only reference (credential specs): nothing to write
+            data = base64.b64decode(obj["Spec"].get("Data") or "")
+            base = "/run/secrets/" if kind == "secret" else "/"
+            # one file per reference: one secret may be bound twice with two modes
+            path = self.files_root / task["ID"] / f"{kind}s" / f"{obj['ID']}.{n}"
+            files.append((path, data, ref.get("File") or {}))
+            mounts.append(
+                {
+                    "Type": "bind",
+                    "Source": str(path),
+                    "Target": target if target.startswith("/") else base + target,
+                    "ReadOnly": True,
+                }
+            )
+        await asyncio.to_thread(_write_files, files)
+        return mounts
+
+    def _drop_files(self, task_id: str) -> Awaitable[None]:
+        root = self.files_root
+        if root is None:
+            return asyncio.sleep(0)
+        return asyncio.to_thread(shutil.rmtree, root / task_id, True)
+
     async def _start(self, svc: dict[str, Any], task: dict[str, Any]) -> None:
         name = task_name(svc, task)
         try:
-            cid = await self.runtime.create(name, container_body(svc, task, self.node_id))
+            body = container_body(svc, task, self.node_id)
+            mounts = await self._files(task)
+            if mounts:
+                body["HostConfig"].setdefault("Mounts", []).extend(mounts)
+            cid = await self.runtime.create(name, body)
             await self.runtime.start(cid)
         except BerthdError as e:
             task["Status"] = _status("rejected", "preparing", Err=str(e))

@@ -78,8 +78,10 @@ class Cluster:
         data_root: str,
         describe: Callable[[], dict[str, Any]],
         events: EventLog,
+        exec_root: str = "",
     ) -> None:
         self.root = Path(data_root) / "swarm"
+        self.files_root = Path(exec_root) / "swarm" / "tasks" if exec_root else None
         self._describe = describe
         self._events = events
         self._inactive = InactiveCluster()
@@ -124,7 +126,9 @@ class Cluster:
     def _activate(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         self._etcd, self._manager = etcd, manager
         if self.runtime is not None:
-            self._agent = TaskAgent(manager.store, manager.node.node_id, self.runtime)
+            self._agent = TaskAgent(
+                manager.store, manager.node.node_id, self.runtime, self.files_root
+            )
             self._agent.start()
 
     def _poke(self) -> None:
@@ -224,6 +228,8 @@ class Cluster:
             with contextlib.suppress(Unavailable):
                 await self._remove_task_containers(manager)
                 await manager.store.wipe()
+            if self.files_root is not None:
+                await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
             self._manager = None
             await self.shutdown()
             await asyncio.to_thread(self._clear)

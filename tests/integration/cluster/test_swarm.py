@@ -310,12 +310,26 @@ def test_secrets_and_configs(node: BerthdProcess) -> None:
         "rpc error: code = InvalidArgument desc = only updates to Labels are allowed"
     )
     assert client.api.inspect_secret(sec_id)["Spec"]["Labels"] == {"k": "w"}
-    r = cli(node, "service", "create", "-d", "--name", "uses", "--secret", "pw", "busybox")
+    r = cli(
+        node, "service", "create", "-d", "--name", "uses", "--secret", "pw",
+        "--secret", "source=pw,target=/etc/pw2,mode=0400", "--config", "conf",
+        "busybox", "sh", "-c",
+        "cat /run/secrets/pw /etc/pw2 /conf; stat -c %a /run/secrets/pw /etc/pw2; exec sleep 100",
+    )  # fmt: skip
     assert r.returncode == 0, r
     assert err(cli(node, "secret", "rm", "pw")) == (
         "rpc error: code = InvalidArgument desc = secret 'pw' is in use by the following "
         "service: uses"
     )
+    # the task sees its secret and config as files with their modes
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        out = cli(node, "service", "logs", "--raw", "uses").stdout
+        if "400" in out:
+            break
+        time.sleep(0.2)
+    lines = [line.split(" ", 1)[1] for line in out.splitlines()]
+    assert lines == ["sécret ✓sécret ✓ünïcode ✓444", "400"], out
     assert cli(node, "service", "rm", "uses").returncode == 0
     assert cli(node, "secret", "rm", "pw").returncode == 0
     assert err(cli(node, "secret", "inspect", "pw")) == "secret pw not found"
