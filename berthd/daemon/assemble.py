@@ -21,6 +21,7 @@ from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
 from berthd.daemon.cluster import Cluster
 from berthd.daemon.cluster.containers import ContainerTaskRuntime
+from berthd.daemon.cluster.networks import SwarmNetworks
 from berthd.daemon.components import probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -83,6 +84,7 @@ class Daemon:
         self.runtimes: RuntimeSet
         self.volumes: VolumesService
         self.networks: NetworksService
+        self.network_api: SwarmNetworks  # local networks + the swarm's overlay ones
         self.containers: ContainerService
         self.container_fs: ContainerFSService
         self.health: HealthMonitor
@@ -178,6 +180,7 @@ class Daemon:
             swarm=daemon.cluster,
         )
         daemon.cluster.runtime = ContainerTaskRuntime(daemon.containers)
+        daemon.network_api = SwarmNetworks(daemon.networks, daemon.cluster.swarm_store)
         await daemon.cluster.start()
         log.info("Daemon has completed initialization")
         return daemon

@@ -144,6 +144,10 @@ class Cluster:
             self._etcd = None
         self._manager = None
 
+    def swarm_store(self) -> ObjectStore | None:
+        """The swarm's objects while this node manages one (overlay networks use it)."""
+        return self._manager.store if self._manager is not None else None
+
     def _active(self) -> SwarmManager:
         if self._manager is None:
             raise Unavailable(NOT_A_MANAGER)

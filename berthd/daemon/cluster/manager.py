@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from berthd.daemon.cluster.ids import RootCA, join_token, new_id, new_root_ca, unlock_key
+from berthd.daemon.cluster.networks import ingress_network
 from berthd.daemon.cluster.objects import EventLog, SwarmObjects
 from berthd.daemon.cluster.specs import swarm_spec
 from berthd.daemon.cluster.store import ObjectStore
@@ -87,6 +88,8 @@ class SwarmManager:
             },
         }
         await self.store.create("node", node)
+        ingress = ingress_network(pools, int(req.get("SubnetSize") or 24))
+        await self.store.create("network", dict(ingress, ID=ingress["Id"]), "ingress")
         await self.refresh()
 
     async def load(self) -> None:

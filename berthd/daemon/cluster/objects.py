@@ -171,7 +171,9 @@ class SwarmObjects:
                 continue
             if f.contains("name") and not any(name.startswith(v) for v in f.get("name")):
                 continue
-            if not f.match_kv_list("label", t.get("Labels") or {}):
+            # SwarmKit matches a task's labels filter on its service's labels
+            service_labels = (svc["Spec"].get("Labels") or {}) if svc else {}
+            if not f.match_kv_list("label", service_labels):
                 continue
             out.append(t)
         return out

@@ -24,7 +24,7 @@ from berthd.errdefs import Conflict, System, Unavailable
 __all__ = ["PREFIX", "ObjectStore"]
 
 PREFIX = "/berthd/v1/"
-_NAMED = ("service", "secret", "config")
+_NAMED = ("service", "secret", "config", "network")
 
 
 def _unavailable(e: EtcdError) -> Unavailable:

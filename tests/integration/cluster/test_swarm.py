@@ -359,6 +359,31 @@ def test_service_logs(node: BerthdProcess) -> None:
     assert cli(node, "service", "rm", "echo").returncode == 0
 
 
+def test_overlay_networks_and_stack(node: BerthdProcess) -> None:
+    client = sdk(node)
+    nets = {n["Name"]: n for n in client.api.networks(filters={"driver": "overlay"})}
+    assert nets["ingress"]["Ingress"] is True and nets["ingress"]["Scope"] == "swarm"
+    assert nets["ingress"]["IPAM"]["Config"] == [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}]
+    assert cli(node, "network", "create", "-d", "overlay", "--attachable", "ov1").returncode == 0
+    ov1 = client.api.inspect_network("ov1")
+    assert (ov1["Scope"], ov1["Attachable"]) == ("swarm", True)
+    assert ov1["IPAM"]["Config"] == [{"Subnet": "10.0.1.0/24", "Gateway": "10.0.1.1"}]
+    assert err(cli(node, "network", "create", "-d", "overlay", "ov1")) == (
+        "rpc error: code = AlreadyExists desc = network with name ov1 already exists"
+    )
+    assert cli(node, "network", "rm", "ov1").returncode == 0
+    compose = "version: '3.8'\nservices:\n  a:\n    image: busybox\n    command: sleep 100\n"
+    r = cli(node, "stack", "deploy", "-c", "-", "st", stdin=compose)
+    assert "Creating network st_default" in r.stdout and "Creating service st_a" in r.stdout, r
+    assert _wait_replicas(node, "st_a", "1/1") == "1/1"
+    ps = cli(node, "stack", "ps", "st", "--format", "{{.Name}} {{.CurrentState}}")
+    assert ps.stdout.startswith("st_a.1 Running"), ps
+    r = cli(node, "stack", "rm", "st")
+    assert "Removing network st_default" in r.stdout, r
+    names = [n["Name"] for n in client.api.networks(filters={"driver": "overlay"})]
+    assert names == ["ingress"]
+
+
 def test_swarm_events(node: BerthdProcess) -> None:
     r = cli(
         node,
