@@ -180,7 +180,9 @@ class Daemon:
             swarm=daemon.cluster,
         )
         daemon.cluster.runtime = ContainerTaskRuntime(daemon.containers)
-        daemon.network_api = SwarmNetworks(daemon.networks, daemon.cluster.swarm_store)
+        daemon.network_api = SwarmNetworks(
+            daemon.networks, daemon.cluster.swarm_store, daemon.events.log
+        )
         await daemon.cluster.start()
         log.info("Daemon has completed initialization")
         return daemon

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from berthd.daemon.cluster.ids import new_id
+from berthd.daemon.cluster.objects import EventLog
 from berthd.daemon.cluster.specs import rpc_error
 from berthd.daemon.cluster.store import ObjectStore
 from berthd.daemon.networks import NetworksService
@@ -85,10 +86,14 @@ class SwarmNetworks:
     """The node's local networks plus, on a manager, the swarm's overlay networks."""
 
     def __init__(
-        self, local: NetworksService, swarm_store: Callable[[], ObjectStore | None]
+        self,
+        local: NetworksService,
+        swarm_store: Callable[[], ObjectStore | None],
+        events: EventLog | None = None,
     ) -> None:
         self.local = local
         self._store = swarm_store
+        self._event = events
 
     async def _all(self) -> list[dict[str, Any]]:
         store = self._store()
@@ -147,7 +152,25 @@ class SwarmNetworks:
         vni = max((_vni(n) for n in nets), default=_VXLAN_START) + 1
         net = _network(name, subnet, vni, body)
         await store.create("network", dict(net, ID=net["Id"]), name)
+        self._log("create", net)
         return {"Id": net["Id"], "Warning": ""}
+
+    def _log(self, action: str, net: dict[str, Any]) -> None:
+        if self._event is not None:
+            attrs = {"name": net["Name"], "type": "overlay"}
+            self._event("network", action, net["Id"], attrs, "swarm")
+
+    async def _users(self, store: ObjectStore, net: dict[str, Any]) -> list[str]:
+        return [
+            s["Spec"]["Name"]
+            for s in await store.list("service")
+            if any(
+                (a or {}).get("Target") in (net["Id"], net["Name"])
+                for a in (s["Spec"].get("TaskTemplate") or {}).get("Networks")
+                or s["Spec"].get("Networks")
+                or []
+            )
+        ]
 
     async def remove(self, ref: str) -> None:
         net = await self._find(ref)
@@ -156,14 +179,7 @@ class SwarmNetworks:
             await self.local.remove(ref)
             return
         if net["Ingress"] is False:
-            users = [
-                s["Spec"]["Name"]
-                for s in await store.list("service")
-                if any(
-                    (a or {}).get("Target") in (net["Id"], net["Name"])
-                    for a in (s["Spec"].get("TaskTemplate") or {}).get("Networks") or []
-                )
-            ]
+            users = await self._users(store, net)
             if users:
                 raise rpc_error(
                     InvalidParameter,
@@ -171,9 +187,23 @@ class SwarmNetworks:
                     "FailedPrecondition",
                 )
         await store.remove("network", net["Id"], net["Name"])
+        self._log("remove", net)
 
     async def prune(self, filters: FilterArgs) -> dict[str, Any]:
-        return await self.local.prune(filters)
+        """Local networks, then the overlay ones no service uses (never ingress)."""
+        out = await self.local.prune(filters)
+        store = self._store()
+        if store is None:
+            return out
+        deleted = list(out.get("NetworksDeleted") or [])
+        for net in await self._all():
+            if net["Ingress"] or not filters.match_kv_list("label", net["Labels"]):
+                continue
+            if not await self._users(store, net):
+                await store.remove("network", net["Id"], net["Name"])
+                self._log("remove", net)
+                deleted.append(net["Name"])
+        return dict(out, NetworksDeleted=deleted)
 
     async def connect(self, ref: str, body: dict[str, Any]) -> None:
         net = await self._find(ref)

@@ -382,6 +382,8 @@ def test_overlay_networks_and_stack(node: BerthdProcess) -> None:
     assert "Removing network st_default" in r.stdout, r
     names = [n["Name"] for n in client.api.networks(filters={"driver": "overlay"})]
     assert names == ["ingress"]
+    assert cli(node, "network", "create", "-d", "overlay", "unused").returncode == 0
+    assert client.api.prune_networks()["NetworksDeleted"] == ["unused"]
 
 
 def test_swarm_events(node: BerthdProcess) -> None:
@@ -407,6 +409,8 @@ def test_swarm_events(node: BerthdProcess) -> None:
         "secret create pw",
         "secret remove pw",
         "config create conf",
+        "network create ov1",
+        "network remove unused",
     ):
         assert line in seen, (line, seen)
     r = cli(
