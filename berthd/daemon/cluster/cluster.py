@@ -39,6 +39,8 @@ __all__ = ["Cluster"]
 
 log = logging.getLogger("berthd.cluster")
 
+_REJOIN_WAIT = 20.0  # dockerd's swarmConnectTimeout
+
 SWARM_EXISTS = (
     'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm '
     "and join another one."
@@ -88,6 +90,7 @@ class Cluster:
         self._etcd: EtcdProcess | None = None
         self._manager: SwarmManager | None = None
         self._agent: TaskAgent | None = None
+        self._rejoin: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         # set by the daemon once its container service exists: tasks run as containers
         self.runtime: TaskRuntime | None = None
@@ -102,12 +105,16 @@ class Cluster:
 
     # -- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
-        """Rejoin the swarm recorded in ``swarm/state.json``, if any."""
+        """Rejoin the swarm recorded in ``swarm/state.json``, if any, in the background:
+        etcd takes an election timeout (1 s) to lead again, and the API need not wait.
+        Swarm calls wait for it (``_ready``); /info shows ``pending`` meanwhile."""
         try:
             raw = await asyncio.to_thread(self.state_file.read_text)
         except FileNotFoundError:
             return
-        state = json.loads(raw)
+        self._rejoin = asyncio.create_task(self._rejoin_swarm(json.loads(raw)))
+
+    async def _rejoin_swarm(self, state: dict[str, Any]) -> None:
         node = LocalNode(
             state["NodeID"], state["AdvertiseAddr"], state["ListenAddr"], state["DataPathAddr"]
         )
@@ -117,11 +124,26 @@ class Cluster:
             await etcd.start()
             manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
             await manager.load()
+        except asyncio.CancelledError:
+            await etcd.stop()
+            raise
         except Exception:
             log.exception("cannot bring back the swarm of %s", self.root)
             await etcd.stop()
             return
         self._activate(etcd, manager)
+
+    async def _ready(self) -> None:
+        """Wait (bounded, as dockerd's swarmConnectTimeout) for a rejoin under way."""
+        task = self._rejoin
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), _REJOIN_WAIT)
+        except TimeoutError:
+            raise Unavailable(
+                "the swarm of this node is still starting; try again in a moment"
+            ) from None
 
     def _activate(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         self._etcd, self._manager = etcd, manager
@@ -136,6 +158,10 @@ class Cluster:
             self._agent.poke()
 
     async def shutdown(self) -> None:
+        if self._rejoin is not None and not self._rejoin.done():
+            self._rejoin.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rejoin
         if self._agent is not None:
             await self._agent.stop()
             self._agent = None
@@ -148,22 +174,32 @@ class Cluster:
         """The swarm's objects while this node manages one (overlay networks use it)."""
         return self._manager.store if self._manager is not None else None
 
-    def _active(self) -> SwarmManager:
+    async def _active(self) -> SwarmManager:
+        await self._ready()
         if self._manager is None:
             raise Unavailable(NOT_A_MANAGER)
         return self._manager
 
     # -- SwarmState -----------------------------------------------------------------
+    def _pending(self) -> bool:
+        return self._rejoin is not None and not self._rejoin.done()
+
     def status(self) -> str:
-        return "active/manager" if self._manager is not None else "inactive"
+        if self._manager is not None:
+            return "active/manager"
+        return "pending" if self._pending() else "inactive"
 
     def info(self) -> dict[str, Any]:
         if self._manager is None:
-            return self._inactive.info()
+            out = self._inactive.info()
+            if self._pending():
+                out["LocalNodeState"] = "pending"
+            return out
         return self._manager.info()
 
     # -- /swarm -----------------------------------------------------------------------
     async def init(self, req: dict[str, Any]) -> str:
+        await self._ready()
         async with self._lock:
             if self._manager is not None:
                 raise Unavailable(SWARM_EXISTS)
@@ -211,6 +247,7 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     async def join(self, req: dict[str, Any]) -> None:
+        await self._ready()
         if self._manager is not None:
             raise Unavailable(SWARM_EXISTS)
         validate_join_request(req)
@@ -220,6 +257,7 @@ class Cluster:
         )
 
     async def leave(self, force: bool) -> None:
+        await self._ready()
         async with self._lock:
             manager = self._manager
             if manager is None:
@@ -249,32 +287,32 @@ class Cluster:
                     await self.runtime.remove(cid)
 
     async def inspect(self) -> dict[str, Any]:
-        return await self._active().inspect()
+        return await (await self._active()).inspect()
 
     async def update(self, version: int, spec: dict[str, Any], rotate: Mapping[str, bool]) -> None:
-        await self._active().update(version, spec, rotate)
+        await (await self._active()).update(version, spec, rotate)
 
     async def unlock(self, req: dict[str, Any]) -> None:
-        await self._active().unlock(req)
+        await (await self._active()).unlock(req)
 
     async def unlock_key(self) -> str:
-        return await self._active().unlock_key()
+        return await (await self._active()).unlock_key()
 
     # -- objects ----------------------------------------------------------------------
     async def list_objects(
         self, kind: str, filters: FilterArgs, status: bool = False
     ) -> list[dict[str, Any]]:
-        return await self._active().objects.list_of(kind, filters)
+        return await (await self._active()).objects.list_of(kind, filters)
 
     async def get_object(
         self, kind: str, ref: str, insert_defaults: bool = False
     ) -> dict[str, Any]:
-        return await self._active().objects.get(kind, ref, insert_defaults)
+        return await (await self._active()).objects.get(kind, ref, insert_defaults)
 
     async def create_object(
         self, kind: str, spec: dict[str, Any], registry_auth: str = ""
     ) -> dict[str, Any]:
-        out = await self._active().objects.create(kind, spec)
+        out = await (await self._active()).objects.create(kind, spec)
         self._poke()
         return out
 
@@ -286,7 +324,7 @@ class Cluster:
         spec: dict[str, Any],
         options: Mapping[str, str],
     ) -> dict[str, Any] | None:
-        manager = self._active()
+        manager = await self._active()
         out = await manager.objects.update(kind, ref, version, spec, options)
         if kind == "node":
             await manager.refresh()
@@ -294,7 +332,7 @@ class Cluster:
         return out
 
     async def remove_object(self, kind: str, ref: str, force: bool = False) -> None:
-        manager = self._active()
+        manager = await self._active()
         await manager.objects.remove(kind, ref, force)
         if kind == "node":
             await manager.refresh()
@@ -303,7 +341,7 @@ class Cluster:
     async def logs(
         self, kind: str, ref: str, options: Mapping[str, Any]
     ) -> tuple[bool, AsyncIterator[bytes]]:
-        manager = self._active()
+        manager = await self._active()
         obj = await manager.objects.find(kind, ref)
         opts = logs_options(options)
         tasks = (
