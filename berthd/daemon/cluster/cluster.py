@@ -32,7 +32,7 @@ from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.objects import EventLog
 from berthd.daemon.cluster.store import ObjectStore
-from berthd.errdefs import BerthdError, NotImplemented_, Unavailable
+from berthd.errdefs import BerthdError, NotImplemented_, System, Unavailable
 from berthd.lib.filters import FilterArgs
 
 __all__ = ["Cluster"]
@@ -216,7 +216,10 @@ class Cluster:
             await asyncio.to_thread(self._clear)
             etcd = EtcdProcess(settings)
             try:
-                await etcd.start()
+                try:
+                    await etcd.start()
+                except (OSError, RuntimeError) as e:  # no etcd binary, etcd failing
+                    raise System(f"swarm component could not be started: {e}") from e
                 manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
                 await manager.bootstrap(req, self._describe())
                 state = {
