@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from berthd.api.middleware import APIOptions, cors_headers, make_header_hook, make_middlewares
+from berthd.api.routers.build import BuildBackend, BuildRouter
 from berthd.api.routers.container import ContainersBackend, ContainersRouter
 from berthd.api.routers.container_fs import ContainerFSBackend, ContainerFSRouter
+from berthd.api.routers.distribution import DistributionBackend, DistributionRouter
 from berthd.api.routers.image import ImageRouter, ImagesBackend
 from berthd.api.routers.network import NetworkBackend, NetworkRouter
 from berthd.api.routers.registry import RegistryBackend, RegistryRouter
@@ -35,6 +37,8 @@ class Backends:
     volumes: VolumeBackend | None = None
     networks: NetworkBackend | None = None
     container_fs: ContainerFSBackend | None = None
+    build: BuildBackend | None = None
+    distribution: DistributionBackend | None = None
     registry: RegistryBackend | None = None
     swarm: SwarmBackend | None = None
 
@@ -55,6 +59,10 @@ def build_app(backends: Backends, opts: APIOptions) -> web.Application:
         register(app, RegistryRouter(backends.registry).routes())
     if backends.images is not None:
         register(app, ImageRouter(backends.images).routes())
+    if backends.build is not None:
+        register(app, BuildRouter(backends.build).routes())
+    if backends.distribution is not None:
+        register(app, DistributionRouter(backends.distribution).routes())
     if backends.volumes is not None:
         register(app, VolumeRouter(backends.volumes).routes())
     if backends.networks is not None:

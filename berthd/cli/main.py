@@ -132,6 +132,8 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 volumes=daemon.volumes,
                 networks=daemon.network_api,
                 container_fs=daemon.container_fs,
+                build=daemon.build,
+                distribution=daemon.images,
                 registry=daemon.registry,
                 swarm=daemon.cluster,
             ),

@@ -1,8 +1,10 @@
 """NewDaemon: build every store in dependency order and own their cleanup.
 
 The composition root of berthd. Each service receives only what it needs;
-nothing looks anything up globally. ``Daemon.shutdown`` undoes what
-``Daemon.create`` did, in reverse order.
+nothing looks anything up globally. ``Daemon.create`` registers the undoing of
+each step on an ``AsyncExitStack`` as soon as the step is done: a failure midway
+unwinds what was started, and ``Daemon.shutdown`` is that stack closing (the
+reverse order of start-up).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import orjson
 from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
+from berthd.daemon.build.service import BuildService
 from berthd.daemon.cluster import Cluster
 from berthd.daemon.cluster.containers import ContainerTaskRuntime
-from berthd.daemon.cluster.networks import SwarmNetworks
-from berthd.daemon.components import probe_components
+from berthd.daemon.components import Component, probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
 from berthd.daemon.containers.logrotate import LogRotator
@@ -34,6 +36,7 @@ from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
 from berthd.daemon.networks import BridgeSettings, NetworksService
 from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
+from berthd.daemon.swarm_networks import SwarmNetworks
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
@@ -87,10 +90,12 @@ class Daemon:
         self.network_api: SwarmNetworks  # local networks + the swarm's overlay ones
         self.containers: ContainerService
         self.container_fs: ContainerFSService
+        self.build: BuildService
         self.health: HealthMonitor
         self.log_rotator: LogRotator
         self.system: SystemService
         self.registry: RegistryService
+        self._resources = contextlib.AsyncExitStack()
 
     @property
     def config(self) -> DaemonConfig:
@@ -105,19 +110,33 @@ class Daemon:
             probe_components(),
         )
         daemon = cls(config, daemon_id, host)
+        async with daemon._resources as stack:
+            await daemon._start(stack, components)
+            daemon._resources = stack.pop_all()
+        log.info("Daemon has completed initialization")
+        return daemon
+
+    async def _start(self, stack: contextlib.AsyncExitStack, components: list[Component]) -> None:
+        """Build the services in dependency order; each pushes its own undoing."""
+        daemon, config = self, self.config
         daemon.registry = await asyncio.to_thread(RegistryService, registry_options(config))
+        stack.push_async_callback(daemon.registry.close)
 
         def open_stores() -> tuple[LayerStore, ImageService]:
             layers = LayerStore(
                 config.data_root, new_driver(config.data_root, config.storage_driver)
             )
-            return layers, ImageService(config.data_root, layers, daemon.events)
+            return layers, ImageService(
+                config.data_root, layers, daemon.events, config=lambda: daemon.config
+            )
 
         (daemon.layers, daemon.images), daemon.runtimes, daemon.volumes = await asyncio.gather(
             asyncio.to_thread(open_stores),
             probe_runtimes(config),
             VolumesService.open(config.data_root, daemon.events),
         )
+        stack.push_async_callback(daemon._release_layers)
+        stack.push_async_callback(daemon.volumes.shutdown)
         supervisor = Supervisor(
             Path(config.exec_root),
             daemon.runtimes.runtimes,
@@ -136,6 +155,7 @@ class Daemon:
             volumes=daemon.volumes,
         )
         daemon.images.containers_using = daemon.containers.image_users
+        daemon.images.registry = daemon.registry
         daemon.container_fs = ContainerFSService(daemon.containers, daemon.images)
         daemon.health = daemon.new_health_monitor()
         daemon.containers.hooks.append(daemon.health)
@@ -155,16 +175,25 @@ class Daemon:
             daemon.events,
             ip_forward=config.ip_forward,
         )
+        stack.push_async_callback(daemon.networks.shutdown)
         daemon.networks.containers = daemon.containers
         daemon.networks.checkpoint = daemon.containers.store.checkpoint
         daemon.containers.network = daemon.networks
+        # from here containers run: stop them (and their supervisor) first, after the
+        # hooks' tasks that probe and rotate them
+        stack.push_async_callback(daemon._stop_containers)
+        stack.push_async_callback(daemon.log_rotator.close)
+        stack.push_async_callback(daemon.health.close)
         await daemon.containers.load(config.live_restore)
         await daemon.networks.reconcile({c.id for c in daemon.containers.store if c.state.running})
         await daemon.containers.restart_by_policy(config.live_restore)
+        daemon.build = BuildService(daemon.containers, daemon.images, config.data_root)
+        await daemon.build.startup()
+        stack.push_async_callback(daemon.build.shutdown)
         daemon.system = SystemService(
             config=lambda: daemon.config,
-            daemon_id=daemon_id,
-            host=host,
+            daemon_id=daemon.id,
+            host=daemon.host,
             events=daemon.events,
             components=components,
             storage=daemon.storage_status,
@@ -184,8 +213,9 @@ class Daemon:
             daemon.networks, daemon.cluster.swarm_store, daemon.events.log
         )
         await daemon.cluster.start()
-        log.info("Daemon has completed initialization")
-        return daemon
+        # before the containers stop: the swarm agent must not replace their tasks
+        stack.push_async_callback(daemon.cluster.shutdown)
+        stack.callback(daemon.events.close)  # first at shutdown: subscribers are let go
 
     def node_description(self) -> dict[str, Any]:
         """A swarm node's ``Description``: this host and engine, as dockerd reports them."""
@@ -283,18 +313,19 @@ class Daemon:
             "max-download-attempts": str(cfg.max_download_attempts),
         }
 
-    async def shutdown(self) -> None:
-        """Stop the daemon's services; containers get the shutdown policy."""
-        self.events.close()
+    async def _stop_containers(self) -> None:
+        """The shutdown policy (live-restore, shutdown-timeout) as configured now."""
         cfg = self.config
-        await self.health.close()
-        await self.log_rotator.close()
         await self.containers.shutdown(cfg.live_restore, cfg.shutdown_timeout)
-        await self.volumes.shutdown()
-        await self.networks.shutdown()
-        await self.registry.close()
-        await self.cluster.shutdown()
+
+    async def _release_layers(self) -> None:
+        cfg = self.config
         if not cfg.live_restore:
             await asyncio.to_thread(self.layers.cleanup)
             await asyncio.to_thread(_remove_empty_cgroups, cfg.cgroup_parent)
+
+    async def shutdown(self) -> None:
+        """Stop the daemon's services, in the reverse order of start-up; containers
+        get the shutdown policy."""
+        await self._resources.aclose()
         log.info("Daemon shutdown complete")

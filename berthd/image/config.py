@@ -108,7 +108,7 @@ class ImageConfig:
         """
         try:
             doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as err:
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:  # deep nesting: a 400
             raise errdefs.InvalidParameter(f"invalid image JSON: {err}") from None
         if not isinstance(doc, dict):
             raise errdefs.InvalidParameter("invalid image JSON: not an object")

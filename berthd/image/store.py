@@ -224,6 +224,16 @@ class ImageStore:
             meta = self._images.get(image_id)
             return sorted(meta.children) if meta else []
 
+    # --- builtLocally (the classic build cache only trusts these) -----------------------
+    def set_built_locally(self, image_id: str) -> None:
+        self._fs.set_metadata(image_id, "builtLocally", b"1")
+
+    def is_built_locally(self, image_id: str) -> bool:
+        try:
+            return self._fs.get_metadata(image_id, "builtLocally") == b"1"
+        except errdefs.BerthdError:
+            return False
+
     # --- lastUpdated ---------------------------------------------------------------
     def set_last_updated(self, image_id: str, when: datetime | None = None) -> None:
         """Record when the image was last pulled/loaded/tagged (``LastTagTime``)."""

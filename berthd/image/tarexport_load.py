@@ -278,7 +278,7 @@ def parse_manifest_json(data: bytes) -> list[ManifestItem]:
     """Validate ``manifest.json`` strictly: it is untrusted input."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:  # deep nesting: a 400
         raise errdefs.InvalidParameter(f"invalid manifest.json: {err}") from None
     if doc is None:
         raise errdefs.InvalidParameter("invalid manifest, manifest cannot be null (but can be [])")
@@ -319,7 +319,7 @@ def _read_json_blob(archive: ArchiveReader, descriptor: Any) -> tuple[bytes, Any
         raise errdefs.InvalidParameter(f"digest mismatch for {path}")
     try:
         return data, json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:  # deep nesting: a 400
         raise errdefs.InvalidParameter(f"invalid JSON in {path}: {err}") from None
 
 
@@ -420,5 +420,5 @@ def _read_json_from(archive: ArchiveReader, path: str) -> tuple[bytes, Any]:
     data = archive.read_small(path)
     try:
         return data, json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:  # deep nesting: a 400
         raise errdefs.InvalidParameter(f"invalid JSON in {path}: {err}") from None

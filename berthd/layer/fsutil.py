@@ -8,11 +8,10 @@ no entry or a complete one; leftover temp directories are removed at startup.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
-import shutil
 
+from berthd.lib import fdtree
 from berthd.lib.atomicfile import fsync_dir
 from berthd.lib.libc import LIBC
 
@@ -49,6 +48,9 @@ def syncfs(path: str) -> None:
 
 
 def rmtree(path: str) -> None:
-    """Remove a tree if it exists, including read-only and immutable-free dirs."""
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(path)
+    """Remove a tree if it exists, including read-only and immutable-free dirs.
+
+    Iterative and by directory fds (:func:`berthd.lib.fdtree.rmtree`): a layer
+    is a tree its container shaped, of any depth and path length.
+    """
+    fdtree.rmtree(path)

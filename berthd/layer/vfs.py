@@ -3,30 +3,30 @@
 For file systems where overlay cannot work (overlay on overlay, some
 network file systems) and for tests. Slow and space-hungry by design, as
 dockerd's: ``<data-root>/vfs/dir/<id>/`` holds the complete tree of layer
-``<id>``, so ``get`` needs no mount at all. Copies use ``cp -a
---reflink=auto`` (keeps owners, modes, xattrs, devices and hardlinks, and
-shares blocks where the file system can).
+``<id>``, so ``get`` needs no mount at all. Copies are
+:func:`berthd.lib.fdtree.copy_tree` (``cp -a --reflink=auto`` by directory fds:
+keeps owners, modes, xattrs, devices and hardlinks, shares blocks where the file
+system can, and copies trees of any depth, which ``cp`` cannot past PATH_MAX).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 
 from berthd import errdefs
 from berthd.lib.archive import (
-    DIE_WITH_PARENT,
     ApplyResult,
     Change,
     ReadStream,
     apply_tar,
     changes_dirs,
-    changes_size,
+    changes_dirs_size,
     export_changes,
     merge_with_deletions,
 )
+from berthd.lib.fdtree import copy_tree
 
 from .fsutil import fsync_dir, rmtree, syncfs
 
@@ -64,14 +64,11 @@ class VfsDriver:
         pdir = self._dir(parent)
         if not os.path.isdir(pdir):
             raise errdefs.NotFound(f"parent layer {parent} does not exist")
-        proc = subprocess.run(
-            [*DIE_WITH_PARENT, "cp", "-a", "--reflink=auto", "--", pdir, stage],
-            capture_output=True,
-            check=False,
-        )
-        if proc.returncode != 0:
+        try:
+            copy_tree(pdir, stage)
+        except OSError as exc:
             rmtree(stage)
-            raise errdefs.System(f"vfs: copy of {parent} failed: {proc.stderr.decode().strip()}")
+            raise errdefs.System(f"vfs: copy of {parent} failed: {exc}") from exc
         return stage
 
     def _publish(self, cache_id: str, stage: str) -> None:
@@ -148,7 +145,7 @@ class VfsDriver:
         return changes_dirs(self._dir(cache_id), self._dir(parent) if parent else None)
 
     def diff_size(self, cache_id: str, parent: str | None) -> int:
-        return changes_size(self._dir(cache_id), self.changes(cache_id, parent))
+        return changes_dirs_size(self._dir(cache_id), self._dir(parent) if parent else None)
 
     def diff(self, cache_id: str, parent: str | None) -> Iterator[bytes]:
         return export_changes(self._dir(cache_id), self.changes(cache_id, parent))

@@ -9,6 +9,7 @@ current form) or the legacy ``{"key": ["value"]}``. This mirrors moby's
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping
 
 import orjson
@@ -114,6 +115,20 @@ class FilterArgs:
         if not values:
             return True
         return any(fnmatch.fnmatchcase(source, v) or v in source for v in values)
+
+    def match_regexp(self, key: str, source: str) -> bool:
+        """moby's ``Args.Match``: the key is absent, or a value equals ``source`` or is
+        a regular expression found in it (invalid expressions match nothing)."""
+        values = self._fields.get(key)
+        if not values or source in values:
+            return True
+        for v in values:
+            try:
+                if re.search(v, source):
+                    return True
+            except re.error:
+                continue
+        return False
 
     def match_kv_list(self, key: str, attributes: Mapping[str, str] | None) -> bool:
         """Every ``k`` or ``k=v`` value must be present in ``attributes``."""

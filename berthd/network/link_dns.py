@@ -155,12 +155,18 @@ class LinkResolver(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
 
+    async def wait_stopped(self) -> None:
+        """Wait for the relays ``stop`` cancelled to end."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
 
 class LinkResolvers:
     """The running containers' link resolvers, by container ID."""
 
     def __init__(self) -> None:
         self._by_container: dict[str, LinkResolver] = {}
+        self._stopping: set[LinkResolver] = set()  # relays cancelled, not yet ended
 
     async def start(self, cid: str, gateway: str, names: Mapping[str, str], port: int = 0) -> int:
         self.stop(cid)
@@ -173,7 +179,12 @@ class LinkResolvers:
         r = self._by_container.pop(cid, None)
         if r is not None:
             r.stop()
+            self._stopping.add(r)
 
-    def stop_all(self) -> None:
+    async def stop_all(self) -> None:
+        """Stop every resolver and await the relay tasks of all that were stopped."""
         for cid in list(self._by_container):
             self.stop(cid)
+        stopping, self._stopping = self._stopping, set()
+        for r in stopping:
+            await r.wait_stopped()

@@ -198,14 +198,15 @@ class _UDPProxy(asyncio.DatagramProtocol):
             flow.transport.close()
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-        for task in list(self._tasks):
+        owned = [*self._tasks, *([self._reaper] if self._reaper is not None else [])]
+        for task in owned:
             task.cancel()
         for client in list(self._flows):
             self._drop(client)
         if self.transport is not None:
             self.transport.close()
+        if owned:
+            await asyncio.wait(owned)
 
 
 class UserlandProxies:

@@ -10,8 +10,9 @@ walk with a 401; any other failure tries the next endpoint and the last one is r
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from berthd import errdefs
@@ -21,9 +22,27 @@ from berthd.registry.endpoints import Endpoint
 from berthd.registry.errors import RegistryError, TransportError
 
 if TYPE_CHECKING:
-    from berthd.registry.service import RegistryService
+    from berthd.registry.repository import Repository
 
-__all__ = ["login"]
+__all__ = ["LoginService", "login"]
+
+
+class LoginService(Protocol):
+    """What a login uses of the ``RegistryService`` (which calls it)."""
+
+    def lookup_push_endpoints(self, domain: str) -> list[Endpoint]: ...
+    async def open_repository(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        cfg: AuthConfig,
+        actions: Sequence[str],
+        *,
+        headers: Mapping[str, str] | None = None,
+        mount_from: Sequence[str] = (),
+        offline_access: bool = False,
+    ) -> Repository: ...
+
 
 log = logging.getLogger("berthd.registry")
 
@@ -42,7 +61,7 @@ def server_host(address: str) -> str:
 
 
 async def _login_v2(
-    svc: RegistryService, cfg: AuthConfig, endpoint: Endpoint, user_agent: str
+    svc: LoginService, cfg: AuthConfig, endpoint: Endpoint, user_agent: str
 ) -> tuple[str, str]:
     headers = {"User-Agent": user_agent} if user_agent else {}
     repo = await svc.open_repository(endpoint, "", cfg, (), headers=headers, offline_access=True)
@@ -72,7 +91,7 @@ async def _login_v2(
     raise errdefs.System(f"login attempt to {url} failed with status: {status} {reason}")
 
 
-async def login(svc: RegistryService, cfg: AuthConfig, user_agent: str) -> tuple[str, str]:
+async def login(svc: LoginService, cfg: AuthConfig, user_agent: str) -> tuple[str, str]:
     endpoints = svc.lookup_push_endpoints(server_host(cfg.serveraddress))
     err: errdefs.BerthdError = errdefs.System("no endpoints found")
     for endpoint in endpoints:

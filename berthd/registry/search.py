@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 from urllib.parse import quote
 
 import orjson
@@ -27,9 +27,26 @@ if TYPE_CHECKING:
 
     from yarl import URL
 
-    from berthd.registry.service import RegistryService
+    from berthd.registry.config import ServiceConfig
+    from berthd.registry.transport import HTTPClient
 
-__all__ = ["ACCEPTED_FILTERS", "SearchResult", "check_limit", "search", "split_search_term"]
+__all__ = [
+    "ACCEPTED_FILTERS",
+    "SearchResult",
+    "SearchService",
+    "check_limit",
+    "search",
+    "split_search_term",
+]
+
+
+class SearchService(Protocol):
+    """What a search uses of the ``RegistryService`` (which calls it)."""
+
+    def service_config(self) -> ServiceConfig: ...
+    def client(self) -> HTTPClient: ...
+    def may_send_credentials(self, url: URL) -> bool: ...
+
 
 log = logging.getLogger("berthd.registry")
 
@@ -104,7 +121,7 @@ def _row(item: object) -> SearchResult | None:
 class _Index:
     """A v1 index endpoint: ``https://<name>`` (or ``http://`` after a failed https ping)."""
 
-    def __init__(self, svc: RegistryService, index: IndexInfo) -> None:
+    def __init__(self, svc: SearchService, index: IndexInfo) -> None:
         from yarl import URL
 
         self.svc = svc
@@ -157,7 +174,7 @@ class _Index:
 
 
 async def search(
-    svc: RegistryService,
+    svc: SearchService,
     term: str,
     limit: int,
     cfg: AuthConfig,
@@ -192,7 +209,7 @@ async def search(
 
 
 async def _search_index(
-    svc: RegistryService,
+    svc: SearchService,
     index: IndexInfo,
     remote: str,
     limit: int,

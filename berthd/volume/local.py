@@ -20,6 +20,7 @@ import orjson
 
 from berthd.errdefs import NotFound, System
 from berthd.lib.atomicfile import write_atomic
+from berthd.lib.fdtree import rmtree
 from berthd.volume.model import DEFAULT_DRIVER, LOCAL_SCOPE, DriverVolume
 from berthd.volume.mountopts import MountOptions, validate_opts
 from berthd.volume.mountopts import is_mounted as _is_mounted
@@ -152,9 +153,7 @@ class LocalDriver:
                 )
             for path in (real, v.root_path):
                 try:
-                    shutil.rmtree(path)
-                except FileNotFoundError:
-                    pass
+                    rmtree(path)  # iterative: a container may have made the tree any depth
                 except OSError as e:
                     raise System(f"error removing volume path '{path}': {e}") from e
             with self._lock:

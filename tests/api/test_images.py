@@ -55,8 +55,18 @@ class FakeImages:
         self.calls.append(("import", args[:1] + args[2:]))
         return self._chunks(b'{"status":"sha256:abc"}\n')
 
-    def pull_image(self, image: str, tag: str) -> AsyncIterator[bytes]:
-        self.calls.append(("pull", (image, tag)))
+    def pull_image(
+        self, image: str, tag: str, platform: str, auth: str | None, meta: Any
+    ) -> AsyncIterator[bytes]:
+        meta = {k: v for k, v in meta.items() if k != "User-Agent"}
+        self.calls.append(("pull", (image, tag, platform, auth, meta)))
+        return self._chunks()
+
+    def push_image(
+        self, name: str, tag: str, auth: str | None, body: bytes, meta: Any
+    ) -> AsyncIterator[bytes]:
+        meta = {k: v for k, v in meta.items() if k != "User-Agent"}
+        self.calls.append(("push", (name, tag, auth, body, meta)))
         return self._chunks()
 
     async def list_images(self, filters: FilterArgs, all_images: bool, shared: bool) -> Any:
@@ -131,14 +141,23 @@ async def test_fixed_routes(fake_client: tuple[Client, FakeImages]) -> None:
         data=b"tar",
     )
     assert (await r.json()) == {"status": "sha256:abc"}
-    await c.post("/images/create?fromImage=alpine&tag=3")
+    await c.post(
+        "/images/create?fromImage=alpine&tag=3&platform=linux/arm64",
+        headers={"X-Registry-Auth": "e30=", "X-Meta-Trace": "1"},
+    )
+    await c.post("/v1.31/images/create?fromImage=alpine&platform=linux/arm64")
+    await c.post("/images/a/b:5000/c/push?tag=v1", data=b"{}")
+    await c.post("/images/r/push", headers={"X-Registry-Auth": "x"})
     await c.get('/images/json?all=1&shared-size=1&filters={"reference":["bu*"]}')
     await c.post('/images/prune?filters={"dangling":["false"]}')
     assert fake.calls == [
         ("load", (False,)),
         ("check_save", (["a", "b/c"],)),
         ("import", ("-", "r", "t", "m", ["CMD x", "ENV A=1"])),
-        ("pull", ("alpine", "3")),
+        ("pull", ("alpine", "3", "linux/arm64", "e30=", {"X-Meta-Trace": "1"})),
+        ("pull", ("alpine", "", "", None, {})),
+        ("push", ("a/b:5000/c", "v1", None, b"{}", {})),
+        ("push", ("r", "", "x", b"", {})),
         ("list", (["bu*"], True, True)),
         ("prune", (["false"],)),
     ]
@@ -218,10 +237,28 @@ async def test_bad_references(real: Client) -> None:
     assert (await r.json())["message"] == "invalid filter 'dangling=[maybe]'"
 
 
-async def test_pull_is_refused_without_network(real: Client) -> None:
+async def test_pull_and_push_requests_are_checked_before_any_output(real: Client) -> None:
+    r = await real.post("/images/create?fromImage=alpine&tag=3.19&platform=linux/a/b/c")
+    assert r.status == 400
+    assert (await r.json())["message"] == (
+        '"linux/a/b/c": cannot parse platform specifier: invalid argument'
+    )
+    r = await real.post("/images/create?fromImage=scratch")
+    assert r.status == 403
+    assert (await r.json())["message"] == "'scratch' is a reserved name"
+    r = await real.post("/images/create?fromImage=Alpine")
+    assert r.status == 400
+    r = await real.post("/images/create?fromImage=alpine&tag=bad%25tag")
+    assert (await r.json())["message"] == "invalid tag format"
+    r = await real.post("/images/alpine/push?tag=v1", data=b"")
+    assert r.status == 400
+    assert (await r.json())["message"] == (
+        "bad parameters and missing X-Registry-Auth: invalid X-Registry-Auth header: EOF"
+    )
+    # no registry service in this test app: a clear refusal, nothing sent anywhere
     r = await real.post("/images/create?fromImage=alpine&tag=3.19")
     assert r.status == 501
-    assert "pulling alpine:3.19 is not supported yet" in (await r.json())["message"]
+    assert (await r.json())["message"] == "no registry client configured"
 
 
 async def test_rmi_rules(real: Client, service: ImageService) -> None:

@@ -25,6 +25,16 @@ from tests.integration.host_state import cgroup_dirs, rmdir_tree
 BERTHD = [sys.executable, "-m", "berthd"]
 
 
+NO_NETWORK_PROXY = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost,::1",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "no_proxy": "127.0.0.1,localhost,::1",
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,6 +170,9 @@ class BerthdProcess(DaemonProcess):
 
     def start(self, wait: bool = True, **popen: Any) -> BerthdProcess:
         env = dict(os.environ)
+        # pulls of images that are not here (docker.io) must not leave the machine: any
+        # registry that is not on loopback is reached through a proxy that is not there
+        env.update(NO_NETWORK_PROXY)
         env.update(self.env or {})
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log_offset = self.log.tell()

@@ -324,18 +324,20 @@ class ContainersRouter:
 
     async def post_exec_start(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request, required=False, schema=schemas.EXEC_START) or {}
+        if older(api_version(request), "1.42") and isinstance(body, dict):
+            body.pop("ConsoleSize", None)
         rec = self.b.exec_prepare(request.match_info["id"], body)
         if isinstance(body, dict) and body.get("Detach"):
             await self.b.exec_start(rec, None)
             return web.Response(status=200)
-        multiplexed = not rec.tty and not older(api_version(request), "1.42")
+        multiplexed = not rec.raw_stream and not older(api_version(request), "1.42")
         resp, conn = await hijack(request, multiplexed)
         try:
             await self.b.exec_start(rec, conn)
         except BerthdError as e:
             # the connection is raw by now: dockerd writes the error into the stream
             msg = (str(e) + "\r\n").encode()
-            if not rec.tty:
+            if not rec.raw_stream:
                 msg = bytes((1, 0, 0, 0)) + len(msg).to_bytes(4, "big") + msg
             with contextlib.suppress(ConnectionResetError, OSError):
                 await conn.write(msg)

@@ -1,4 +1,4 @@
-"""Image routes: load, save, import (create), list, inspect, history, tag, rmi, prune.
+"""Image routes: load, save, import and pull (create), push, list, inspect, history, tag, rmi, prune.
 
 ``handler → one backend call → response``. Streaming verbs return async byte iterators;
 the handler pulls the first chunk *before* sending headers, so a failure that happens
@@ -13,8 +13,9 @@ greedily and are registered after the fixed paths, like dockerd's ``{name:.*}``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -24,8 +25,9 @@ from berthd.api.httputil import api_version, json_response, query_bool, version_
 from berthd.api.routes import Route
 from berthd.errdefs import BerthdError
 from berthd.lib.filters import FilterArgs
+from berthd.registry.useragent import user_agent
 
-__all__ = ["ByteSource", "ImageRouter", "ImagesBackend"]
+__all__ = ["AUTH_HEADER", "ByteSource", "ImageRouter", "ImagesBackend", "meta_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,23 @@ class ImagesBackend(Protocol):
         self, src: str, body: ByteSource, repo: str, tag: str, message: str, changes: list[str]
     ) -> AsyncIterator[bytes]: ...
 
-    def pull_image(self, image: str, tag: str) -> AsyncIterator[bytes]: ...
+    def pull_image(
+        self,
+        image: str,
+        tag: str,
+        platform: str,
+        auth_header: str | None,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]: ...
+
+    def push_image(
+        self,
+        name: str,
+        tag: str,
+        auth_header: str | None,
+        auth_body: bytes,
+        meta_headers: Mapping[str, str],
+    ) -> AsyncIterator[bytes]: ...
 
     async def list_images(
         self, filters: FilterArgs, all_images: bool, shared_size: bool
@@ -65,6 +83,17 @@ class ImagesBackend(Protocol):
     async def prune_images(self, filters: FilterArgs) -> dict[str, Any]: ...
 
 
+AUTH_HEADER = "X-Registry-Auth"
+
+
+def meta_headers(request: web.Request) -> dict[str, str]:
+    """``X-Meta-*`` request headers, forwarded to the registry as dockerd does, plus the
+    daemon's User-Agent naming the client's (``UpstreamClient(…)``)."""
+    headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-meta-")}
+    headers["User-Agent"] = user_agent(request.headers.get("User-Agent", ""))
+    return headers
+
+
 def _error_line(message: str) -> bytes:
     """streamformatter.FormatError."""
     return orjson.dumps({"errorDetail": {"message": message}, "error": message}) + b"\n"
@@ -76,6 +105,33 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
         await aclose()
 
 
+_WATCH = 1.0  # seconds between checks that a silent stream's client is still there
+
+
+async def _next(request: web.Request, chunks: AsyncIterator[bytes]) -> bytes | None:
+    """The next chunk (None at the end); ConnectionResetError once the client is gone.
+
+    A pull waiting for a download slot writes nothing for a while: dockerd cancels it as
+    soon as its client hangs up, so the connection is watched while the stream is silent.
+    """
+    nxt = asyncio.ensure_future(chunks.__anext__())
+    try:
+        while True:
+            done, _ = await asyncio.wait({nxt}, timeout=_WATCH)
+            if done:
+                try:
+                    return nxt.result()
+                except StopAsyncIteration:
+                    return None
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("the client went away")
+    finally:
+        if not nxt.done():
+            nxt.cancel()
+            await asyncio.gather(nxt, return_exceptions=True)
+
+
 async def _stream(
     request: web.Request, chunks: AsyncIterator[bytes], content_type: str, json_errors: bool
 ) -> web.StreamResponse:
@@ -83,9 +139,9 @@ async def _stream(
     resp = web.StreamResponse(headers={"Content-Type": content_type})
     try:
         try:
-            first: bytes | None = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = None
+            first = await _next(request, chunks)
+        except (ConnectionResetError, ConnectionError):
+            raise
         except Exception as err:
             if not json_errors:
                 raise
@@ -96,7 +152,7 @@ async def _stream(
         if first is not None:
             await resp.write(first)
         try:
-            async for chunk in chunks:
+            while (chunk := await _next(request, chunks)) is not None:
                 await resp.write(chunk)
         except (ConnectionResetError, ConnectionError):
             raise
@@ -132,6 +188,7 @@ class ImageRouter:
             Route("GET", name + "/json", self.get_inspect),
             Route("GET", name + "/history", self.get_history),
             Route("POST", name + "/tag", self.post_tag),
+            Route("POST", name + "/push", self.post_push),
             Route("DELETE", name, self.delete_image),
         ]
 
@@ -155,7 +212,16 @@ class ImageRouter:
         q = request.query
         image = q.get("fromImage", "")
         if image:
-            chunks = self.backend.pull_image(image, q.get("tag", ""))
+            platform = (
+                q.get("platform", "") if not version_less(api_version(request), "1.32") else ""
+            )
+            chunks = self.backend.pull_image(
+                image,
+                q.get("tag", ""),
+                platform,
+                request.headers.get(AUTH_HEADER),
+                meta_headers(request),
+            )
         else:
             chunks = self.backend.import_image(
                 q.get("fromSrc", ""),
@@ -165,6 +231,18 @@ class ImageRouter:
                 q.get("message", ""),
                 q.getall("changes", []),
             )
+        return await _stream(request, chunks, "application/json", json_errors=False)
+
+    async def post_push(self, request: web.Request) -> web.StreamResponse:
+        header = request.headers.get(AUTH_HEADER)
+        body = b"" if header else await request.read()
+        chunks = self.backend.push_image(
+            request.match_info["name"],
+            request.query.get("tag", ""),
+            header,
+            body,
+            meta_headers(request),
+        )
         return await _stream(request, chunks, "application/json", json_errors=False)
 
     async def get_list(self, request: web.Request) -> web.StreamResponse:

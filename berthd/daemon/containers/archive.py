@@ -19,6 +19,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import berthd
 from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers import cpchild
@@ -28,6 +29,8 @@ from berthd.oci.mounts import parse_bind, parse_mount_spec
 __all__ = ["ArchiveOps", "container_mounts"]
 
 _CHILD = cpchild.__file__
+# Where the child finds berthd's stdlib-only helpers (it runs with -I -S).
+_PYTHONPATH = os.path.dirname(os.path.dirname(os.path.abspath(berthd.__file__)))
 _CHUNK = 1 << 16
 
 
@@ -89,7 +92,13 @@ class ArchiveOps:
         if c.state.removal_in_progress or c.state.dead:
             raise errdefs.Conflict(f"container {c.id} is being removed or is dead")
         root = await asyncio.to_thread(self.layers.mount, c.id)
-        req = {"op": op, "root": root, "mounts": container_mounts(c), **extra}
+        req = {
+            "op": op,
+            "root": root,
+            "mounts": container_mounts(c),
+            "pythonpath": _PYTHONPATH,
+            **extra,
+        }
         try:
             return await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -210,6 +210,9 @@ class ServiceBase:
     async def _cancel_restart(self, c: Container) -> bool:
         raise NotImplementedError
 
+    def _reset_restart_policy(self, c: Container) -> None:
+        raise NotImplementedError
+
     async def _signal(self, c: Container, signum: int) -> None:
         raise NotImplementedError
 

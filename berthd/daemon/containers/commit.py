@@ -20,6 +20,7 @@ from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container
+from berthd.daemon.containers.seams import ContainerOps, ImageRegistrar
 from berthd.daemon.images.changes import apply_changes
 from berthd.image.gojson import marshal
 from berthd.image.reference import Reference
@@ -103,13 +104,21 @@ def new_config(c: Container, req: CommitRequest) -> dict[str, Any]:
 
 def child_image_config(
     parent: dict[str, Any],
-    c: Container,
+    c: Container | None,
     config: dict[str, Any],
     diff_id: str,
     author: str,
     comment: str,
+    container_config: dict[str, Any] | None = None,
 ) -> tuple[bytes, bool]:
-    """``image.NewChildImage`` as Go marshals it; and whether the layer is kept."""
+    """``image.NewChildImage`` as Go marshals it; and whether the layer is kept.
+
+    ``container_config`` (a build step's probe config) replaces the container's
+    own config as ``container_config`` and as the history line; a COPY step has
+    no container at all (``c`` None: no ``container`` field).
+    """
+    if container_config is None:
+        container_config = c.config if c is not None else {}
     empty = diff_id == EMPTY_DIFF_ID
     rootfs = parent.get("rootfs") or {"type": "layers"}
     diff_ids = list(rootfs.get("diff_ids") or [])
@@ -119,19 +128,18 @@ def child_image_config(
     entry: dict[str, Any] = {"created": created}
     if author:
         entry["author"] = author
-    created_by = " ".join(c.config.get("Cmd") or [])
+    created_by = " ".join(container_config.get("Cmd") or [])
     if created_by:
         entry["created_by"] = created_by
     if comment:
         entry["comment"] = comment
     if empty:
         entry["empty_layer"] = True
-    doc: dict[str, Any] = {
-        "created": created,
-        "container": c.id,
-        "container_config": go_container_config(c.config),
-        "docker_version": VERSION,
-    }
+    doc: dict[str, Any] = {"created": created}
+    if c is not None:
+        doc["container"] = c.id
+    doc["container_config"] = go_container_config(container_config)
+    doc["docker_version"] = VERSION
     if author:
         doc["author"] = author
     doc["config"] = config
@@ -148,12 +156,11 @@ def child_image_config(
     return marshal(doc), not empty
 
 
-async def commit_container(containers: Any, images: Any, req: CommitRequest) -> str:
-    """Pause, diff, register, create, tag, log; return the new image ID.
-
-    ``containers`` is the ContainerService, ``images`` the ImageService.
-    """
-    c: Container = containers.get(req.container)
+async def commit_container(
+    containers: ContainerOps, images: ImageRegistrar, req: CommitRequest
+) -> str:
+    """Pause, diff, register, create, tag, log; return the new image ID."""
+    c = containers.get(req.container)
     if c.state.dead:
         raise errdefs.Conflict(f"You cannot commit container {c.id} which is Dead")
     if c.state.removal_in_progress:
@@ -180,7 +187,9 @@ async def commit_container(containers: Any, images: Any, req: CommitRequest) -> 
     return image_id
 
 
-def _commit_blocking(images: Any, c: Container, config: dict[str, Any], req: CommitRequest) -> str:
+def _commit_blocking(
+    images: ImageRegistrar, c: Container, config: dict[str, Any], req: CommitRequest
+) -> str:
     parent_doc: dict[str, Any] = {}
     if c.image_id:
         parent_doc = json.loads(images.images.get(c.image_id).config.raw)
@@ -189,6 +198,7 @@ def _commit_blocking(images: Any, c: Container, config: dict[str, Any], req: Com
     try:
         raw, _ = child_image_config(parent_doc, c, config, layer.diff_id, req.author, req.comment)
         image_id: str = images.images.create(raw)
+        images.images.set_built_locally(image_id)  # v26 CommitImage: a build-cache candidate
     finally:
         layers.release(layer.chain_id)
     if c.image_id:

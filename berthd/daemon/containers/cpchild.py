@@ -11,7 +11,9 @@ container, and the volumes are seen where the container sees them. The mounts
 die with the child; nothing is ever mounted in the daemon's namespace.
 
 It runs as ``python -I -S cpchild.py <request JSON>`` (a fresh interpreter, not
-a ``fork()`` of the threaded daemon) and imports only the standard library.
+a ``fork()`` of the threaded daemon) and imports only the standard library and
+berthd's stdlib-only :mod:`berthd.lib.fdtar` and :mod:`berthd.lib.fdtree` (from
+the request's ``pythonpath``, before the chroot).
 Protocol on stdout: one JSON line (``{"stat": …}`` or ``{"error": …, "kind": …}``);
 for ``get`` the tar follows; ``put`` reads the tar from stdin after its first
 line and ends with a second JSON line.
@@ -248,26 +250,17 @@ def stat_path(path: str) -> dict[str, Any]:
     }
 
 
-def _tar_filter(rebase_root: bool) -> Any:
-    def fix(ti: tarfile.TarInfo) -> tarfile.TarInfo:
-        ti.mtime = int(ti.mtime)
-        ti.uname = ti.gname = ""
-        if rebase_root:
-            ti.name = "/" + ti.name
-        return ti
-
-    return fix
-
-
 def write_tar(path: str, st: dict[str, Any], out: IO[bytes]) -> None:
-    """Tar ``path``: a directory's tree, or the one entry, named after what was asked."""
+    """Tar ``path``: a directory's tree, or the one entry, named after what was asked.
+
+    The tree is walked iteratively by directory fds (``berthd.lib.fdtar``), so a
+    container's tree of any depth and path length is archived whole.
+    """
+    from berthd.lib.fdtar import add_tree
+
     is_dir = bool(st["mode"] & GO_DIR)
-    name = rebase_name(path)
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        if is_dir:
-            tf.add(path, arcname=name, recursive=True, filter=_tar_filter(name == ""))
-        else:
-            tf.add(path, arcname=name, recursive=False, filter=_tar_filter(False))
+        add_tree(tf, path, rebase_name(path), recursive=is_dir)
 
 
 def _lookup(path: str, key: str, by_name: bool) -> list[str] | None:
@@ -301,32 +294,37 @@ def container_owner(user: str) -> tuple[int, int]:
 
 
 def _members(
-    tf: tarfile.TarFile, owner: tuple[int, int] | None, no_overwrite: bool
+    tf: tarfile.TarFile, owner: tuple[int, int] | None, no_overwrite: bool, top: int
 ) -> Iterator[tarfile.TarInfo]:
-    for member in tf:
-        parts = [p for p in member.name.split("/") if p not in ("", ".")]
-        if ".." in parts:
-            raise _Fail("invalid", f"invalid archive entry {member.name!r}: outside of the target")
-        member.name = "/".join(parts) or "."
-        if owner is not None:
-            member.uid, member.gid = owner
-        if no_overwrite and parts:
-            try:
-                existing = os.lstat(member.name)
-            except OSError:
-                existing = None
-            if existing is not None:
-                if stat.S_ISDIR(existing.st_mode) and not member.isdir():
-                    raise _Fail(
-                        "invalid",
-                        f"cannot overwrite directory {'/' + member.name!r} with non-directory",
-                    )
-                if not stat.S_ISDIR(existing.st_mode) and member.isdir():
-                    raise _Fail(
-                        "invalid",
-                        f"cannot overwrite non-directory {'/' + member.name!r} with directory",
-                    )
-        yield member
+    """The members, each checked, placed for extraction (``berthd.lib.fdtar.place``:
+    long names are written from inside their parent directory)."""
+    from berthd.lib.fdtar import place
+
+    def cleaned() -> Iterator[tarfile.TarInfo]:
+        for member in tf:
+            parts = [p for p in member.name.split("/") if p not in ("", ".")]
+            if ".." in parts:
+                raise _Fail(
+                    "invalid", f"invalid archive entry {member.name!r}: outside of the target"
+                )
+            member.name = "/".join(parts) or "."
+            if owner is not None:
+                member.uid, member.gid = owner
+            yield member
+
+    def conflict(member: tarfile.TarInfo, path: str) -> None:
+        if not no_overwrite or not path:
+            return
+        try:
+            existing = os.lstat(member.name)
+        except OSError:
+            return
+        if stat.S_ISDIR(existing.st_mode) and not member.isdir():
+            raise _Fail("invalid", f"cannot overwrite directory {'/' + path!r} with non-directory")
+        if not stat.S_ISDIR(existing.st_mode) and member.isdir():
+            raise _Fail("invalid", f"cannot overwrite non-directory {'/' + path!r} with directory")
+
+    return place(cleaned(), top, conflict)
 
 
 def _keep(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
@@ -364,18 +362,24 @@ def prepare_put(req: dict[str, Any]) -> str:
 def extract(req: dict[str, Any], target: str, src: IO[bytes]) -> None:
     owner = container_owner(req["user"]) if req.get("copy_uid_gid") and req.get("user") else None
     os.chdir(target)
+    top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with tarfile.open(fileobj=src, mode="r|*") as tf:
             tf.extractall(
                 ".",
-                members=_members(tf, owner, bool(req.get("no_overwrite_dir_non_dir"))),
+                members=_members(tf, owner, bool(req.get("no_overwrite_dir_non_dir")), top),
                 numeric_owner=True,
                 filter=_keep,
             )
     except tarfile.TarError as e:
         raise _Fail("invalid", f"Error processing tar file({e})") from None
     except OSError as e:
-        raise _Fail("system", f"Error processing tar file({e})") from None
+        kind = "invalid" if e.errno == errno.ENAMETOOLONG else "system"
+        raise _Fail(kind, f"Error processing tar file({e})") from None
+    except RecursionError:  # tarfile's makedirs of a path past PATH_MAX
+        raise _Fail("invalid", "Error processing tar file(file name too long)") from None
+    finally:
+        os.close(top)
 
 
 def _line(out: IO[bytes], obj: dict[str, Any]) -> None:
@@ -387,6 +391,9 @@ def main(argv: list[str]) -> int:
     req: dict[str, Any] = json.loads(argv[1])
     out = sys.stdout.buffer
     op = req["op"]
+    if req.get("pythonpath"):  # berthd's own stdlib-only helpers, imported before the chroot
+        sys.path.insert(0, req["pythonpath"])
+        import berthd.lib.fdtar  # noqa: F401
     try:
         enter_container(req["root"], req.get("mounts") or [], create=True)
         if op == "put":

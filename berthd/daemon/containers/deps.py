@@ -28,3 +28,7 @@ class ImageLookup(Protocol):
     def image_in_use(self, image_id: str) -> None:
         """Note that a container was created from ``image_id`` (for rmi checks)."""
         ...
+
+    def image_children(self, image_id: str) -> list[str]:
+        """IDs of the images whose parent is ``image_id`` (``ps --filter ancestor``)."""
+        ...

@@ -8,6 +8,7 @@ no-new-privileges, apparmor) with the exec's argv, env, user, cwd and tty.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import orjson
 
 from berthd import errdefs
 from berthd.container import Container
+from berthd.daemon.containers.streams import detach_key_bytes
 from berthd.oci.caps import all_capabilities
 from berthd.oci.user import spec_user
 from berthd.runtime.exec import ExecSession
@@ -32,13 +34,15 @@ class ExecRecord:
     env: list[str]
     user: str
     working_dir: str
-    tty: bool
+    tty: bool  # the process gets a terminal (create's Tty; the start cannot change it)
     privileged: bool
     attach_stdin: bool
     attach_stdout: bool
     attach_stderr: bool
     detach_keys: str
     console_size: list[int] | None
+    # the start's Tty: the stream is raw (no frames, no stderr) rather than multiplexed
+    raw_stream: bool = False
     running: bool = False
     started: bool = False
     exit_code: int | None = None
@@ -49,7 +53,10 @@ class ExecRecord:
         return {
             "CanRemove": False,
             "ContainerID": self.container.id,
-            "DetachKeys": self.detach_keys,
+            # dockerd keeps the key bytes ([]byte), which Go's JSON writes as base64
+            "DetachKeys": base64.b64encode(detach_key_bytes(self.detach_keys) or b"").decode()
+            if self.detach_keys
+            else "",
             "ExitCode": self.exit_code,
             "ID": self.id,
             "OpenStderr": self.attach_stderr,
@@ -60,7 +67,7 @@ class ExecRecord:
                 "entrypoint": self.cmd[0] if self.cmd else "",
                 "privileged": self.privileged,
                 "tty": self.tty,
-                "user": self.user,
+                **({"user": self.user} if self.user else {}),  # omitempty
             },
             "Running": self.running,
             "Pid": self.pid,

@@ -2,54 +2,34 @@
 
 ``docker cp`` (archive), ``docker commit``, ``docker container prune`` and the
 container sizes of ``docker system df``/``ps -s``. It stands on the container
-service and the image service, which it takes as constructor dependencies, and
-never reaches into their internals beyond their public stores, so the
-container verbs module stays about the container's life.
+service and the image service, which it takes as constructor dependencies typed
+by the Protocols of seams.py (never the services' classes), and never reaches
+into their internals beyond their public stores, so the container verbs module
+stays about the container's life.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.archive import ArchiveOps
 from berthd.daemon.containers.commit import CommitRequest, commit_container
 from berthd.daemon.containers.prune import prune_containers
+from berthd.daemon.containers.seams import ContainerOps, ImageRegistrar
+from berthd.daemon.containers.sizes import container_sizes
 from berthd.daemon.containers.view import summary
 from berthd.image.reference import repo_tag_reference
-from berthd.layer import LayerStore
 from berthd.lib.filters import FilterArgs
 
-if TYPE_CHECKING:
-    from berthd.daemon.containers.service import ContainerService
-    from berthd.daemon.images import ImageService
-
-__all__ = ["ContainerFSService", "container_sizes"]
-
-
-def container_sizes(layers: LayerStore, cid: str) -> tuple[int, int]:
-    """(SizeRw, SizeRootFs) of ``docker ps -s``/``system df`` (blocking).
-
-    SizeRw is what the container wrote; SizeRootFs adds its image's layers.
-    Either is 0 when it cannot be measured (the container is being removed).
-    """
-    rw = 0
-    with contextlib.suppress(errdefs.BerthdError, OSError):
-        rw = layers.rw_size(cid)
-    image = 0
-    with contextlib.suppress(errdefs.BerthdError, OSError):
-        parent = layers.get_rw_layer(cid).parent
-        if parent:
-            image = layers.total_size(parent)
-    return rw, rw + image
+__all__ = ["ContainerFSService"]
 
 
 class ContainerFSService:
-    def __init__(self, containers: ContainerService, images: ImageService) -> None:
+    def __init__(self, containers: ContainerOps, images: ImageRegistrar) -> None:
         self.containers = containers
         self.images = images
         self.archive = ArchiveOps(containers.layers, containers.log_event)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from berthd.container import Container
 from berthd.daemon.containers.exec import exec_process, new_exec
 from berthd.daemon.containers.hooks import TaskPerContainer
+from berthd.daemon.containers.seams import ProbeHost
 from berthd.lib.timefmt import format_ns, now_ns
 
 __all__ = [
@@ -184,7 +185,7 @@ def _go_duration(ns: int) -> str:
 class SupervisorProber:
     """Probes as exec sessions of the container service (its supervisor and bundle)."""
 
-    def __init__(self, containers: Any) -> None:
+    def __init__(self, containers: ProbeHost) -> None:
         self.containers = containers
 
     async def run(self, c: Container, cmd: list[str], timeout: float) -> ProbeResult:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from berthd.container import Container
 from berthd.errdefs import NotFound
+
+log = logging.getLogger("berthd.containers")
 
 __all__ = ["LifecycleHook", "NetworkAttacher", "NetworkSetup", "NoNetwork", "TaskPerContainer"]
 
@@ -95,10 +98,13 @@ class LifecycleHook(Protocol):
 
 class TaskPerContainer:
     """Base of hooks that run one task per running container (health probes, log
-    rotation): start replaces, stop cancels, ``close`` ends them all."""
+    rotation): start replaces, stop cancels, ``close`` ends them all and awaits
+    them, those cancelled before included (a hook's start and stop are not
+    coroutines, so a cancelled task is kept until it has finished)."""
 
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancelled: set[asyncio.Task[None]] = set()
 
     def _run(self, cid: str, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._cancel(cid)
@@ -108,12 +114,17 @@ class TaskPerContainer:
         task = self._tasks.pop(cid, None)
         if task is not None and not task.done():
             task.cancel()
+            self._cancelled.add(task)
+            task.add_done_callback(self._cancelled.discard)
 
     async def close(self) -> None:
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._cancelled]
         self._tasks.clear()
         for t in tasks:
             t.cancel()
         for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await t
+                except Exception:
+                    log.exception("%s failed", t.get_name())

@@ -15,13 +15,13 @@ from berthd.container import Container
 from berthd.daemon.containers.base import (
     ServiceBase,
 )
-from berthd.daemon.containers.fs import container_sizes
 from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
 from berthd.daemon.containers.links import link_names
 from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
     validate_restart_policy,
 )
+from berthd.daemon.containers.sizes import container_sizes
 from berthd.daemon.containers.view import inspect_container, summary
 from berthd.daemon.containers.view import list_containers as view_list
 from berthd.image.delete import ContainerUse
@@ -55,12 +55,21 @@ class InfoMixin(ServiceBase):
     async def list_containers(
         self, all_: bool, limit: int, size: bool, filters: FilterArgs
     ) -> list[dict[str, Any]]:
-        ancestors: dict[str, str] = {}
-        for ref in filters.get("ancestor"):
-            with contextlib.suppress(errdefs.BerthdError):
-                ancestors[ref] = self.images.resolve_image(ref).id
-        rows = view_list(self.store, all_, limit, filters, ancestors)
+        ancestors: set[str] | None = None
+        if filters.contains("ancestor"):
+            # as dockerd: each image a value names, and the images built on it;
+            # a value that names no image is skipped
+            ancestors = set()
+            for ref in filters.get("ancestor"):
+                with contextlib.suppress(errdefs.BerthdError):
+                    todo = [self.images.resolve_image(ref).id]
+                    while todo:
+                        image_id = todo.pop()
+                        if image_id not in ancestors:
+                            ancestors.add(image_id)
+                            todo += self.images.image_children(image_id)
         linked = link_names(self.store)
+        rows = view_list(self.store, all_, limit, filters, ancestors, linked)
         out = [
             summary(c, str(c.config.get("Image") or c.image_id), linked.get(c.id, ())) for c in rows
         ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container
+from berthd.daemon.containers.seams import ContainerOps
 from berthd.image.filters import parse_timestamp_ns
 from berthd.lib.filters import FilterArgs
 
@@ -52,8 +53,8 @@ def prunable(c: Container, filters: FilterArgs, until: int) -> bool:
     return _labels_match(filters, labels)
 
 
-async def prune_containers(containers: Any, filters: FilterArgs) -> dict[str, Any]:
-    """``containers`` is the ContainerService (store, layers, remove, events)."""
+async def prune_containers(containers: ContainerOps, filters: FilterArgs) -> dict[str, Any]:
+    """Remove the stopped containers ``filters`` match; report what that reclaimed."""
     filters.validate(PRUNE_FILTERS)
     until = until_ns(filters)
     deleted: list[str] = []

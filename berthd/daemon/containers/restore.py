@@ -126,8 +126,15 @@ class RestoreMixin(ServiceBase):
 
         for c in sorted(todo, key=lambda c: c.created):
             tasks[c.id] = asyncio.create_task(start_one(c), name=f"startup-{c.short_id}")
-        if tasks:
-            await asyncio.wait(list(tasks.values()))
+        try:
+            if tasks:
+                await asyncio.wait(list(tasks.values()))
+        finally:  # start-up called off: no start outlives it
+            for t in tasks.values():
+                t.cancel()
+            for t in tasks.values():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
 
     def _start_dependencies(self, c: Container) -> list[Container]:
         """Containers c needs running first: its links and ``--network/--pid/--ipc
@@ -201,8 +208,11 @@ class RestoreMixin(ServiceBase):
         for task in owned:
             task.cancel()
         for task in owned:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await task
+                except Exception:  # a monitor's failure is a bug: say so, go on
+                    log.exception("%s failed at shutdown", task.get_name())
         self._monitors.clear()
         self.waiters.release_all("the daemon is shutting down")
         await self.supervisor.close()

@@ -50,6 +50,7 @@ class RunMixin(ServiceBase):
                 raise errdefs.NotModified("Container already started")
             if c.state.removal_in_progress or c.state.dead:
                 raise errdefs.Conflict("container is marked for removal and cannot be started")
+            self._reset_restart_policy(c)
             try:
                 await self._start_locked(c)
                 return
@@ -229,8 +230,10 @@ class RunMixin(ServiceBase):
             # decided before the exit is recorded, so that nobody sees the container
             # stopped while its policy restarts it (a `docker stop` then stops the restart)
             restart = self._wants_restart(c, status.exit_code)
+            if restart:
+                c.restart_count += 1  # as dockerd: counted when decided, shown while waiting
             await self._handle_exit(c, status, restarting=restart)
-            if restart and not self._wants_restart(c, status.exit_code):
+            if restart and self._restart_vetoed(c):
                 # stopped, removed or shut down while the exit was being recorded
                 restart = False
                 c.state.running = False
@@ -250,12 +253,26 @@ class RunMixin(ServiceBase):
 
     def _wants_restart(self, c: Container, exit_code: int) -> bool:
         """The policy's verdict on an exit while the daemon runs (a user's stop ends it)."""
-        if self._shutting_down or c.has_been_manually_stopped or c.state.removal_in_progress:
-            return False
-        if self.store.try_get(c.id) is None:
+        if self._restart_vetoed(c):
             return False
         policy = c.host_config.get("RestartPolicy") or {}
         return should_restart(policy, exit_code, False, c.restart_count)
+
+    def _restart_vetoed(self, c: Container) -> bool:
+        """No policy restart: the daemon stops, or the user stopped or removes it."""
+        return (
+            self._shutting_down
+            or c.has_been_manually_stopped
+            or c.state.removal_in_progress
+            or self.store.try_get(c.id) is None
+        )
+
+    def _reset_restart_policy(self, c: Container) -> None:
+        """A start that is not the policy's (``docker start``/``restart``, daemon
+        start-up) begins afresh: RestartCount 0 and the first backoff delay (dockerd's
+        ResetRestartManager)."""
+        c.restart_count = 0
+        self._backoff.pop(c.id, None)
 
     async def _restart_later(self, c: Container, delay: float) -> None:
         """Apply the restart policy after its backoff delay.
@@ -270,17 +287,17 @@ class RunMixin(ServiceBase):
                 if not c.state.restarting or self.store.try_get(c.id) is None:
                     return
                 self._restarts_starting.add(c.id)
-                c.restart_count += 1
-                c.state.running = False
-                c.state.restarting = False
+                # the state says `restarting` until the process runs (as dockerd's);
+                # a policy restart logs `start` only, no `restart` event
                 try:
                     await self._start_locked(c)
                 except errdefs.BerthdError as e:
                     log.error("restart of container %s failed: %s", c.short_id, e)
+                    c.state.running = False
+                    c.state.restarting = False
                     c.state.set_error(str(e), c.state.exit_code or EXIT_UNKNOWN)
                     await asyncio.to_thread(self.store.checkpoint, c)
                     return
-            self.log_event(c, "restart")
         finally:
             self._restarts_starting.discard(c.id)
             if self._restarts.get(c.id) is asyncio.current_task():

@@ -13,7 +13,12 @@ from berthd.daemon.containers.base import (
 )
 from berthd.daemon.containers.exec import ExecRecord, exec_process, new_exec
 from berthd.daemon.containers.logs import LogsOptions, stream_logs
-from berthd.daemon.containers.streams import ClientConn, parse_detach_keys, pump
+from berthd.daemon.containers.streams import (
+    DEFAULT_DETACH_KEYS,
+    ClientConn,
+    detach_key_bytes,
+    pump,
+)
 from berthd.runtime.errors import RuntimeStartError
 
 
@@ -63,8 +68,9 @@ class SessionsMixin(ServiceBase):
     def exec_create(self, ref: str, body: Any) -> dict[str, str]:
         c = self.get(ref)
         rec = new_exec(c, body, ref)
-        if rec.detach_keys:
-            parse_detach_keys(rec.detach_keys)
+        if rec.detach_keys and detach_key_bytes(rec.detach_keys) is None:
+            # (dockerd answers 500 with these words: a client's mistake is a 400 here)
+            raise errdefs.InvalidParameter(f"Invalid escape keys ({rec.detach_keys}) provided")
         self.execs[rec.id] = rec
         c.exec_ids.add(rec.id)
         self.log_event(c, "exec_create: " + " ".join(rec.cmd), {"execID": rec.id})
@@ -90,9 +96,10 @@ class SessionsMixin(ServiceBase):
             raise errdefs.Conflict(f"container {c.id} is not running")
         if c.state.paused:
             raise errdefs.Conflict(f"Container {c.id} is paused, unpause the container before exec")
-        if isinstance(body, dict) and body.get("Tty") is not None:
-            rec.tty = bool(body.get("Tty"))
-        if isinstance(body, dict) and body.get("ConsoleSize"):
+        # as dockerd: the start's Tty only says how the stream is written (raw or
+        # multiplexed); whether the process has a terminal was decided at create
+        rec.raw_stream = isinstance(body, dict) and bool(body.get("Tty"))
+        if rec.raw_stream and isinstance(body, dict) and body.get("ConsoleSize"):
             rec.console_size = body.get("ConsoleSize")
         return rec
 
@@ -118,25 +125,47 @@ class SessionsMixin(ServiceBase):
         rec.pid = session.pid
         self.log_event(c, "exec_start: " + " ".join(rec.cmd), {"execID": rec.id})
         if detach:
-            task = asyncio.create_task(self._finish_exec(rec), name=f"exec-{rec.id[:12]}")
-            self._exec_tasks.add(task)
-            task.add_done_callback(self._exec_tasks.discard)
+            self._finish_exec_later(rec)
             return
         assert conn is not None
+        detached = False
         try:
             if session.attach is not None:
-                keys = parse_detach_keys(rec.detach_keys) if rec.detach_keys else None
-                await pump(
+                detached = await pump(
                     conn,
                     session.attach,
-                    tty=rec.tty,
+                    tty=rec.raw_stream,
                     stdin=rec.attach_stdin,
                     stdout=rec.attach_stdout,
-                    stderr=rec.attach_stderr,
-                    detach_keys=keys,
+                    # a raw stream has no place for stderr: dockerd drops it
+                    stderr=rec.attach_stderr and not rec.raw_stream,
+                    detach_keys=self._exec_detach_keys(rec),
                 )
         finally:
-            await self._finish_exec(rec)
+            if detached or conn.closed:
+                # the client's stream ends here (a detach, or the client left: the CLI
+                # detaches on its own side); the process runs on, as with dockerd, and
+                # nothing is left reading its output
+                if session.attach is not None:
+                    session.attach.close()
+                if detached:
+                    self.log_event(c, "exec_detach", {"execID": rec.id})
+                self._finish_exec_later(rec)
+            else:
+                await self._finish_exec(rec)
+
+    @staticmethod
+    def _exec_detach_keys(rec: ExecRecord) -> bytes | None:
+        """As dockerd: only a tty exec's stdin is watched for the detach keys
+        (its own or ctrl-p,ctrl-q); other streams pass every byte through."""
+        if not (rec.tty and rec.attach_stdin):
+            return None
+        return detach_key_bytes(rec.detach_keys or DEFAULT_DETACH_KEYS)
+
+    def _finish_exec_later(self, rec: ExecRecord) -> None:
+        task = asyncio.create_task(self._finish_exec(rec), name=f"exec-{rec.id[:12]}")
+        self._exec_tasks.add(task)
+        task.add_done_callback(self._exec_tasks.discard)
 
     async def _finish_exec(self, rec: ExecRecord) -> None:
         session = rec.session

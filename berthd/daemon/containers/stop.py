@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal as signal_mod
 
 from berthd import errdefs
@@ -18,6 +19,8 @@ from berthd.daemon.containers.links import remove_link, rename_child
 from berthd.oci import parse_signal
 from berthd.oci.signals import SIGNAL_MAP
 
+_KILL_WAIT = 10.0  # seconds dockerd waits for the exit after a SIGKILL
+
 
 class StopMixin(ServiceBase):
     # -- signals, stop, restart ------------------------------------------------------------
@@ -26,20 +29,38 @@ class StopMixin(ServiceBase):
         signum = parse_signal(sig) if sig else signal_mod.SIGKILL
         if signum not in SIGNAL_MAP.values():
             raise errdefs.InvalidParameter(f"the linux daemon does not support signal {signum}")
-        if not c.state.running and c.id in self._restarts:
-            await self._cancel_restart(c)  # waits for the start it is in the middle of
+        if c.id in self._restarts:
+            # a pending policy restart has no process to signal: it is what dies (one
+            # already starting the container is waited for, then its process is killed)
+            c.has_been_manually_stopped = True
+            if await self._cancel_restart(c):
+                self.log_event(c, "kill", {"signal": str(signum)})
+                return
         if not c.state.running:
             raise errdefs.Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         # as dockerd: a user's kill, like a stop, ends the restart policy's say until the
         # next start (and the daemon's next start-up)
         c.has_been_manually_stopped = True
         await asyncio.to_thread(self.store.checkpoint, c)
-        if c.state.restarting:
-            # no process to signal: the pending policy restart is what dies
-            if await self._cancel_restart(c):
-                self.log_event(c, "kill", {"signal": str(signum)})
-            return
         await self._signal(c, signum)
+        if signum == signal_mod.SIGKILL:
+            await self._wait_killed(c)
+
+    async def _wait_killed(self, c: Container) -> None:
+        """As dockerd's Kill: a SIGKILL returns once the exit is recorded (so a
+        ``kill`` then ``rm`` works), after 10 s the process is killed directly."""
+        if await self._wait_stopped(c, _KILL_WAIT):
+            return
+        log.warning(
+            "Container %s failed to exit within %d seconds of kill - trying direct SIGKILL",
+            c.short_id,
+            _KILL_WAIT,
+        )
+        if c.state.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(c.state.pid, signal_mod.SIGKILL)
+        if not await self._wait_stopped(c, 2.0):
+            raise errdefs.System("tried to kill container, but did not receive an exit event")
 
     async def _signal(self, c: Container, signum: int) -> None:
         self.log_event(c, "kill", {"signal": str(signum)})
@@ -106,6 +127,7 @@ class StopMixin(ServiceBase):
             await self._stop_container(c, sig, t)
         async with c.lock:
             if not c.state.running:
+                self._reset_restart_policy(c)
                 await self._start_locked(c)
         self.log_event(c, "restart")
 

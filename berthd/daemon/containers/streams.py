@@ -15,7 +15,7 @@ from typing import Protocol
 from berthd.errdefs import InvalidParameter
 from berthd.runtime.attach import AttachSession
 
-__all__ = ["ClientConn", "parse_detach_keys", "pump"]
+__all__ = ["DEFAULT_DETACH_KEYS", "ClientConn", "detach_key_bytes", "parse_detach_keys", "pump"]
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 # How often a quiet stream checks that its client is still connected.
@@ -31,26 +31,33 @@ class ClientConn(Protocol):
     def closed(self) -> bool: ...
 
 
-def parse_detach_keys(spec: str) -> bytes:
-    """``ctrl-p,ctrl-q`` → b"\\x10\\x11" (dockerd's term.ToBytes)."""
+_CTRL_KEYS = ["ctrl-@", *(f"ctrl-{c}" for c in "abcdefghijklmnopqrstuvwxyz"), "ctrl-[",
+              "ctrl-\\", "ctrl-]", "ctrl-^", "ctrl-_"]  # fmt: skip
+
+
+def detach_key_bytes(spec: str) -> bytes | None:
+    """``ctrl-p,ctrl-q`` → b"\\x10\\x11" as moby's term.ToBytes reads it (one byte as
+    itself, ``ctrl-@`` … ``ctrl-_``, ``DEL``; case and spaces matter); None if invalid."""
     out = bytearray()
     for key in spec.split(","):
-        k = key.strip()
-        if len(k) == 1:
-            out.append(ord(k))
-            continue
-        low = k.lower()
-        if low.startswith("ctrl-") and len(low) == 6:
-            c = low[5]
-            if "a" <= c <= "z":
-                out.append(ord(c) - ord("a") + 1)
-                continue
-            specials = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
-            if c in specials:
-                out.append(specials[c])
-                continue
-        raise InvalidParameter(f"Invalid detach keys ({spec}) provided")
+        raw = key.encode()
+        if len(raw) == 1:
+            out += raw
+        elif key in _CTRL_KEYS:
+            out.append(_CTRL_KEYS.index(key))
+        elif key == "DEL":
+            out.append(127)
+        else:
+            return None
     return bytes(out)
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """Detach keys of an attach (dockerd's message for invalid ones)."""
+    keys = detach_key_bytes(spec)
+    if keys is None:
+        raise InvalidParameter(f"Invalid detach keys ({spec}) provided")
+    return keys
 
 
 def _frame(stream: int, data: bytes) -> bytes:

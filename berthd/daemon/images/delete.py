@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from berthd.image.delete import ImageDeleter
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["delete_image", "deleter"]
 
 
-def deleter(svc: ImageService) -> ImageDeleter:
+def deleter(svc: ImageContext) -> ImageDeleter:
     return ImageDeleter(svc.images, svc.references, svc.containers_using, svc.image_event)
 
 
-def delete_image(svc: ImageService, name: str, force: bool, prune: bool) -> list[dict[str, Any]]:
+def delete_image(svc: ImageContext, name: str, force: bool, prune: bool) -> list[dict[str, Any]]:
     return [item.to_json() for item in deleter(svc).delete(name, force=force, prune=prune)]

@@ -15,7 +15,7 @@ from berthd.image.digest import chain_id
 from berthd.image.lookup import get_image
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["image_history"]
 
@@ -27,7 +27,7 @@ def _created(value: str) -> int:
         return 0
 
 
-def image_history(svc: ImageService, name: str) -> list[dict[str, Any]]:
+def image_history(svc: ImageContext, name: str) -> list[dict[str, Any]]:
     img = get_image(svc.images, svc.references, name)
     diff_ids = img.config.rootfs.diff_ids
     rows: list[dict[str, Any]] = []

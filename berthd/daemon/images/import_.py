@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from berthd import errdefs
 from berthd.daemon.images.changes import apply_changes
+from berthd.daemon.images.tag import add_tag
 from berthd.image.archive_reader import decompress_stream
 from berthd.image.gojson import marshal
 from berthd.image.jsonstream import progress_line, status_line
@@ -26,7 +27,7 @@ from berthd.lib.timefmt import format_ns, now_ns
 from berthd.version import VERSION
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["ImportRequest", "import_image", "prepare_import"]
 
@@ -86,7 +87,7 @@ def _open_url(src: str, out: Output) -> BinaryIO:
     return io.BufferedReader(_Progress(resp, total, out))
 
 
-def import_image(svc: ImageService, req: ImportRequest, body: BinaryIO, out: Output) -> str:
+def import_image(svc: ImageContext, req: ImportRequest, body: BinaryIO, out: Output) -> str:
     """Register the layer, create the image, tag it; return the image ID."""
     source = body if req.src == "-" else _open_url(req.src, out)
     try:
@@ -112,7 +113,7 @@ def import_image(svc: ImageService, req: ImportRequest, body: BinaryIO, out: Out
     finally:
         svc.layers.release(layer.chain_id)
     if req.ref is not None:
-        svc.tag(image_id, req.ref)
+        add_tag(svc, image_id, req.ref)
     svc.image_event(image_id, "import")
     out(status_line(image_id))
     return image_id

@@ -15,12 +15,12 @@ from berthd.image.v1compat import go_container_config
 from berthd.lib.timefmt import ZERO_TIME
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["inspect_image"]
 
 
-def _graph_data(svc: ImageService, chain: str) -> dict[str, str] | None:
+def _graph_data(svc: ImageContext, chain: str) -> dict[str, str] | None:
     if not chain or svc.driver_name != "overlay2":
         return None
     driver = svc.layers.driver
@@ -41,7 +41,7 @@ def _graph_data(svc: ImageService, chain: str) -> dict[str, str] | None:
     return data
 
 
-def inspect_image(svc: ImageService, name: str) -> dict[str, Any]:
+def inspect_image(svc: ImageContext, name: str) -> dict[str, Any]:
     img = get_image(svc.images, svc.references, name)
     cfg = img.config
     tags: list[str] = []

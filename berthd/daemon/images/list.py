@@ -18,12 +18,12 @@ from berthd.image.lookup import get_image
 from berthd.lib.filters import FilterArgs
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["image_summaries", "layers_size"]
 
 
-def _image_size(svc: ImageService, chain: str) -> int:
+def _image_size(svc: ImageContext, chain: str) -> int:
     if not chain:
         return 0
     try:
@@ -33,7 +33,7 @@ def _image_size(svc: ImageService, chain: str) -> int:
 
 
 def image_summaries(
-    svc: ImageService,
+    svc: ImageContext,
     filters: FilterArgs,
     all_images: bool,
     shared_size: bool,
@@ -84,6 +84,6 @@ def image_summaries(
     return rows
 
 
-def layers_size(svc: ImageService) -> int:
+def layers_size(svc: ImageContext) -> int:
     """``LayersSize`` of ``system df``: every layer's own size, once."""
     return sum(layer.size for layer in svc.layers.layers().values())

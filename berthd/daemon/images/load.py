@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, BinaryIO
 from berthd.image.tarexport_load import ImageLoader, LoadResult, Output
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["load_images"]
 
 
-def load_images(svc: ImageService, body: BinaryIO, out: Output, quiet: bool) -> LoadResult:
+def load_images(svc: ImageContext, body: BinaryIO, out: Output, quiet: bool) -> LoadResult:
     loader = ImageLoader(
         svc.images, svc.references, svc.layers, tmp_dir=svc.tmp_dir, on_event=svc.image_event
     )

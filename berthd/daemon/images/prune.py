@@ -14,12 +14,12 @@ from berthd.image.prune import ImagePruner
 from berthd.lib.filters import FilterArgs
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["prune_images"]
 
 
-def prune_images(svc: ImageService, filters: FilterArgs) -> dict[str, Any]:
+def prune_images(svc: ImageContext, filters: FilterArgs) -> dict[str, Any]:
     names = filters.keys()
     fields = {k: sorted(filters.get(k)) for k in names}
     sizes = {chain: layer.size for chain, layer in svc.layers.layers().items()}

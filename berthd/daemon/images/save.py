@@ -11,21 +11,21 @@ from typing import TYPE_CHECKING, BinaryIO
 from berthd.image.tarexport_save import ImageSaver
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["check_names", "save_images"]
 
 
-def _saver(svc: ImageService) -> ImageSaver:
+def _saver(svc: ImageContext) -> ImageSaver:
     return ImageSaver(
         svc.images, svc.references, svc.layers, tmp_dir=svc.tmp_dir, on_event=svc.image_event
     )
 
 
-def check_names(svc: ImageService, names: list[str]) -> None:
+def check_names(svc: ImageContext, names: list[str]) -> None:
     """Resolve every name first so a typo is a 404, not a broken tar stream."""
     _saver(svc).parse_names(names)
 
 
-def save_images(svc: ImageService, names: list[str], out: BinaryIO) -> None:
+def save_images(svc: ImageContext, names: list[str], out: BinaryIO) -> None:
     _saver(svc).save(names, out)

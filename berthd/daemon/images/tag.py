@@ -14,12 +14,12 @@ from berthd.image.lookup import get_image
 from berthd.image.reference import Reference, repo_tag_reference
 
 if TYPE_CHECKING:
-    from berthd.daemon.images.service import ImageService
+    from berthd.daemon.images.context import ImageContext
 
 __all__ = ["add_tag", "tag_image"]
 
 
-def tag_image(svc: ImageService, name: str, repo: str, tag: str) -> None:
+def tag_image(svc: ImageContext, name: str, repo: str, tag: str) -> None:
     ref = repo_tag_reference(repo, tag)
     if ref is None:
         raise errdefs.InvalidParameter("repository name must have at least one component")
@@ -31,7 +31,7 @@ def tag_image(svc: ImageService, name: str, repo: str, tag: str) -> None:
     add_tag(svc, image_id, ref)
 
 
-def add_tag(svc: ImageService, image_id: str, ref: Reference) -> None:
+def add_tag(svc: ImageContext, image_id: str, ref: Reference) -> None:
     svc.references.add_tag(ref, image_id, force=True)
     svc.images.set_last_updated(image_id)
     svc.image_event(image_id, "tag", ref.familiar_string())

@@ -178,7 +178,7 @@ class NetworksService(AttachMixin):
             ):
                 await self.stop_proxies(cid)
         await self.proxies.stop_all()
-        self.link_resolvers.stop_all()
+        await self.link_resolvers.stop_all()
         # only a daemon that used netavark cleans up after it: the shared chains may
         # be another daemon's (they are removed only when empty in any case)
         if self.driver.used and not await asyncio.to_thread(self.store.endpoints):

@@ -7,7 +7,6 @@ volumes are candidates (API 1.42+; the router adds ``all`` for older clients).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from berthd.errdefs import InvalidParameter
@@ -22,20 +21,6 @@ PRUNE_FILTERS = ("label", "label!", "all")
 
 # (volume, referenced) → keep?
 ListMatcher = Callable[[Volume, bool], bool]
-
-
-def _name_matches(filters: FilterArgs, name: str) -> bool:
-    """moby's ``Args.Match``: exact, else any value as an unanchored regexp."""
-    values = filters.get("name")
-    if not values or name in values:
-        return True
-    for pattern in values:
-        try:
-            if re.search(pattern, name):
-                return True
-        except re.error:
-            continue
-    return False
 
 
 def _labels_match(filters: FilterArgs, vol: Volume) -> bool:
@@ -55,7 +40,7 @@ def list_matcher(filters: FilterArgs) -> ListMatcher:
     def match(vol: Volume, referenced: bool) -> bool:
         if drivers and vol.driver not in drivers:
             return False
-        if filters.contains("name") and not _name_matches(filters, vol.name):
+        if filters.contains("name") and not filters.match_regexp("name", vol.name):
             return False
         if not _labels_match(filters, vol):
             return False

@@ -7,7 +7,9 @@ One pass over the stream does everything a pull or ``docker load`` needs:
                                                                    └─► GNU ``tar -x`` stdin
 
 Our parser vets each header (:mod:`.guard`) *before* GNU tar receives it, so a
-hostile entry aborts the extraction instead of being written. GNU tar, not
+hostile entry aborts the extraction instead of being written. An entry whose
+name is too long for GNU tar (near ``PATH_MAX``: a deep tree a container made)
+never reaches it: it is kept aside and written by :mod:`.longnames` afterwards. GNU tar, not
 ``tarfile``, does the writing: it is ~1.9x faster and keeps ownership, modes,
 setuid bits, xattrs, mtimes and device nodes, and refuses to write through
 absolute symlinks on its own (see research/runtime-spikes.md §4).
@@ -35,7 +37,8 @@ from berthd import errdefs
 
 from . import tarheader as th
 from .compression import Compression, ReadStream, decompressed
-from .guard import BreakoutGuard
+from .guard import BreakoutGuard, clean_name
+from .longnames import LONG_NAME, LongEntries
 from .tarsplit import TarSplitWriter
 
 __all__ = ["DIE_WITH_PARENT", "TAR_EXTRACT_ARGS", "ApplyResult", "apply_tar"]
@@ -120,8 +123,16 @@ class _TarProcess:
         self._err.close()
 
 
+_MAX_HELD = 8 << 20  # extension headers held back for one entry
+
+
 class _Feed:
-    """Buffered reader that forwards every byte it hands out to hash + tar."""
+    """Buffered reader that forwards every byte it hands out to hash + tar.
+
+    An entry's header blocks are *held* until the entry's name is known; then
+    they go to GNU tar (:meth:`release`) or nowhere (:meth:`drop`, for an entry
+    written around tar, whose payload goes to :meth:`divert`).
+    """
 
     def __init__(self, reader: ReadStream, tar: _TarProcess) -> None:
         self._reader = reader
@@ -130,6 +141,28 @@ class _Feed:
         self._pos = 0
         self.hash = hashlib.sha256()
         self.total = 0
+        self._held: list[bytes] | None = None
+        self._held_size = 0
+        self._divert: LongEntries | None = None
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held, self._held_size = [], 0
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for data in held or ():
+            self._tar.write(data)
+
+    def drop(self) -> None:
+        self._held = None
+
+    def divert(self, sink: LongEntries | None) -> None:
+        self._divert = sink
 
     def _fill(self, n: int) -> None:
         have = len(self._buf) - self._pos
@@ -147,8 +180,16 @@ class _Feed:
 
     def _emit(self, data: memoryview) -> None:
         self.hash.update(data)
-        self._tar.write(data)
         self.total += len(data)
+        if self._held is not None:
+            self._held.append(bytes(data))
+            self._held_size += len(data)
+            if self._held_size > _MAX_HELD:
+                raise errdefs.InvalidParameter("archive/tar: extension headers too large")
+        elif self._divert is not None:
+            self._divert.write(data)
+        else:
+            self._tar.write(data)
 
     def take(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or fewer only at end of stream."""
@@ -186,7 +227,7 @@ def _truncated() -> errdefs.InvalidParameter:
     return errdefs.InvalidParameter("failed to extract layer: unexpected EOF")
 
 
-def _walk(feed: _Feed, split: TarSplitWriter | None) -> tuple[int, bool]:
+def _walk(feed: _Feed, split: TarSplitWriter | None, long: LongEntries) -> tuple[int, bool]:
     """Parse the stream entry by entry; return (summed regular file size, reproducible)."""
     guard = BreakoutGuard()
     by_ref_paths: set[bytes] = set()
@@ -202,13 +243,18 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> tuple[int, bool]:
             split.raw(data)
 
     while True:
+        feed.hold()
         block = feed.take(th.BLOCK)
         if not block:
+            if feed.holding:
+                raise _truncated()  # extension headers without their entry
+            feed.release()
             return size_total, reproducible  # EOF at a block boundary: accepted
         if len(block) < th.BLOCK:
             raise _truncated()
         raw(block)
         if th.is_zero_block(block):
+            feed.release()
             raw(feed.rest())
             return size_total, reproducible
         hdr = th.parse_header(block)
@@ -228,6 +274,7 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> tuple[int, bool]:
                 pending = th.parse_pax(data)
             else:
                 pax_global.update(th.parse_pax(data))
+                feed.release()  # GNU tar must see every global header
             continue
         if hdr.typeflag not in th.ENTRY_TYPES:
             raise errdefs.InvalidParameter(
@@ -240,6 +287,15 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> tuple[int, bool]:
             hdr.linkname = longlink
         pending, longname, longlink = {}, None, None
         path = guard.check(hdr)
+        around = len(path) > LONG_NAME or (
+            hdr.typeflag == th.LNK and clean_name(hdr.linkname) in long.paths
+        )
+        if around:
+            feed.drop()
+            long.add(hdr, path)
+            feed.divert(long)
+        else:
+            feed.release()
         if path in by_ref_paths:
             reproducible = False
             log.warning("layer tar writes %r twice: its exact bytes cannot be rebuilt", path)
@@ -268,6 +324,7 @@ def _walk(feed: _Feed, split: TarSplitWriter | None) -> tuple[int, bool]:
                     raise _truncated()
                 raw(body)
                 left -= len(body)
+        feed.divert(None)
         if hdr.is_regular:
             size_total += hdr.size
 
@@ -279,25 +336,31 @@ def apply_tar(source: ReadStream, dest: str, split_path: str | None = None) -> A
     driver converts them. On error the caller must discard ``dest``.
     """
     kind, reader = decompressed(source)
-    tar = _TarProcess(dest)
-    split = TarSplitWriter(split_path) if split_path is not None else None
-    feed = _Feed(reader, tar)
+    long = LongEntries(os.path.dirname(os.path.abspath(dest)))
     try:
+        tar = _TarProcess(dest)
+        split = TarSplitWriter(split_path) if split_path is not None else None
+        feed = _Feed(reader, tar)
         try:
-            size, reproducible = _walk(feed, split)
-        except (zlib.error, lzma.LZMAError, zstandard.ZstdError, EOFError) as exc:
-            raise errdefs.InvalidParameter(f"failed to decompress layer: {exc}") from exc
-    except BaseException:
-        tar.kill()
-        if split is not None:
-            split.abort()
-        raise
-    try:
-        tar.finish()
-    except BaseException:
-        if split is not None:
-            split.abort()
-        raise
+            try:
+                size, reproducible = _walk(feed, split, long)
+            except (zlib.error, lzma.LZMAError, zstandard.ZstdError, EOFError) as exc:
+                raise errdefs.InvalidParameter(f"failed to decompress layer: {exc}") from exc
+        except BaseException:
+            tar.kill()
+            if split is not None:
+                split.abort()
+            raise
+        try:
+            tar.finish()
+            if long:
+                long.extract(dest)
+        except BaseException:
+            if split is not None:
+                split.abort()
+            raise
+    finally:
+        long.close()
     if split is not None:
         split.close()
     return ApplyResult(

@@ -20,6 +20,8 @@ import os
 import stat
 from collections.abc import Iterator
 
+from berthd.lib.fdtree import DirChain, TreeWalk, at_path, lstat_beneath, tree_bytes
+
 from .tarwriter import TarBuilder
 from .whiteouts import is_opaque_dir, is_whiteout_device
 
@@ -27,6 +29,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "changes_dirs",
+    "changes_dirs_size",
     "changes_size",
     "export_changes",
     "overlay_changes",
@@ -56,53 +59,104 @@ def _same_time(a: int, b: int) -> bool:
     return a // 10**9 == b // 10**9 and (a % 10**9 == 0 or b % 10**9 == 0)
 
 
-def _walk(root: str, rel: str = "/") -> Iterator[tuple[str, os.stat_result]]:
-    """(path, lstat) pairs in lexical order, as Go's filepath.Walk."""
-    base = root if rel == "/" else root + rel
-    for name in sorted(os.listdir(base)):
-        path = rel + name if rel == "/" else rel + "/" + name
-        st = os.lstat(root + path)
-        yield path, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, path)
+# A cursor per lower layer (up to 128 of them): few fds each, the rest reopened with "..".
+_LOWER_FD_CAP = 4
+
+
+class _LowerCursor:
+    """One lower layer, kept at the directory the upper walk is in (or below
+    where the layer has no such directory: then it has nothing to say)."""
+
+    def __init__(self, root: str) -> None:
+        self.chain: DirChain | None
+        try:
+            self.chain = DirChain(root, cap=_LOWER_FD_CAP)
+        except (FileNotFoundError, NotADirectoryError):
+            self.chain = None
+        self.missing = 0 if self.chain is not None else 1
+
+    def enter(self, name: str) -> None:
+        if self.missing or self.chain is None or not self.chain.push(name):
+            self.missing += 1
+
+    def leave(self) -> None:
+        if self.missing:
+            self.missing -= 1
+        elif self.chain is not None:
+            self.chain.pop()
+
+    def lstat(self, name: str) -> os.stat_result | None:
+        if self.missing or self.chain is None:
+            return None
+        try:
+            return os.stat(name, dir_fd=self.chain.fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def close(self) -> None:
+        if self.chain is not None:
+            self.chain.close()
 
 
 def overlay_changes(layers: list[str], rw: str) -> list[Change]:
-    """Changes of the upper dir ``rw`` against the lower diff dirs ``layers``."""
+    """Changes of the upper dir ``rw`` against the lower diff dirs ``layers``.
+
+    One iterative walk of the upper dir; each lower layer is a cursor moved in
+    step with it, so a lookup is one ``fstatat`` at any depth, and nothing in a
+    lower layer is ever followed (a lower symlink is an entry, not a way in).
+    """
     changes: list[Change] = []
     changed_dirs: set[str] = set()
-    for path, st in _walk(rw):
-        deleted = is_whiteout_device(st) or (stat.S_ISDIR(st.st_mode) and is_opaque_dir(rw + path))
-        if deleted:
-            kind = ChangeKind.DELETE
-        else:
-            kind = ChangeKind.ADD
-            skip = False
-            for layer in layers:
-                try:
-                    lower = os.stat(layer + path)
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
-                if (
-                    stat.S_ISDIR(lower.st_mode)
-                    and stat.S_ISDIR(st.st_mode)
-                    and lower.st_size == st.st_size
-                    and lower.st_mode == st.st_mode
-                    and _same_time(lower.st_mtime_ns, st.st_mtime_ns)
-                ):
-                    skip = True
-                kind = ChangeKind.MODIFY
-                break
-            if skip:
-                continue
-        if stat.S_ISDIR(st.st_mode):
-            changed_dirs.add(path)
-        if kind in (ChangeKind.ADD, ChangeKind.DELETE):
-            parent = os.path.dirname(path)
-            if parent != "/" and parent not in changed_dirs:
-                changes.append(Change(parent, ChangeKind.MODIFY))
-                changed_dirs.add(parent)
-        changes.append(Change(path, kind))
+    lowers = [_LowerCursor(layer) for layer in layers]
+
+    def enter(name: str) -> None:
+        for lower in lowers:
+            lower.enter(name)
+
+    def leave() -> None:
+        for lower in lowers:
+            lower.leave()
+
+    try:
+        with TreeWalk(rw, enter=enter, leave=leave) as walk:
+            for entry in walk:
+                path, st = "/" + entry.path, entry.st
+                is_dir = stat.S_ISDIR(st.st_mode)
+                deleted = is_whiteout_device(st) or (
+                    is_dir and is_opaque_dir(at_path(entry.dir_fd, entry.name))
+                )
+                if deleted:
+                    kind = ChangeKind.DELETE
+                else:
+                    kind = ChangeKind.ADD
+                    skip = False
+                    for lower in lowers:
+                        low = lower.lstat(entry.name)
+                        if low is None:
+                            continue
+                        if (
+                            stat.S_ISDIR(low.st_mode)
+                            and is_dir
+                            and low.st_size == st.st_size
+                            and low.st_mode == st.st_mode
+                            and _same_time(low.st_mtime_ns, st.st_mtime_ns)
+                        ):
+                            skip = True
+                        kind = ChangeKind.MODIFY
+                        break
+                    if skip:
+                        continue
+                if is_dir:
+                    changed_dirs.add(path)
+                if kind in (ChangeKind.ADD, ChangeKind.DELETE):
+                    parent = path.rsplit("/", 1)[0] or "/"
+                    if parent != "/" and parent not in changed_dirs:
+                        changes.append(Change(parent, ChangeKind.MODIFY))
+                        changed_dirs.add(parent)
+                changes.append(Change(path, kind))
+    finally:
+        for lower in lowers:
+            lower.close()
     return changes
 
 
@@ -121,16 +175,22 @@ def _cap(path: str) -> bytes | None:
 
 
 def _tree(root: str) -> _Node:
+    """The whole tree under ``root`` in memory (iterative, any depth)."""
     top = _Node(os.lstat(root), None)
-    stack = [(root, top)]
-    while stack:
-        path, node = stack.pop()
-        for entry in os.scandir(path):
-            st = entry.stat(follow_symlinks=False)
-            child = _Node(st, _cap(entry.path))
-            node.children[entry.name] = child
-            if stat.S_ISDIR(st.st_mode):
-                stack.append((entry.path, child))
+    parents = [top]
+    last: list[_Node] = [top]
+
+    def enter(name: str) -> None:
+        parents.append(last[0])
+
+    def leave() -> None:
+        parents.pop()
+
+    with TreeWalk(root, enter=enter, leave=leave) as walk:
+        for entry in walk:
+            child = _Node(entry.st, _cap(at_path(entry.dir_fd, entry.name)))
+            parents[-1].children[entry.name] = child
+            last[0] = child
     return top
 
 
@@ -142,51 +202,70 @@ def _stat_differs(a: os.stat_result, b: os.stat_result) -> bool:
     return a.st_mtime_ns != b.st_mtime_ns or a.st_size != b.st_size
 
 
-def _add_changes(new: _Node, old: _Node | None, path: str, out: list[Change], added: bool) -> None:
-    at_entry = len(out)
-    if old is None:
-        out.append(Change(path, ChangeKind.ADD))
-        added = True
-    old_children = dict(old.children) if old is not None and stat.S_ISDIR(new.st.st_mode) else {}
-    for name in sorted(new.children):
-        child = new.children[name]
-        child_path = path.rstrip("/") + "/" + name
-        old_child = old_children.pop(name, None)
+def _join(parent: str, name: str) -> str:
+    return parent.rstrip("/") + "/" + name
+
+
+_Found = tuple[Change, os.stat_result | None]
+
+
+def _compare(new_dir: str, old_dir: str | None) -> list[_Found]:
+    """moby's ``ChangesDirs`` over two in-memory trees, iteratively: each change
+    with the new side's stat (None for deletions)."""
+    new = _tree(new_dir)
+    old = _tree(old_dir) if old_dir is not None else _Node(new.st, None)
+    out: list[_Found | None] = []
+    found = [0]  # real changes in ``out`` so far (slots not counted)
+    # Frames: node, path, added, slot for its own Modify, changes found before it,
+    # names left, old children left.
+    stack: list[tuple[_Node, str, bool, int, int, Iterator[str], dict[str, _Node]]] = []
+
+    def emit(change: Change, st: os.stat_result | None) -> None:
+        out.append((change, st))
+        found[0] += 1
+
+    def start(node: _Node, before: _Node | None, path: str, added: bool) -> None:
+        slot, seen = len(out), found[0]
+        out.append(None)  # becomes a Modify of ``path`` if something below changed
+        if before is None:
+            emit(Change(path, ChangeKind.ADD), node.st)
+            added = True
+        kids = dict(before.children) if before is not None and stat.S_ISDIR(node.st.st_mode) else {}
+        stack.append((node, path, added, slot, seen, iter(sorted(node.children)), kids))
+
+    start(new, old, "/", False)
+    while stack:
+        node, path, added, slot, seen, names, kids = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+            for gone in sorted(kids):
+                emit(Change(_join(path, gone), ChangeKind.DELETE), None)
+            if found[0] > seen and stat.S_ISDIR(node.st.st_mode) and not added and path != "/":
+                out[slot] = (Change(path, ChangeKind.MODIFY), node.st)
+                found[0] += 1
+            continue
+        child = node.children[name]
+        child_path = _join(path, name)
+        before = kids.pop(name, None)
         child_added = False
-        if old_child is not None and (
-            _stat_differs(old_child.st, child.st) or old_child.cap != child.cap
-        ):
-            out.append(Change(child_path, ChangeKind.MODIFY))
+        if before is not None and (_stat_differs(before.st, child.st) or before.cap != child.cap):
+            emit(Change(child_path, ChangeKind.MODIFY), child.st)
             child_added = True
-        _add_changes(child, old_child, child_path, out, child_added)
-    for name in sorted(old_children):
-        out.append(Change(path.rstrip("/") + "/" + name, ChangeKind.DELETE))
-    if len(out) > at_entry and stat.S_ISDIR(new.st.st_mode) and not added and path != "/":
-        out.insert(at_entry, Change(path, ChangeKind.MODIFY))
+        start(child, before, child_path, child_added)
+    return [f for f in out if f is not None]
 
 
 def changes_dirs(new_dir: str, old_dir: str | None) -> list[Change]:
     """Changes turning the tree ``old_dir`` (None: empty) into ``new_dir``."""
-    new = _tree(new_dir)
-    old = _tree(old_dir) if old_dir is not None else _Node(new.st, None)
-    out: list[Change] = []
-    _add_changes(new, old, "/", out, False)
-    return out
+    return [change for change, _ in _compare(new_dir, old_dir)]
 
 
-def changes_size(root: str, changes: list[Change]) -> int:
-    """Bytes of the added/modified non-directories (hardlinks once), as moby's
-    ``ChangesSize``: a container's ``SizeRw`` on vfs."""
+def _sum_sizes(found: list[_Found]) -> int:
     seen: set[tuple[int, int]] = set()
     total = 0
-    for change in changes:
-        if change.kind is ChangeKind.DELETE:
-            continue
-        try:
-            st = os.lstat(root + change.path)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISDIR(st.st_mode):
+    for change, st in found:
+        if change.kind is ChangeKind.DELETE or st is None or stat.S_ISDIR(st.st_mode):
             continue
         if st.st_nlink > 1:
             if (st.st_dev, st.st_ino) in seen:
@@ -196,33 +275,63 @@ def changes_size(root: str, changes: list[Change]) -> int:
     return total
 
 
+def changes_dirs_size(new_dir: str, old_dir: str | None) -> int:
+    """``changes_size`` of ``changes_dirs`` in one pass (no path looked up again)."""
+    return _sum_sizes(_compare(new_dir, old_dir))
+
+
+def changes_size(root: str, changes: list[Change]) -> int:
+    """Bytes of the added/modified non-directories (hardlinks once), as moby's
+    ``ChangesSize``: a container's ``SizeRw`` on vfs."""
+    found: list[_Found] = []
+    for change in changes:
+        if change.kind is ChangeKind.DELETE:
+            continue
+        try:
+            found.append((change, lstat_beneath(root, change.path)))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return _sum_sizes(found)
+
+
 def tree_size(root: str) -> int:
     """Bytes of the non-directories under ``root`` (hardlinks once): an overlay
     upper dir's size, as moby's ``directory.Size``."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    stack = [root]
-    while stack:
-        for entry in os.scandir(stack.pop()):
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(entry.path)
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
+    return tree_bytes(root)
+
+
+def _ancestors(paths: list[str]) -> set[str]:
+    """Every proper ancestor of ``paths`` (relative, "a/b"), each found once."""
+    out: set[str] = set()
+    for path in sorted(paths):
+        cut = path.rfind("/")
+        while cut > 0:
+            parent = path[:cut]
+            if parent in out:
+                break
+            out.add(parent)
+            cut = parent.rfind("/")
+    return out
 
 
 def export_changes(root: str, changes: list[Change]) -> Iterator[bytes]:
-    """A layer tar of ``changes`` read from ``root``; deletions become ``.wh.``."""
+    """A layer tar of ``changes`` read from ``root``; deletions become ``.wh.``.
+
+    The tree is walked once (iteratively, by directory fds) and only the changed
+    entries are written, so any depth works; deletions follow, sorted.
+    """
     builder = TarBuilder()
+    wanted = {c.path.strip("/") for c in changes if c.kind is not ChangeKind.DELETE}
+    wanted.discard("")
+    through = _ancestors(list(wanted))
+    if wanted:
+        with TreeWalk(root) as walk:
+            for entry in walk:
+                if entry.path in wanted:
+                    yield from builder.add_at(entry.dir_fd, entry.name, entry.path, entry.st)
+                if entry.path not in through:
+                    walk.skip()
     for change in sorted(changes, key=lambda c: c.path):
-        rel = change.path.lstrip("/")
         if change.kind is ChangeKind.DELETE:
-            yield builder.whiteout(rel)
-        else:
-            yield from builder.add(os.path.join(root, rel), rel)
+            yield builder.whiteout(change.path.lstrip("/"))
     yield builder.end()

@@ -8,13 +8,16 @@ dockerd's ``chrootarchive``, the extraction runs in a child process that first
 then resolves inside it, whatever the tree holds.
 
 The child is a fresh ``python -I -S`` (not ``fork()`` of a threaded daemon)
-that imports :mod:`tarfile`, chroots, and extracts our decompressed stream
-from stdin with full fidelity (owners, setuid bits, devices, xattrs are kept:
-the chroot is the safety, not a filter).
+that imports :mod:`tarfile` and berthd's stdlib-only :mod:`berthd.lib.fdtar`,
+chroots, and extracts our decompressed stream from stdin with full fidelity
+(owners, setuid bits, devices, xattrs are kept: the chroot is the safety, not a
+filter). Trees of any depth go both ways: a member too long for ``tarfile`` is
+written from inside its parent directory, and archiving walks by fds.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,9 +29,16 @@ from .compression import CHUNK, ReadStream, decompressed
 
 __all__ = ["archive_in_root", "extract_in_root"]
 
+# The directory holding the berthd package, for the children's stdlib-only imports.
+_PYTHONPATH = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
+
 _CHILD = r"""
-import os, sys, tarfile
+import os, stat, sys, tarfile
 root, dest, no_overwrite = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+sys.path.insert(0, sys.argv[4])
+from berthd.lib.fdtar import place  # before the chroot: long names from their parent
 os.chroot(root)
 os.chdir("/")
 try:
@@ -36,32 +46,35 @@ try:
 except OSError as exc:
     sys.stderr.write(f"NOTFOUND:{exc.strerror}")
     sys.exit(3)
+top = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
 
-def keep(member, path):
-    name = member.name.lstrip("/")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise tarfile.FilterError(f"{member.name!r} is outside of {dest!r}")
-    member = member.replace(name="/".join(parts) or ".", deep=False)
-    if no_overwrite and parts:
-        try:
-            st = os.lstat(member.name)
-        except OSError:
-            st = None
-        if st is not None:
-            import stat
-            if stat.S_ISDIR(st.st_mode) and not member.isdir():
-                sys.stderr.write(f"CONFLICT:cannot overwrite directory {member.name!r}"
-                                 " with non-directory")
-                sys.exit(4)
-            if not stat.S_ISDIR(st.st_mode) and member.isdir():
-                sys.stderr.write(f"CONFLICT:cannot overwrite non-directory {member.name!r}"
-                                 " with directory")
-                sys.exit(4)
-    return member
+def cleaned(tf):
+    for member in tf:
+        parts = [p for p in member.name.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise tarfile.FilterError(f"{member.name!r} is outside of {dest!r}")
+        member.name = "/".join(parts) or "."
+        yield member
+
+def conflict(member, path):
+    if not no_overwrite or not path:
+        return
+    try:
+        st = os.lstat(member.name)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode) and not member.isdir():
+        sys.stderr.write(f"CONFLICT:cannot overwrite directory {path!r} with non-directory")
+        sys.exit(4)
+    if not stat.S_ISDIR(st.st_mode) and member.isdir():
+        sys.stderr.write(f"CONFLICT:cannot overwrite non-directory {path!r} with directory")
+        sys.exit(4)
 
 with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tf:
-    tf.extractall(".", numeric_owner=True, filter=keep)
+    tf.extractall(
+        ".", members=place(cleaned(tf), top, conflict), numeric_owner=True,
+        filter=lambda member, path: member,
+    )
 """
 
 
@@ -77,7 +90,7 @@ def extract_in_root(
     flag = "1" if no_overwrite_dir_nondir else "0"
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _CHILD, root, dest, flag],
+            [sys.executable, "-I", "-S", "-c", _CHILD, root, dest, flag, _PYTHONPATH],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -115,6 +128,8 @@ def extract_in_root(
 _TAR_CHILD = r"""
 import os, sys, tarfile
 root, path, rebase = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, sys.argv[4])
+from berthd.lib.fdtar import add_tree  # before the chroot: walks by fds, any depth
 os.chroot(root)
 os.chdir("/")
 parent, base = os.path.split(path.rstrip("/") or "/")
@@ -128,7 +143,7 @@ out = sys.stdout.buffer
 out.write(b"OK\n")
 out.flush()
 with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-    tf.add(base or ".", arcname=rebase or base or ".", recursive=True)
+    add_tree(tf, base or ".", rebase or base or ".")
 """
 
 
@@ -140,7 +155,7 @@ def archive_in_root(root: str, path: str, rebase: str = "") -> Iterator[bytes]:
     NotFound at once if the path does not exist; then yields tar chunks.
     """
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _TAR_CHILD, root, path, rebase],
+        [sys.executable, "-I", "-S", "-c", _TAR_CHILD, root, path, rebase, _PYTHONPATH],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -7,13 +7,20 @@ breakout checks), so safety never rests on one tool's defaults:
 
 * names are cleaned and made relative; any ``..`` component is refused;
 * hardlink targets must stay inside (a leading ``/`` means the layer root);
-* a relative symlink target must not climb above the root;
 * an entry must not be written *through* a symlink of the same archive that
   leads out of the root (absolute target or climbing ``..``), following
   chains of symlinks lexically.
+
+A symlink's *target* is data, never refused: ``ln -s ../../.. /up`` is a legal
+link in a container, and commit, save, load and cp carry it as it is. What
+keeps it harmless is that every later resolution of a path happens inside the
+root (the chroot of cp, ``O_NOFOLLOW`` walks of the layer code, the runtime's
+own rootfs), never that the link is refused at extraction.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from berthd import errdefs
 
@@ -22,6 +29,7 @@ from .tarheader import LNK, SYM, Header
 __all__ = ["BreakoutGuard", "clean_name"]
 
 MAX_HOPS = 40
+_LINK = b"/"  # never a component: marks a trie node that is a symlink
 
 
 def _breakout(msg: str) -> errdefs.InvalidParameter:
@@ -49,6 +57,10 @@ class BreakoutGuard:
 
     def __init__(self) -> None:
         self._symlinks: dict[bytes, bytes] = {}
+        # The same paths as a trie of components ("is a symlink" = the _LINK key),
+        # so an entry with no symlink among its parents is cleared in one pass
+        # over its components, at any depth.
+        self._trie: dict[bytes, Any] = {}
 
     def check(self, hdr: Header) -> bytes:
         """Vet ``hdr``; return its cleaned relative path."""
@@ -60,18 +72,39 @@ class BreakoutGuard:
             if not target:
                 raise _breakout(f"invalid hardlink {_show(hdr.name)} -> {_show(hdr.linkname)}")
         if hdr.typeflag == SYM:
-            if not hdr.linkname.startswith(b"/"):
-                joined = path.rsplit(b"/", 1)[0] + b"/" if b"/" in path else b""
-                if _climbs(joined + hdr.linkname):
-                    raise _breakout(f"invalid symlink {_show(hdr.name)} -> {_show(hdr.linkname)}")
             self._symlinks[path] = hdr.linkname
-        else:
-            self._symlinks.pop(path, None)
+            self._mark(path, True)
+        elif self._symlinks.pop(path, None) is not None:
+            self._mark(path, False)
         return path
+
+    def _mark(self, path: bytes, link: bool) -> None:
+        node = self._trie
+        for comp in path.split(b"/"):
+            node = node.setdefault(comp, {})
+        if link:
+            node[_LINK] = True
+        else:
+            node.pop(_LINK, None)
+
+    def _through_link(self, parts: list[bytes]) -> bool:
+        """Whether a parent of the entry with components ``parts`` is a known symlink."""
+        node = self._trie
+        for comp in parts[:-1]:
+            child = node.get(comp)
+            if child is None:
+                return False
+            if _LINK in child:
+                return True
+            node = child
+        return False
 
     def _check_parents(self, path: bytes, shown: bytes) -> None:
         """Resolve the parent directories of ``path`` through known symlinks."""
-        parts = path.split(b"/")[:-1]
+        parts = path.split(b"/")
+        if not self._through_link(parts):
+            return  # no symlink on the way: nothing can lead out
+        parts = parts[:-1]
         resolved: list[bytes] = []
         hops = 0
         queue = list(parts)
@@ -93,15 +126,3 @@ class BreakoutGuard:
             if hops > MAX_HOPS or target.startswith(b"/"):
                 raise _breakout(f"{_show(shown)} is outside of the layer root (through a symlink)")
             queue = target.split(b"/") + queue
-
-
-def _climbs(path: bytes) -> bool:
-    depth = 0
-    for part in path.split(b"/"):
-        if part == b"..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif part not in (b"", b"."):
-            depth += 1
-    return False

@@ -93,6 +93,8 @@ class Header:
     gid: int
     mtime: int
     pax: dict[bytes, bytes] = dataclasses.field(default_factory=dict)
+    devmajor: int = 0
+    devminor: int = 0
 
     @property
     def is_regular(self) -> bool:
@@ -134,6 +136,8 @@ def parse_header(block: bytes) -> Header:
         uid=_number(block[108:116], "uid"),
         gid=_number(block[116:124], "gid"),
         mtime=_number(block[136:148], "mtime"),
+        devmajor=_number(block[329:337], "devmajor") if magic[:5] == b"ustar" else 0,
+        devminor=_number(block[337:345], "devminor") if magic[:5] == b"ustar" else 0,
     )
 
 

@@ -11,6 +11,8 @@ We keep the same idea in a compact binary form (gzip'd)::
     b"BERTHD-TARSPLIT 1\\n"
     then records:  b"R" <u32 length> <raw bytes>          (headers, padding, trailer)
                    b"F" <u16 length> <path> <u64 size>    (payload read from disk)
+                   b"G" <u32 length> <path> <u64 size>    (the same, for a path of 64 KiB
+                                                            or more: a deep tree)
 
 Rebuilding opens each file beneath the diff directory without following
 symlinks, so a layer whose content changed (or a hostile tree) cannot make us
@@ -51,7 +53,11 @@ class TarSplitWriter:
 
     def file(self, path: bytes, size: int) -> None:
         self._flush()
-        self._out.write(b"F" + struct.pack(">H", len(path)) + path + struct.pack(">Q", size))
+        if len(path) < 1 << 16:
+            head = b"F" + struct.pack(">H", len(path))
+        else:
+            head = b"G" + struct.pack(">I", len(path))
+        self._out.write(head + path + struct.pack(">Q", size))
 
     def _flush(self) -> None:
         if self._raw:
@@ -96,8 +102,11 @@ def reassemble(split_path: str, diff_dir: str) -> Iterator[bytes]:
                 if kind == b"R":
                     (length,) = struct.unpack(">I", _read_exact(src, 4))
                     yield _read_exact(src, length)
-                elif kind == b"F":
-                    (plen,) = struct.unpack(">H", _read_exact(src, 2))
+                elif kind in (b"F", b"G"):
+                    if kind == b"F":
+                        (plen,) = struct.unpack(">H", _read_exact(src, 2))
+                    else:
+                        (plen,) = struct.unpack(">I", _read_exact(src, 4))
                     path = _read_exact(src, plen)
                     (size,) = struct.unpack(">Q", _read_exact(src, 8))
                     yield from _file_chunks(diff_dir, path, size)

@@ -7,7 +7,9 @@ like Go's ``archive/tar`` in dockerd; user/group *names* are left empty so the
 bytes depend only on the tree, never on the host's passwd file.
 
 Reading is careful about a tree that may belong to a running container: we
-``lstat`` and never follow symlinks, and open files with ``O_NOFOLLOW``.
+``lstat`` and never follow symlinks, and open files with ``O_NOFOLLOW``. Trees
+are walked with :class:`berthd.lib.fdtree.TreeWalk` and each entry is read
+relative to its directory's fd, so depth and path length are unbounded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import stat
 import tarfile
 from collections.abc import Iterable, Iterator
 
+from berthd.lib.fdtree import TreeWalk, at_path
+
 from .whiteouts import OPAQUE_XATTR, WH_OPAQUE, WH_PREFIX, is_whiteout_device
 
 __all__ = ["TarBuilder", "tar_tree"]
@@ -25,6 +29,11 @@ CHUNK = 1 << 20
 _END = b"\0" * 1024
 # Which xattrs travel in a layer tar: file capabilities (as dockerd) and user.*.
 _KEEP_XATTR_PREFIXES = ("security.capability", "user.")
+
+
+def _where(dir_fd: int | None, name: str) -> str:
+    """A path for the calls that have no ``dir_fd`` form (xattrs)."""
+    return name if dir_fd is None else at_path(dir_fd, name)
 
 
 def _xattrs(path: str) -> dict[str, str]:
@@ -65,15 +74,24 @@ class TarBuilder:
 
     def add(self, path: str, name: str) -> Iterator[bytes]:
         """Yield the entry for the file at ``path`` named ``name`` in the tar."""
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return  # vanished under a running container: skip, as dockerd does
+        return self.add_at(None, path, name)
+
+    def add_at(
+        self, dir_fd: int | None, base: str, name: str, st: os.stat_result | None = None
+    ) -> Iterator[bytes]:
+        """Yield the entry for ``base`` in the directory ``dir_fd`` (None: ``base``
+        is a path), named ``name`` in the tar; ``st`` is its lstat if known."""
+        if st is None:
+            try:
+                st = os.stat(base, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return  # vanished under a running container: skip, as dockerd does
+        where = _where(dir_fd, base)
         info = tarfile.TarInfo(name)
         info.mode = stat.S_IMODE(st.st_mode)
         info.uid, info.gid = st.st_uid, st.st_gid
         info.mtime = int(st.st_mtime)
-        info.pax_headers = _xattrs(path)
+        info.pax_headers = _xattrs(where)
         mode = st.st_mode
         payload = False
         if stat.S_ISDIR(mode):
@@ -81,7 +99,10 @@ class TarBuilder:
             info.name = name.rstrip("/") + "/"
         elif stat.S_ISLNK(mode):
             info.type = tarfile.SYMTYPE
-            info.linkname = os.readlink(path)
+            try:
+                info.linkname = os.readlink(base, dir_fd=dir_fd)
+            except FileNotFoundError:
+                return
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             if self._overlay and is_whiteout_device(st):
                 head, _, base = name.rpartition("/")
@@ -109,17 +130,17 @@ class TarBuilder:
             return  # sockets and the like do not go into a tar
         if not payload:
             yield self._header(info)
-            if info.type == tarfile.DIRTYPE and self._overlay and _opaque(path):
+            if info.type == tarfile.DIRTYPE and self._overlay and _opaque(where):
                 opq = tarfile.TarInfo(info.name + WH_OPAQUE)
                 opq.mode = info.mode & 0o777
                 opq.uid, opq.gid, opq.mtime = info.uid, info.gid, info.mtime
                 yield self._header(opq)
             return
-        yield from self._file(path, info)
+        yield from self._file(dir_fd, base, info)
 
-    def _file(self, path: str, info: tarfile.TarInfo) -> Iterator[bytes]:
+    def _file(self, dir_fd: int | None, base: str, info: tarfile.TarInfo) -> Iterator[bytes]:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
         except OSError:
             return
         with os.fdopen(fd, "rb") as f:
@@ -147,20 +168,6 @@ def _opaque(path: str) -> bool:
         return False
 
 
-def _walk(root: str, rel: str = "") -> Iterator[str]:
-    """Relative paths under ``root`` in lexical order, parents first."""
-    base = os.path.join(root, rel) if rel else root
-    try:
-        names = sorted(os.listdir(base))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for name in names:
-        child = f"{rel}/{name}" if rel else name
-        yield child
-        if stat.S_ISDIR(os.lstat(os.path.join(root, child)).st_mode):
-            yield from _walk(root, child)
-
-
 def tar_tree(
     root: str, *, overlay_whiteouts: bool = False, names: Iterable[str] | None = None
 ) -> Iterator[bytes]:
@@ -170,6 +177,16 @@ def tar_tree(
     entries again, as a layer tar must carry them.
     """
     builder = TarBuilder(overlay_whiteouts)
-    for rel in names if names is not None else _walk(root):
-        yield from builder.add(os.path.join(root, rel), rel)
+    if names is not None:
+        for rel in names:
+            yield from builder.add(os.path.join(root, rel), rel)
+    else:
+        try:
+            walk = TreeWalk(root)
+        except (FileNotFoundError, NotADirectoryError):
+            walk = None
+        if walk is not None:
+            with walk:
+                for entry in walk:
+                    yield from builder.add_at(entry.dir_fd, entry.name, entry.path, entry.st)
     yield builder.end()

@@ -16,8 +16,10 @@ afterwards. Directory times are restored so the pass leaves no trace.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
+from collections.abc import Iterator
+
+from berthd.lib.fdtree import DirChain, TreeWalk, remove_at
 
 __all__ = [
     "OPAQUE_XATTR",
@@ -49,49 +51,43 @@ def is_opaque_dir(path: str | bytes) -> bool:
 
 
 class _KeepTimes:
-    """Restore a directory's atime/mtime after we changed its entries."""
+    """Restore a directory's atime/mtime (by its fd) after we changed its entries."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.st = os.lstat(path)
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.st = os.fstat(fd)
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, *exc: object) -> None:
-        os.utime(self.path, ns=(self.st.st_atime_ns, self.st.st_mtime_ns), follow_symlinks=False)
-
-
-def _remove(path: str) -> None:
-    st = os.lstat(path)
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
+        os.utime(self.fd, ns=(self.st.st_atime_ns, self.st.st_mtime_ns))
 
 
 def convert_to_overlay(root: str) -> int:
-    """Turn ``.wh.`` files under ``root`` into overlay whiteouts; return how many."""
+    """Turn ``.wh.`` files under ``root`` into overlay whiteouts; return how many.
+
+    One iterative walk by directory fds (any depth); a ``.wh.`` directory is
+    removed, not entered.
+    """
     count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        names = [n for n in (*filenames, *dirnames) if n.startswith(WH_PREFIX)]
-        if not names:
-            continue
-        with _KeepTimes(dirpath):
-            for name in names:
-                path = os.path.join(dirpath, name)
-                _remove(path)
-                if name in dirnames:
-                    dirnames.remove(name)
+    with TreeWalk(root, stats=False) as walk:
+        for entry in walk:
+            name = entry.name
+            if not name.startswith(WH_PREFIX):
+                continue
+            walk.skip()
+            dfd = entry.dir_fd
+            with _KeepTimes(dfd):
+                remove_at(dfd, name)
                 if name == WH_OPAQUE:
-                    os.setxattr(dirpath, OPAQUE_XATTR, b"y", follow_symlinks=False)
+                    os.setxattr(dfd, OPAQUE_XATTR, b"y")
                 elif not name.startswith(WH_META_PREFIX):
-                    target = os.path.join(dirpath, name[len(WH_PREFIX) :])
-                    if os.path.lexists(target):
-                        _remove(target)
-                    os.mknod(target, stat.S_IFCHR | 0o600, 0)
-                    os.lchown(target, 0, 0)
-                count += 1
+                    target = name[len(WH_PREFIX) :]
+                    remove_at(dfd, target)
+                    os.mknod(target, stat.S_IFCHR | 0o600, 0, dir_fd=dfd)
+                    os.chown(target, 0, 0, dir_fd=dfd, follow_symlinks=False)
+            count += 1
     return count
 
 
@@ -100,47 +96,56 @@ def merge_with_deletions(staging: str, target: str) -> None:
 
     Used by vfs, where ``target`` starts as a full copy of the parent layer.
     Never follows a symlink inside ``target``: a non-directory in the way is
-    replaced, not entered.
+    replaced, not entered. Iterative, by directory fds: any depth.
     """
-    with _KeepTimes(target):
-        _merge_dir(staging, target)
+    with DirChain(staging) as src, DirChain(target) as dst, _KeepTimes(dst.fd):
+        # Frames: the names left to move, and the source dir's stat from before
+        # its entries were moved out (its mtime is what the layer says).
+        stack: list[tuple[Iterator[str], os.stat_result | None]] = [
+            (_merge_start(src.fd, dst.fd), None)
+        ]
+        while stack:
+            names, dir_st = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                if dir_st is not None:
+                    _copy_dir_meta(src.fd, dir_st, dst.fd)
+                    src.pop()
+                    dst.pop()
+                continue
+            s_st = os.stat(name, dir_fd=src.fd, follow_symlinks=False)
+            try:
+                d_st: os.stat_result | None = os.stat(name, dir_fd=dst.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                d_st = None
+            both_dirs = d_st is not None and stat.S_ISDIR(d_st.st_mode)
+            if stat.S_ISDIR(s_st.st_mode) and both_dirs and src.push(name):
+                if dst.push(name):
+                    stack.append((_merge_start(src.fd, dst.fd), s_st))
+                    continue
+                src.pop()
+            if d_st is not None:
+                remove_at(dst.fd, name)
+            os.rename(name, name, src_dir_fd=src.fd, dst_dir_fd=dst.fd)
 
 
-def _merge_dir(src: str, dst: str) -> None:
-    names = os.listdir(src)
+def _merge_start(src: int, dst: int) -> Iterator[str]:
+    """Apply one directory's whiteouts to ``dst``; return the names left to move."""
+    names = sorted(os.listdir(src))
     if WH_OPAQUE in names:
         for old in os.listdir(dst):
-            _remove(os.path.join(dst, old))
+            remove_at(dst, old)
     for name in names:
-        if name.startswith(WH_PREFIX):
-            if not name.startswith(WH_META_PREFIX):
-                victim = os.path.join(dst, name[len(WH_PREFIX) :])
-                if os.path.lexists(victim):
-                    _remove(victim)
-            continue
-    for name in names:
-        if name.startswith(WH_PREFIX):
-            continue
-        s_path = os.path.join(src, name)
-        d_path = os.path.join(dst, name)
-        s_st = os.lstat(s_path)
-        try:
-            d_st: os.stat_result | None = os.lstat(d_path)
-        except FileNotFoundError:
-            d_st = None
-        if stat.S_ISDIR(s_st.st_mode) and d_st is not None and stat.S_ISDIR(d_st.st_mode):
-            _merge_dir(s_path, d_path)
-            _copy_dir_meta(s_path, s_st, d_path)
-            continue
-        if d_st is not None:
-            _remove(d_path)
-        os.rename(s_path, d_path)
+        if name.startswith(WH_PREFIX) and not name.startswith(WH_META_PREFIX):
+            remove_at(dst, name[len(WH_PREFIX) :])
+    return iter([n for n in names if not n.startswith(WH_PREFIX)])
 
 
-def _copy_dir_meta(src: str, st: os.stat_result, dst: str) -> None:
+def _copy_dir_meta(src: int, st: os.stat_result, dst: int) -> None:
     """Give an existing directory the metadata the layer's entry carries."""
-    os.lchown(dst, st.st_uid, st.st_gid)
+    os.chown(dst, st.st_uid, st.st_gid)
     os.chmod(dst, stat.S_IMODE(st.st_mode))
-    for key in os.listxattr(src, follow_symlinks=False):
-        os.setxattr(dst, key, os.getxattr(src, key, follow_symlinks=False), follow_symlinks=False)
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    for key in os.listxattr(src):
+        os.setxattr(dst, key, os.getxattr(src, key))
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))

@@ -63,7 +63,7 @@ def test_on_failure_crash_loop_stops_after_max(make_env: MakeEnv) -> None:
     assert time.time() - t0 >= 0.7
     acts = events(e, name, t0)
     assert acts.count("start") == 4 and acts.count("die") == 4
-    assert acts.count("restart") == 3, acts
+    assert acts.count("restart") == 0, acts  # dockerd logs `restart` for a user's only
 
 
 @pytest.mark.parametrize(
@@ -86,8 +86,8 @@ def test_policy_on_exit(make_env: MakeEnv, policy: str, code: int, restarts: boo
     if restarts:
         t0 = time.time()
         wait_for(lambda: e.inspect(name)["RestartCount"] >= 2, 10)
-        # the `restart` event follows the start that RestartCount counts
-        wait_for(lambda: events(e, name, t0 - 1).count("restart") >= 2, 10)
+        # every restart RestartCount counts is a `start` (and no `restart` event)
+        wait_for(lambda: events(e, name, t0 - 1).count("start") >= 3, 10)
         e.ok("rm", "-f", name)
         assert name not in e.ps_names()
         wait_for(lambda: not e.conmons(), 5)

@@ -225,3 +225,15 @@ def test_parent_links(env: Env) -> None:
     env.load(b.build())
     assert env.images.get_parent(f"sha256:{sha(c2)}") == f"sha256:{sha(c1)}"
     assert env.images.get_parent(f"sha256:{sha(c1)}") == ""
+
+
+def test_deeply_nested_json_is_a_bad_archive(env: Env) -> None:
+    """JSON nested past the recursion limit is refused as bad input, never a 500."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(errdefs.InvalidParameter, match=r"invalid manifest\.json"):
+        env.load(TarBuilder().file("manifest.json", deep).build())
+    config = b'{"rootfs": {"type": "layers"}, "x": ' + deep + b"}"
+    manifest = [{"Config": "c.json", "RepoTags": [], "Layers": []}]
+    b = TarBuilder().file("c.json", config).file("manifest.json", json.dumps(manifest).encode())
+    with pytest.raises(errdefs.InvalidParameter):
+        env.load(b.build())

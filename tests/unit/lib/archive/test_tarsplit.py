@@ -139,3 +139,22 @@ def test_duplicate_path_is_flagged_not_reproducible(tmp_path: Path) -> None:
     assert (dest / "a").read_bytes() == b"second"
     ok = apply_tar(io.BytesIO(build([f("b")])), str(tmp_path), str(tmp_path / "split2"))
     assert ok.reproducible
+
+
+def test_path_of_64k_and_more_round_trips(tmp_path: Path) -> None:
+    """A file 280 levels of 255-byte names deep (~71 KiB of path): its by-reference
+    record needs the long form, and the exact bytes still come back."""
+    from berthd.lib import fdtree
+
+    parts = ["n" * 255] * 280
+    entries = [d("/".join(parts[: i + 1])) for i in range(len(parts))]
+    entries.append(f("/".join(parts) + "/leaf", b"deep data"))
+    tar = build(entries)
+    dest = tmp_path / "diff"
+    dest.mkdir()
+    split = str(tmp_path / "split.gz")
+    try:
+        apply_tar(io.BytesIO(tar), str(dest), split)
+        assert b"".join(reassemble(split, str(dest))) == tar
+    finally:
+        fdtree.rmtree(str(dest))

@@ -1,0 +1,99 @@
+"""Daemon.create and Daemon.shutdown, in process: symmetric, and nothing left behind.
+
+Fifty start-ups and shutdowns in one process (tmp data and exec roots, the vfs
+driver, no containers) leave no task, file descriptor or thread; a start-up that
+fails midway unwinds what it had started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from berthd.config import DaemonConfig
+from berthd.daemon import assemble
+from berthd.daemon.assemble import Daemon
+from tests.integration.daemon_process import remove_cgroups
+
+CYCLES = 50
+
+
+@pytest.fixture
+def config() -> Iterator[DaemonConfig]:
+    if os.geteuid() != 0:
+        pytest.skip("integration tests need root")
+    root = Path(tempfile.mkdtemp(prefix="berthd-lifecycle-"))
+    tag = os.urandom(3).hex()
+    cfg = DaemonConfig(
+        data_root=str(root / "data"),
+        exec_root=str(root / "exec"),
+        storage_driver="vfs",
+        cgroup_parent=f"/berthd-test-{tag}",
+        bridge=f"bt-{tag}",
+        bip=f"172.31.{int(tag[:2], 16) % 128}.1/24",
+        default_address_pools=("base=172.31.128.0/17,size=24",),
+        ip_forward=False,
+        dns=("127.0.0.1",),
+    )
+    try:
+        yield cfg
+    finally:
+        remove_cgroups(cfg.cgroup_parent)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def _threads() -> set[threading.Thread]:
+    return set(threading.enumerate())
+
+
+async def _cycle(config: DaemonConfig) -> list[asyncio.Task[object]]:
+    daemon = await Daemon.create(config)
+    await daemon.shutdown()
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+def test_fifty_startups_and_shutdowns_leave_nothing(config: DaemonConfig) -> None:
+    assert asyncio.run(_cycle(config)) == []  # the first one loads modules, caches
+    fds, threads = _fds(), _threads()
+    for _ in range(CYCLES - 1):
+        assert asyncio.run(_cycle(config)) == []
+    assert _fds() - fds == set()
+    assert _threads() - threads == set()
+
+
+def test_failed_startup_unwinds(config: DaemonConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(_cycle(config))
+    fds, threads = _fds(), _threads()
+    unwound: list[str] = []
+    real_shutdown = assemble.VolumesService.shutdown
+
+    async def shutdown(self: assemble.VolumesService) -> None:
+        unwound.append("volumes")
+        await real_shutdown(self)
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise OSError("no networks today")
+
+    monkeypatch.setattr(assemble.VolumesService, "shutdown", shutdown)
+    monkeypatch.setattr(assemble.NetworksService, "open", broken)
+
+    async def start() -> list[asyncio.Task[object]]:
+        with pytest.raises(OSError, match="no networks today"):
+            await Daemon.create(config)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(start()) == []
+    assert unwound == ["volumes"]
+    assert _fds() - fds == set()
+    assert _threads() - threads == set()
