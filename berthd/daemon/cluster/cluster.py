@@ -305,7 +305,7 @@ class Cluster:
     async def list_objects(
         self, kind: str, filters: FilterArgs, status: bool = False
     ) -> list[dict[str, Any]]:
-        return await (await self._active()).objects.list_of(kind, filters)
+        return await (await self._active()).objects.list_of(kind, filters, status)
 
     async def get_object(
         self, kind: str, ref: str, insert_defaults: bool = False

@@ -58,7 +58,8 @@ class SwarmManager:
         ca = await asyncio.to_thread(new_root_ca)
         now = format_ns(now_ns())
         spec = swarm_spec(req.get("Spec"))
-        pools = req.get("DefaultAddrPool") or None
+        # dockerd 23+ reports its default pool (20.10 answered null)
+        pools = req.get("DefaultAddrPool") or ["10.0.0.0/8"]
         cluster = {
             "ID": new_id(),
             "CreatedAt": now,

@@ -141,12 +141,40 @@ class SwarmObjects:
             raise InvalidParameter(f"{kind} {ref} is ambiguous ({len(found)} matches found)")
         return found[0]
 
-    async def list_of(self, kind: str, filters: FilterArgs) -> list[dict[str, Any]]:
+    async def list_of(
+        self, kind: str, filters: FilterArgs, status: bool = False
+    ) -> list[dict[str, Any]]:
         filters.validate(_FILTERS[kind])
         out = [self._shown(kind, o) for o in await self.store.list(kind)]
         if kind == "task":
             return await self._tasks(out, filters)
-        return [o for o in out if _matches(kind, o, filters)]
+        out = [o for o in out if _matches(kind, o, filters)]
+        if kind == "service" and status:
+            await self._service_status(out)
+        return out
+
+    async def _service_status(self, services: list[dict[str, Any]]) -> None:
+        """``?status=true``: running, desired and completed task counts per service."""
+        tasks = await self.store.list("task")
+        nodes = len(await self.store.list("node"))
+        for svc in services:
+            mine = [t for t in tasks if t["ServiceID"] == svc["ID"]]
+            mode = svc["Spec"].get("Mode") or {}
+            if "Replicated" in mode:
+                desired = int((mode["Replicated"] or {}).get("Replicas") or 0)
+            elif "Global" in mode:
+                desired = nodes
+            else:
+                desired = sum(1 for t in mine if t["DesiredState"] == "running")
+            svc["ServiceStatus"] = {
+                "RunningTasks": sum(
+                    1
+                    for t in mine
+                    if t["DesiredState"] == "running" and t["Status"]["State"] == "running"
+                ),
+                "DesiredTasks": desired,
+                "CompletedTasks": sum(1 for t in mine if t["Status"]["State"] == "complete"),
+            }
 
     async def _tasks(self, tasks: list[dict[str, Any]], f: FilterArgs) -> list[dict[str, Any]]:
         """Task filters as dockerd resolves them: services and nodes by ID, name or prefix."""
@@ -220,6 +248,24 @@ class SwarmObjects:
         return {"ID": oid}
 
     async def _check_references(self, spec: dict[str, Any]) -> None:
+        """Secrets and configs must exist; networks are named by ID, as dockerd
+        rewrites them (a name or ID prefix in, the network's ID stored)."""
+        attachments = [
+            *((spec.get("TaskTemplate") or {}).get("Networks") or []),
+            *(spec.get("Networks") or []),
+        ]
+        if attachments:
+            nets = await self.store.list("network")
+            for attachment in attachments:
+                target = str(attachment.get("Target") or "")
+                found = (
+                    [n for n in nets if n["Id"] == target]
+                    or [n for n in nets if n["Name"] == target]
+                    or [n for n in nets if target and n["Id"].startswith(target)]
+                )
+                if len(found) != 1:
+                    raise NotFound(f"network {target} not found")
+                attachment["Target"] = found[0]["Id"]
         container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
         for kind in ("secret", "config"):
             refs = container.get(kind.title() + "s") or []
@@ -242,7 +288,7 @@ class SwarmObjects:
         obj = await self.find(kind, ref)
         if kind == "service":
             await self._update_service(obj, version, spec, options.get("rollback", ""))
-            return {}
+            return {"Warnings": None}  # dockerd's ServiceUpdateResponse: never omitted
         if kind == "node":
             await self._update_node(obj, version, spec)
             return None
