@@ -20,7 +20,7 @@ from berthd.daemon.cluster.networks import ingress_network
 from berthd.daemon.cluster.objects import EventLog, SwarmObjects
 from berthd.daemon.cluster.specs import swarm_spec
 from berthd.daemon.cluster.store import ObjectStore
-from berthd.errdefs import Conflict, System
+from berthd.errdefs import Conflict, InvalidParameter, System
 from berthd.lib.timefmt import format_ns, now_ns
 
 __all__ = ["LocalNode", "SwarmManager"]
@@ -55,6 +55,9 @@ class SwarmManager:
     # -- bootstrap and load -----------------------------------------------------------
     async def bootstrap(self, req: dict[str, Any], description: dict[str, Any]) -> None:
         """The cluster object and this node, at ``swarm init``."""
+        availability = str(req.get("Availability") or "active")
+        if availability not in ("active", "pause", "drain"):
+            raise InvalidParameter(f'invalid Availability: "{availability}"')
         ca = await asyncio.to_thread(new_root_ca)
         now = format_ns(now_ns())
         spec = swarm_spec(req.get("Spec"))
@@ -79,7 +82,11 @@ class SwarmManager:
             "ID": self.node.node_id,
             "CreatedAt": now,
             "UpdatedAt": now,
-            "Spec": {"Labels": {}, "Role": "manager", "Availability": "active"},
+            "Spec": {
+                "Labels": {},
+                "Role": "manager",
+                "Availability": availability,
+            },
             "Description": dict(description, TLSInfo=ca.tls_info()),
             "Status": {"State": "ready", "Addr": self.node.addr},
             "ManagerStatus": {
