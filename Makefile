@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := conmon runc crun busybox-static netavark aardvark-dns iptables tini \
                 golang-github-containers-common docker-registry zstd uidmap openssl tar \
-                python3-venv
+                python3-venv etcd-server
 # client test suites run against berthd (docker-compose 1.x; without its
 # recommendation docker.io: no dockerd is needed or started)
 APT_CLIENTS := docker-compose

@@ -169,7 +169,8 @@ def _number_text(value: int | float) -> str:
 
 def check(value: Any, spec: Schema, struct: str = "", path: str = "", prune: bool = False) -> None:
     """Raise dockerd's 400 if ``value`` does not decode into ``spec``; with
-    ``prune``, drop what Go would drop and spell keys as declared (in place)."""
+    ``prune``, drop what Go would drop; declared keys are spelled as declared either way
+    (in place: Go matches field names without regard to case)."""
     if value is None or spec == "any":
         return
 
@@ -243,3 +244,10 @@ def check(value: Any, spec: Schema, struct: str = "", path: str = "", prune: boo
     if prune:
         value.clear()
         value.update(kept)
+    else:  # keep what is not declared, but spell declared fields as Go would name them
+        for key in list(value):
+            found = spec.lookup(key)
+            if found is not None and found[0] != key:
+                item = value.pop(key)
+                if kept.get(found[0]) is item:
+                    value[found[0]] = item

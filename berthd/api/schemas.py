@@ -410,6 +410,31 @@ SWARM_NODE_SPEC = Struct(
     "swarm.NodeSpec", {"Role": "string", "Availability": "string"}, (_ANNOTATIONS,)
 )
 
+_SWARM_NETWORKS = Slice(
+    Struct(
+        "swarm.NetworkAttachmentConfig",
+        {"Target": "string", "Aliases": _STRS, "DriverOpts": _LABELS},
+    )
+)
+_SWARM_FILE = Struct(
+    "swarm.SecretReferenceFileTarget",
+    {"Name": "string", "UID": "string", "GID": "string", "Mode": "uint32"},
+)
+_SWARM_LIMITS = Struct(
+    "swarm.Resources", {"NanoCPUs": "int64", "MemoryBytes": "int64", "Pids": "int64"}
+)
+_SWARM_UPDATE = Struct(
+    "swarm.UpdateConfig",
+    {
+        "Parallelism": "uint64",
+        "Delay": "int64",
+        "FailureAction": "string",
+        "Monitor": "int64",
+        "MaxFailureRatio": "float64",
+        "Order": "string",
+    },
+)
+
 SWARM_SERVICE_SPEC = Struct(
     "swarm.ServiceSpec",
     {
@@ -429,18 +454,84 @@ SWARM_SERVICE_SPEC = Struct(
                         "User": "string",
                         "TTY": "bool",
                         "OpenStdin": "bool",
+                        "ReadOnly": "bool",
+                        "Mounts": Slice(_MOUNT),
+                        "StopSignal": "string",
+                        "StopGracePeriod": "int64",
+                        "Healthcheck": HEALTH_CONFIG,
+                        "Hosts": _STRS,
+                        "Secrets": Slice(
+                            Struct(
+                                "swarm.SecretReference",
+                                {"File": _SWARM_FILE, "SecretID": "string", "SecretName": "string"},
+                            )
+                        ),
+                        "Configs": Slice(
+                            Struct(
+                                "swarm.ConfigReference",
+                                {"File": _SWARM_FILE, "ConfigID": "string", "ConfigName": "string"},
+                            )
+                        ),
+                        "Init": "bool",
+                        "Sysctls": _LABELS,
+                        "CapabilityAdd": _STRS,
+                        "CapabilityDrop": _STRS,
                     },
                 ),
+                "Resources": Struct(
+                    "swarm.ResourceRequirements",
+                    {"Limits": _SWARM_LIMITS, "Reservations": _SWARM_LIMITS},
+                ),
+                "RestartPolicy": Struct(
+                    "swarm.RestartPolicy",
+                    {
+                        "Condition": "string",
+                        "Delay": "int64",
+                        "MaxAttempts": "uint64",
+                        "Window": "int64",
+                    },
+                ),
+                "Placement": Struct(
+                    "swarm.Placement", {"Constraints": _STRS, "MaxReplicas": "uint64"}
+                ),
+                "Networks": _SWARM_NETWORKS,
                 "LogDriver": _SWARM_DRIVER,
                 "ForceUpdate": "uint64",
                 "Runtime": "string",
             },
         ),
-        "Networks": Slice(
-            Struct(
-                "swarm.NetworkAttachmentConfig",
-                {"Target": "string", "Aliases": _STRS, "DriverOpts": _LABELS},
-            )
+        "Mode": Struct(
+            "swarm.ServiceMode",
+            {
+                "Replicated": Struct("swarm.ReplicatedService", {"Replicas": "uint64"}),
+                "Global": Struct("swarm.GlobalService"),
+                "ReplicatedJob": Struct(
+                    "swarm.ReplicatedJob",
+                    {"MaxConcurrent": "uint64", "TotalCompletions": "uint64"},
+                ),
+                "GlobalJob": Struct("swarm.GlobalJob"),
+            },
+        ),
+        "UpdateConfig": _SWARM_UPDATE,
+        "RollbackConfig": _SWARM_UPDATE,
+        "Networks": _SWARM_NETWORKS,
+        "EndpointSpec": Struct(
+            "swarm.EndpointSpec",
+            {
+                "Mode": "string",
+                "Ports": Slice(
+                    Struct(
+                        "swarm.PortConfig",
+                        {
+                            "Name": "string",
+                            "Protocol": "string",
+                            "TargetPort": "uint32",
+                            "PublishedPort": "uint32",
+                            "PublishMode": "string",
+                        },
+                    )
+                ),
+            },
         ),
     },
     (_ANNOTATIONS,),

@@ -130,7 +130,7 @@ async def serve(cfg: DaemonConfig, cl: CommandLine) -> int:
                 containers=daemon.containers,
                 images=daemon.images,
                 volumes=daemon.volumes,
-                networks=daemon.networks,
+                networks=daemon.network_api,
                 container_fs=daemon.container_fs,
                 build=daemon.build,
                 distribution=daemon.images,

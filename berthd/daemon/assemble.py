@@ -22,7 +22,8 @@ from berthd import errdefs
 from berthd.config import DaemonConfig
 from berthd.container import Container, ContainerStore
 from berthd.daemon.build.service import BuildService
-from berthd.daemon.cluster import InactiveCluster
+from berthd.daemon.cluster import Cluster
+from berthd.daemon.cluster.containers import ContainerTaskRuntime
 from berthd.daemon.components import Component, probe_components
 from berthd.daemon.containers.fs import ContainerFSService
 from berthd.daemon.containers.health import HealthMonitor, SupervisorProber
@@ -35,6 +36,7 @@ from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
 from berthd.daemon.networks import BridgeSettings, NetworksService
 from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
+from berthd.daemon.swarm_networks import SwarmNetworks
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
 from berthd.daemon.volumes import VolumesService
 from berthd.layer import LayerStore, new_driver
@@ -44,6 +46,7 @@ from berthd.registry.service import RegistryService
 from berthd.runtime.cgroups import remove_cgroup
 from berthd.runtime.conmon import ConmonSettings
 from berthd.runtime.supervisor import Supervisor
+from berthd.version import VERSION
 
 __all__ = ["Daemon"]
 
@@ -74,13 +77,17 @@ class Daemon:
         self.id = daemon_id
         self.host = host
         self.events = EventsService()
-        self.cluster = InactiveCluster()  # no swarm yet (issue 18)
+        # swarm mode on a supervised etcd (issue 18); inactive until swarm init
+        self.cluster = Cluster(
+            config.data_root, self.node_description, self.events.log, config.exec_root
+        )
         # set by create(), in dependency order
         self.layers: LayerStore
         self.images: ImageService
         self.runtimes: RuntimeSet
         self.volumes: VolumesService
         self.networks: NetworksService
+        self.network_api: SwarmNetworks  # local networks + the swarm's overlay ones
         self.containers: ContainerService
         self.container_fs: ContainerFSService
         self.build: BuildService
@@ -201,7 +208,34 @@ class Daemon:
             registry_config=lambda: daemon.registry.service_config().to_api(),
             swarm=daemon.cluster,
         )
+        daemon.cluster.runtime = ContainerTaskRuntime(daemon.containers)
+        daemon.network_api = SwarmNetworks(
+            daemon.networks, daemon.cluster.swarm_store, daemon.events.log
+        )
+        await daemon.cluster.start()
+        # before the containers stop: the swarm agent must not replace their tasks
+        stack.push_async_callback(daemon.cluster.shutdown)
         stack.callback(daemon.events.close)  # first at shutdown: subscribers are let go
+
+    def node_description(self) -> dict[str, Any]:
+        """A swarm node's ``Description``: this host and engine, as dockerd reports them."""
+        h, cfg = self.host, self.config
+        plugins = [("Log", "json-file"), ("Log", "local"), ("Log", "none")]
+        plugins += [("Network", n) for n in ("bridge", "host", "null")]
+        plugins += [("Volume", "local")]
+        engine: dict[str, Any] = {
+            "EngineVersion": VERSION,
+            "Plugins": [{"Type": t, "Name": n} for t, n in plugins],
+        }
+        labels = dict(label.partition("=")[::2] for label in cfg.labels)
+        if labels:
+            engine["Labels"] = labels
+        return {
+            "Hostname": h.hostname,
+            "Platform": {"Architecture": h.architecture, "OS": "linux"},
+            "Resources": {"NanoCPUs": h.ncpu * 1_000_000_000, "MemoryBytes": h.mem_total},
+            "Engine": engine,
+        }
 
     def new_health_monitor(self) -> HealthMonitor:
         """Probes through the container service; health checkpointed while running."""

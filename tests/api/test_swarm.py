@@ -214,6 +214,30 @@ async def test_leave_is_not_part_of_a_swarm(client: Client, path: str) -> None:
             400,
             "invalid JSON: json: cannot unmarshal array into Go value of type swarm.SecretSpec",
         ),
+        (
+            "POST",
+            "/services/create",
+            {"Name": "x", "TaskTemplate": {"RestartPolicy": 5}},
+            400,
+            "invalid JSON: json: cannot unmarshal number into Go struct field "
+            "TaskSpec.TaskTemplate.RestartPolicy of type swarm.RestartPolicy",
+        ),
+        (
+            "POST",
+            "/services/create",
+            {"Name": "x", "EndpointSpec": {"Ports": [1]}},
+            400,
+            "invalid JSON: json: cannot unmarshal number into Go struct field "
+            "EndpointSpec.EndpointSpec.Ports of type swarm.PortConfig",
+        ),
+        (
+            "POST",
+            "/services/create",
+            {"Name": "x", "Mode": {"Replicated": {"Replicas": -1}}},
+            400,
+            "invalid JSON: json: cannot unmarshal number -1 into Go struct field "
+            "ReplicatedService.Mode.Replicated.Replicas of type uint64",
+        ),
     ],
 )
 async def test_bad_requests(

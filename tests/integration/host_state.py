@@ -30,6 +30,15 @@ def proc_argv(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` is a process that has not exited (a zombie counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def pids_matching(pred: Callable[[list[str]], bool]) -> list[int]:
     """PIDs of the processes whose argv satisfies ``pred``."""
     out = []

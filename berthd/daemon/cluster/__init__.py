@@ -1,7 +1,8 @@
-"""Swarm membership: today only the inactive cluster of a node in no swarm."""
+"""Swarm membership: inactive, or the manager of a one-node swarm kept in etcd (issue 18)."""
 
 from __future__ import annotations
 
+from berthd.daemon.cluster.cluster import Cluster
 from berthd.daemon.cluster.inactive import InactiveCluster, inactive_info
 
-__all__ = ["InactiveCluster", "inactive_info"]
+__all__ = ["Cluster", "InactiveCluster", "inactive_info"]

@@ -113,8 +113,10 @@ class EventsService:
         action: str,
         actor_id: str,
         attributes: Mapping[str, str] | None = None,
+        scope: str = "local",
     ) -> dict[str, Any]:
-        """Record and broadcast one event; returns the message as sent."""
+        """Record and broadcast one event; returns the message as sent. Swarm objects'
+        events (node, service, secret, config) have the scope ``swarm``."""
         now = self._clock()
         attrs = dict(attributes or {})
         ev: dict[str, Any] = {}
@@ -128,7 +130,7 @@ class EventsService:
                 "Type": type_,
                 "Action": action,
                 "Actor": {"ID": actor_id, "Attributes": attrs},
-                "scope": "local",
+                "scope": scope,
                 "time": now // 1_000_000_000,
                 "timeNano": now,
             }

@@ -118,12 +118,13 @@ def test_cli_swarm_commands_outside_a_swarm(
         assert r.stderr == f"Error response from daemon: {message}\n"
 
 
-def test_cli_swarm_init_fails_clearly(daemon: Daemon) -> None:
-    r = cli(daemon, "swarm", "init")
+def test_cli_swarm_join_fails_clearly(daemon: Daemon) -> None:
+    # swarm init works (tests/integration/cluster); joining another node is phase 1
+    r = cli(daemon, "swarm", "join", "--token", "SWMTKN-1-x", "127.0.0.1:2377")
     assert r.returncode == 1
     assert r.stderr == (
-        "Error response from daemon: This node cannot initialize a swarm: swarm mode is not "
-        "supported by berthd yet\n"
+        "Error response from daemon: This node cannot join a swarm: joining another node's "
+        "swarm is not supported by berthd yet\n"
     )
     # and nothing changed
     info = json.loads(cli(daemon, "info", "--format", "{{json .Swarm}}").stdout)

@@ -1,0 +1,190 @@
+"""A small etcd v3 client over etcd's JSON gRPC gateway (``/v3/kv/*``).
+
+etcd 3.4 serves the gateway on its client URL: keys and values are base64,
+int64 fields are decimal strings and zero values are left out. aiohttp is
+imported when the first client is made, so a daemon in no swarm never loads
+the client side of it for this.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["EtcdClient", "EtcdError", "KeyValue", "TxnOp", "prefix_end"]
+
+
+class EtcdError(Exception):
+    """etcd could not be reached or answered an error."""
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+
+
+@dataclass(frozen=True)
+class TxnOp:
+    """One operation of a transaction: put ``value`` at ``key``, or delete ``key``
+    (with ``prefix`` every key below it)."""
+
+    kind: Literal["put", "delete"]
+    key: str
+    value: bytes = b""
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``key``'s mod_revision (or create_revision) equals ``revision``; 0 means absent."""
+
+    key: str
+    revision: int
+    target: Literal["MOD", "CREATE"] = "MOD"
+
+
+@dataclass
+class TxnResult:
+    succeeded: bool
+    revision: int
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _b64(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.b64encode(raw).decode()
+
+
+def prefix_end(prefix: str) -> str:
+    """The range end that selects every key starting with ``prefix``."""
+    raw = bytearray(prefix.encode())
+    raw[-1] += 1
+    return raw.decode()
+
+
+def _op(op: TxnOp) -> dict[str, Any]:
+    if op.kind == "put":
+        return {"request_put": {"key": _b64(op.key), "value": _b64(op.value)}}
+    req: dict[str, Any] = {"key": _b64(op.key)}
+    if op.prefix:
+        req["range_end"] = _b64(prefix_end(op.key))
+    return {"request_delete_range": req}
+
+
+def _kv(raw: dict[str, Any]) -> KeyValue:
+    return KeyValue(
+        key=base64.b64decode(raw["key"]).decode(),
+        value=base64.b64decode(raw.get("value", "")),
+        create_revision=int(raw.get("create_revision", 0)),
+        mod_revision=int(raw.get("mod_revision", 0)),
+    )
+
+
+class EtcdClient:
+    """The KV calls the swarm needs, against one client URL (``http://127.0.0.1:port``)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import aiohttp
+
+        try:
+            async with self._http().post(self.url + path, data=orjson.dumps(body)) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise EtcdError(f"etcd at {self.url}: {e}") from e
+        try:
+            out = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
+            out = {}
+        if status != 200 or not isinstance(out, dict):
+            msg = out.get("message") or out.get("error") if isinstance(out, dict) else None
+            raise EtcdError(f"etcd {path}: {msg or raw[:200]!r} (HTTP {status})")
+        return out
+
+    async def healthy(self) -> bool:
+        import aiohttp
+
+        try:
+            async with self._http().get(self.url + "/health") as resp:
+                body = await resp.read()
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+        try:
+            return bool(orjson.loads(body).get("health") == "true")
+        except (orjson.JSONDecodeError, AttributeError):
+            return False
+
+    async def get(self, key: str) -> KeyValue | None:
+        out = await self._call("/v3/kv/range", {"key": _b64(key)})
+        kvs = out.get("kvs") or []
+        return _kv(kvs[0]) if kvs else None
+
+    async def get_prefix(self, prefix: str) -> list[KeyValue]:
+        body = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
+        out = await self._call("/v3/kv/range", body)
+        return [_kv(kv) for kv in out.get("kvs") or []]
+
+    async def count_prefix(self, prefix: str) -> int:
+        body = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix)), "count_only": True}
+        out = await self._call("/v3/kv/range", body)
+        return int(out.get("count", 0))
+
+    async def put(self, key: str, value: bytes) -> int:
+        out = await self._call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
+        return int(out.get("header", {}).get("revision", 0))
+
+    async def delete_prefix(self, prefix: str) -> int:
+        body = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
+        out = await self._call("/v3/kv/deleterange", body)
+        return int(out.get("deleted", 0))
+
+    async def txn(
+        self, compare: list[Compare], success: list[TxnOp], failure: list[TxnOp] | None = None
+    ) -> TxnResult:
+        body: dict[str, Any] = {
+            "compare": [
+                {
+                    "key": _b64(c.key),
+                    "target": c.target,
+                    "result": "EQUAL",
+                    ("mod_revision" if c.target == "MOD" else "create_revision"): str(c.revision),
+                }
+                for c in compare
+            ],
+            "success": [_op(op) for op in success],
+            "failure": [_op(op) for op in failure or []],
+        }
+        out = await self._call("/v3/kv/txn", body)
+        return TxnResult(
+            succeeded=bool(out.get("succeeded", False)),
+            revision=int(out.get("header", {}).get("revision", 0)),
+            responses=list(out.get("responses") or []),
+        )

@@ -1,0 +1,131 @@
+"""Swarm objects in etcd: the key layout, versioned writes and unique names.
+
+Keys live under ``/berthd/v1/``: ``cluster``, ``nodes/<id>``,
+``services/<id>``, ``tasks/<id>``, ``secrets/<id>``, ``configs/<id>``, and
+``names/<kind>/<lower-case name>`` → id for the kinds with unique names. An
+object's ``Version.Index`` is its key's etcd ``mod_revision``: an update
+carries the version the client read, and the write is a transaction that
+compares it, so a stale version fails as SwarmKit's "update out of sequence"
+(never a lost update). A create puts the object and its name key in one
+transaction guarded by the name key's absence, so two creates of one name
+cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from berthd.cluster import Compare, EtcdClient, EtcdError, TxnOp
+from berthd.daemon.cluster.specs import rpc_error
+from berthd.errdefs import Conflict, System, Unavailable
+
+__all__ = ["PREFIX", "ObjectStore"]
+
+PREFIX = "/berthd/v1/"
+_NAMED = ("service", "secret", "config", "network")
+
+
+def _unavailable(e: EtcdError) -> Unavailable:
+    return Unavailable(
+        "rpc error: code = Unavailable desc = The swarm does not have a leader. "
+        f"It's possible that too few managers are online. ({e})"
+    )
+
+
+def _decode(raw: bytes, revision: int) -> dict[str, Any]:
+    """A stored object with its ``Version`` where dockerd puts it: right after the ID."""
+    stored: dict[str, Any] = orjson.loads(raw)
+    obj: dict[str, Any] = {"ID": stored.pop("ID", ""), "Version": {"Index": revision}}
+    obj.update(stored)
+    return obj
+
+
+class ObjectStore:
+    """Typed access to the swarm's objects in etcd."""
+
+    def __init__(self, client: EtcdClient) -> None:
+        self.etcd = client
+
+    @staticmethod
+    def key(kind: str, oid: str) -> str:
+        return f"{PREFIX}{kind}s/{oid}" if kind != "cluster" else PREFIX + "cluster"
+
+    @staticmethod
+    def name_key(kind: str, name: str) -> str:
+        return f"{PREFIX}names/{kind}/{name.lower()}"
+
+    async def get(self, kind: str, oid: str) -> dict[str, Any] | None:
+        try:
+            kv = await self.etcd.get(self.key(kind, oid))
+        except EtcdError as e:
+            raise _unavailable(e) from None
+        return None if kv is None else _decode(kv.value, kv.mod_revision)
+
+    async def list(self, kind: str) -> list[dict[str, Any]]:
+        try:
+            kvs = await self.etcd.get_prefix(f"{PREFIX}{kind}s/")
+        except EtcdError as e:
+            raise _unavailable(e) from None
+        return [_decode(kv.value, kv.mod_revision) for kv in kvs]
+
+    @staticmethod
+    def _encode(obj: dict[str, Any]) -> bytes:
+        return orjson.dumps({k: v for k, v in obj.items() if k != "Version"})
+
+    async def create(self, kind: str, obj: dict[str, Any], name: str = "") -> int:
+        """Put a new object (and its unique name); Conflict when the name is taken."""
+        ops = [TxnOp("put", self.key(kind, obj["ID"]), self._encode(obj))]
+        compare = [Compare(self.key(kind, obj["ID"]), 0, "CREATE")]
+        if kind in _NAMED:
+            nkey = self.name_key(kind, name)
+            ops.append(TxnOp("put", nkey, obj["ID"].encode()))
+            compare.append(Compare(nkey, 0, "CREATE"))
+        try:
+            result = await self.etcd.txn(compare, ops)
+        except EtcdError as e:
+            raise _unavailable(e) from None
+        if not result.succeeded:
+            if kind == "service":
+                raise rpc_error(
+                    Conflict,
+                    f"name conflicts with an existing object: service {name} already exists",
+                )
+            raise rpc_error(Conflict, f"{kind} {name} already exists")
+        return result.revision
+
+    async def update(self, kind: str, obj: dict[str, Any], version: int) -> int:
+        """Replace an object if its version is still ``version``."""
+        key = self.key(kind, obj.get("ID", "")) if kind != "cluster" else self.key(kind, "")
+        try:
+            result = await self.etcd.txn(
+                [Compare(key, version)], [TxnOp("put", key, self._encode(obj))]
+            )
+        except EtcdError as e:
+            raise _unavailable(e) from None
+        if not result.succeeded:
+            raise rpc_error(System, "update out of sequence")
+        return result.revision
+
+    async def remove(self, kind: str, oid: str, name: str = "") -> None:
+        ops = [TxnOp("delete", self.key(kind, oid))]
+        if kind in _NAMED and name:
+            ops.append(TxnOp("delete", self.name_key(kind, name)))
+        try:
+            await self.etcd.txn([], ops)
+        except EtcdError as e:
+            raise _unavailable(e) from None
+
+    async def count(self, kind: str) -> int:
+        try:
+            return await self.etcd.count_prefix(f"{PREFIX}{kind}s/")
+        except EtcdError as e:
+            raise _unavailable(e) from None
+
+    async def wipe(self) -> int:
+        """Remove every key of the swarm (``swarm leave --force``)."""
+        try:
+            return await self.etcd.delete_prefix(PREFIX)
+        except EtcdError as e:
+            raise _unavailable(e) from None

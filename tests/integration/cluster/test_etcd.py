@@ -1,0 +1,73 @@
+"""berthd.cluster against a real etcd 3.4: the supervisor and the JSON-gateway client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from berthd.cluster import Compare, EtcdProcess, EtcdSettings, TxnOp
+from tests.integration.daemon_process import free_port
+from tests.integration.host_state import pid_alive
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="needs etcd-server")
+
+
+def test_etcd_kv_txn_and_supervision() -> None:
+    root = Path(tempfile.mkdtemp(prefix="berthd-etcd-it-"))
+
+    async def scenario() -> None:
+        settings = EtcdSettings(root / "swarm", "n1", free_port(), free_port())
+        etcd = EtcdProcess(settings)
+        await etcd.start()
+        try:
+            c = etcd.client
+            # create-if-absent, twice
+            first = await c.txn([Compare("/k", 0, "CREATE")], [TxnOp("put", "/k", b"v1")])
+            again = await c.txn([Compare("/k", 0, "CREATE")], [TxnOp("put", "/k", b"v2")])
+            assert first.succeeded and not again.succeeded
+            kv = await c.get("/k")
+            assert kv is not None and kv.value == b"v1"
+            # compare-and-swap on mod_revision
+            stale = kv.mod_revision - 1
+            assert not (await c.txn([Compare("/k", stale)], [TxnOp("put", "/k", b"x")])).succeeded
+            ok = await c.txn([Compare("/k", kv.mod_revision)], [TxnOp("put", "/k", "é✓".encode())])
+            assert ok.succeeded
+            assert (await c.get("/k")) is not None
+            await c.put("/p/a", b"1")
+            await c.put("/p/b", b"2")
+            assert [x.key for x in await c.get_prefix("/p/")] == ["/p/a", "/p/b"]
+            assert await c.count_prefix("/p/") == 2
+            # etcd killed: the supervisor starts it again on the same data
+            pid = etcd.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            for _ in range(200):
+                if etcd.pid != pid and await c.healthy():
+                    break
+                await asyncio.sleep(0.05)
+            assert etcd.pid != pid and etcd.restarts == 1
+            assert await c.count_prefix("/p/") == 2
+            assert await c.delete_prefix("/") == 3
+            # a second supervisor on the same data dir stops the first etcd (a berthd
+            # killed with SIGKILL leaves its etcd running)
+            orphan = etcd.pid
+            assert orphan is not None
+            etcd._stopping = True  # its berthd is "dead": nobody restarts the orphan
+            etcd2 = EtcdProcess(settings)
+            await etcd2.start()
+            assert not pid_alive(orphan) and etcd2.pid != orphan
+            await etcd2.stop()
+        finally:
+            await etcd.stop()
+        assert not settings.pid_file.exists()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
