@@ -465,6 +465,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--image-runs", type=int, default=3)
     ap.add_argument("--log-mb", type=int, default=50)
     ap.add_argument("--log-runs", type=int, default=3)
+    ap.add_argument("--build-mb", type=int, default=50)
+    ap.add_argument("--build-runs", type=int, default=3)
 
 
 def section_runs(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
@@ -591,6 +593,66 @@ def section_logs(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
     }
 
 
+BUILD_DOCKERFILE = """\
+FROM busybox
+COPY data /data
+RUN cat /data/* > /dev/null && echo read > /read
+ENV BENCH=1
+RUN echo one > /one
+WORKDIR /app
+COPY small.txt /app/
+RUN ls -la /app > /listing
+LABEL bench=build
+CMD ["cat", "/read"]
+"""
+
+
+def _build_context(work: Path, mb: int) -> Path:
+    """A context of ``mb`` MB of random files (1 MiB each) plus a small one."""
+    ctx = work / f"build-context-{mb}"
+    if not ctx.exists():
+        (ctx / "data").mkdir(parents=True)
+        for i in range(mb):
+            (ctx / "data" / f"f{i:03d}").write_bytes(os.urandom(1024 * 1024))
+        (ctx / "small.txt").write_text("small\n")
+        (ctx / "Dockerfile").write_text(BUILD_DOCKERFILE)
+    return ctx
+
+
+def section_build(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
+    """``docker build`` (the classic builder: ``DOCKER_BUILDKIT=0``) of a 10-step Dockerfile
+    with a ``--build-mb`` MB COPY: the first build on a fresh data root, then fully cached
+    rebuilds (median of ``--build-runs``)."""
+    ctx = _build_context(files.busybox.parent, a.build_mb)
+    env_extra = {"DOCKER_BUILDKIT": "0"}
+    firsts, cached = [], []
+    try:
+        for _ in range(a.build_runs):
+            d.fresh().start()
+            d.cli("load", "-i", str(files.busybox))
+            env = {**d.env(), **env_extra}
+            cmd = [DOCKER, "build", "--network", "none", "-t", "bench:build", str(ctx)]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            firsts.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            cached.append(time.perf_counter() - t0)
+            if r.stdout.count("Using cache") < 8:
+                raise RuntimeError(f"{d.name}: the rebuild was not cached: {r.stdout[-2000:]}")
+            d.wipe()
+    finally:
+        d.wipe()
+    return {
+        f"`docker build`, 10 steps, {a.build_mb} MB context: first build": _secs(firsts),
+        "the same, fully cached rebuild": _secs(cached),
+    }
+
+
+def _secs(samples: list[float]) -> str:
+    return f"{statistics.median(samples):.2f} s"
+
+
 def _rate(mb: float, samples: list[float]) -> str:
     med = statistics.median(samples)
     return f"{med:.2f} s = {mb / med:.1f} MB/s"
@@ -642,6 +704,7 @@ SECTIONS: dict[str, Section] = {
     "bridge": section_bridge,
     "images": section_images,
     "logs": section_logs,
+    "build": section_build,
     "stopped": section_stopped,
     "running": section_running,
 }

@@ -1,7 +1,7 @@
 """berthd and dockerd side by side on this machine, through the same docker CLI.
 
 Run as root from the repo: ``.venv/bin/python bench/sidebyside.py [-n 20] [--rounds 3]
-[--image-runs 3] [--log-mb 50] [--only runs,bridge,images,logs,stopped,running] [--no-dockerd] [--rev HEAD]``.
+[--image-runs 3] [--log-mb 50] [--build-mb 50] [--only runs,bridge,images,logs,build,stopped,running] [--no-dockerd] [--rev HEAD]``.
 Prints a markdown table; each figure is measured on both daemons one right after the
 other, each on a fresh data root of its own (the sections live in ``bench/common.py``):
 
