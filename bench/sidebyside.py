@@ -19,6 +19,11 @@ other, each on a fresh data root of its own (the sections live in ``bench/common
 * ``images``: ``docker load -i`` / ``docker save -o`` of a ~``--mb`` MB, 3-layer image
   (median of ``--image-runs``; the image removed between runs), and the worst
   ``/_ping`` latency seen during a load;
+* ``logs``: ``docker logs`` and ``docker logs -t`` of a container that wrote ``--log-mb`` MB
+  of 100-byte lines, to /dev/null (median of ``--log-runs``);
+* ``build``: the classic ``docker build`` of a 10-step Dockerfile with a ``--build-mb`` MB
+  COPY, the first build on a fresh data root and the fully cached rebuild (median of
+  ``--build-runs``);
 * ``stopped`` / ``running``: start-up time, from spawning the daemon until
   ``GET /containers/json?all=1`` lists all ``--stopped`` created containers, or all
   ``--running`` containers as running after a SIGTERM with ``--live-restore``
