@@ -24,8 +24,12 @@ EMBEDDED_DNS = "127.0.0.11"
 def _rules(target: str, udp_port: int = 53) -> str:
     ipaddress.IPv4Address(target)  # never put anything else into the rules
     port = int(udp_port)
+    # the chains hold these rules alone (the container's own namespace): flushed
+    # first, so a second call (a link resolver added by network connect) re-points
     return (
         "*nat\n"
+        "-F OUTPUT\n"
+        "-F POSTROUTING\n"
         f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p udp --dport 53 -j DNAT --to-destination {target}:{port}\n"
         f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p tcp --dport 53 -j DNAT --to-destination {target}:53\n"
         f"-A POSTROUTING -s 127.0.0.0/8 -d {target}/32 -j MASQUERADE\n"

@@ -8,6 +8,11 @@ query, unchanged, to aardvark on the same gateway (port 53). The container's
 127.0.0.11 is redirected to it instead of to aardvark (``embedded_dns``); TCP queries
 still go to aardvark. The port is recorded, so a daemon restarted under a running
 container listens there again.
+
+A link maps its alias to the *target's name*, not to an address: the address is looked
+up (``Address``) at each query, as libnetwork's resolver does, so a target that starts,
+restarts or joins after the linking container is found, and one that is not running is
+not (the query goes on to aardvark, which answers NXDOMAIN).
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ import ipaddress
 import logging
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import cast
 
 from berthd.errdefs import System
 
-__all__ = ["LinkResolver", "LinkResolvers", "answer"]
+__all__ = ["Address", "LinkResolver", "LinkResolvers", "answer", "query_name"]
 
 log = logging.getLogger("berthd.network")
 
@@ -32,6 +37,9 @@ _TYPE_AAAA = 28
 _CLASS_IN = 1
 _TTL = 600  # dockerd's embedded DNS TTL
 _RELAY_TIMEOUT = 5.0
+
+# a link target's name → its IPv4 address now, or None (not running, not on the network)
+Address = Callable[[str], Awaitable[str | None]]
 
 
 def _question(msg: bytes) -> tuple[str, int, int] | None:
@@ -58,6 +66,12 @@ def _question(msg: bytes) -> tuple[str, int, int] | None:
         return None
     qtype, _qclass = struct.unpack("!HH", msg[i : i + 4])
     return ".".join(labels), qtype, i + 4
+
+
+def query_name(query: bytes) -> str | None:
+    """The name a query asks about (lower case, no final dot), or None if not a query."""
+    q = _question(query)
+    return q[0] if q is not None else None
 
 
 def answer(query: bytes, names: Mapping[str, str]) -> bytes | None:
@@ -102,10 +116,17 @@ class _Relay(asyncio.DatagramProtocol):
             self.done.set_result(None)
 
 
+def _normal(links: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower().rstrip("."): v for k, v in links.items()}
+
+
 class LinkResolver(asyncio.DatagramProtocol):
-    def __init__(self, gateway: str, names: Mapping[str, str]) -> None:
+    """``links``: alias → target name; ``address`` finds the target's address."""
+
+    def __init__(self, gateway: str, links: Mapping[str, str], address: Address) -> None:
         self.gateway = gateway
-        self.names = {k.lower().rstrip("."): v for k, v in names.items()}
+        self.links = _normal(links)
+        self.address = address
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,15 +147,29 @@ class LinkResolver(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
+    def set_links(self, links: Mapping[str, str]) -> None:
+        self.links = _normal(links)
+
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = answer(data, self.names)
-        if reply is not None:
-            if self.transport is not None:
-                self.transport.sendto(reply, addr)
-            return
-        task = asyncio.create_task(self._relay(data, (addr[0], addr[1])))
+        task = asyncio.create_task(self._serve(data, (addr[0], addr[1])))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, data: bytes, client: tuple[str, int]) -> None:
+        name = query_name(data)
+        target = self.links.get(name) if name is not None else None
+        if name is not None and target is not None:
+            try:
+                ip = await self.address(target)
+            except Exception as e:  # a failed lookup is a name not found, never a crash
+                log.warning("link DNS: looking up %s: %s", target, e)
+                ip = None
+            if ip:
+                reply = answer(data, {name: ip})
+                if reply is not None and self.transport is not None:
+                    self.transport.sendto(reply, client)
+                return
+        await self._relay(data, client)
 
     async def _relay(self, data: bytes, client: tuple[str, int]) -> None:
         loop = asyncio.get_running_loop()
@@ -168,12 +203,22 @@ class LinkResolvers:
         self._by_container: dict[str, LinkResolver] = {}
         self._stopping: set[LinkResolver] = set()  # relays cancelled, not yet ended
 
-    async def start(self, cid: str, gateway: str, names: Mapping[str, str], port: int = 0) -> int:
+    async def start(
+        self,
+        cid: str,
+        gateway: str,
+        links: Mapping[str, str],
+        address: Address,
+        port: int = 0,
+    ) -> int:
         self.stop(cid)
-        r = LinkResolver(gateway, names)
+        r = LinkResolver(gateway, links, address)
         got = await r.start(port)
         self._by_container[cid] = r
         return got
+
+    def get(self, cid: str) -> LinkResolver | None:
+        return self._by_container.get(cid)
 
     def stop(self, cid: str) -> None:
         r = self._by_container.pop(cid, None)

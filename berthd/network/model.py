@@ -81,8 +81,9 @@ class Endpoint:
     aliases: list[str] = field(default_factory=list)
     static_ip: bool = False
     ports: list[dict[str, Any]] = field(default_factory=list)  # PortMapping.to_json() items
-    # links on a user network: names this container alone resolves (name → IPv4), and
-    # the gateway port of its link resolver (berthd.network.link_dns)
+    # links on a user network: names this container alone resolves (alias → the
+    # target's name, looked up at each query), and the gateway port of its link
+    # resolver (berthd.network.link_dns)
     link_names: dict[str, str] = field(default_factory=dict)
     dns_port: int = 0
 

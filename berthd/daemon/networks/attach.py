@@ -18,7 +18,8 @@ from typing import Any
 from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.hooks import NetworkSetup, endpoint_settings
-from berthd.daemon.networks.base import NetworksBase, mac_for
+from berthd.daemon.containers.links import parse_link
+from berthd.daemon.networks.base import mac_for
 from berthd.daemon.networks.endpoint_ipam import check_endpoint_ipam
 from berthd.daemon.networks.files import (
     copy_files,
@@ -26,6 +27,7 @@ from berthd.daemon.networks.files import (
     write_hosts,
     write_resolv,
 )
+from berthd.daemon.networks.link_dns import LinkDnsMixin
 from berthd.network import Endpoint, Network
 from berthd.network.embedded_dns import EMBEDDED_DNS, redirect_embedded_dns
 from berthd.network.netavark import Attachment
@@ -40,7 +42,7 @@ def _mode(c: Container) -> str:
     return str(c.host_config.get("NetworkMode") or "bridge")
 
 
-class AttachMixin(NetworksBase):
+class AttachMixin(LinkDnsMixin):
     # -- create ------------------------------------------------------------------------
     async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
         mode = _mode(c)
@@ -83,6 +85,8 @@ class AttachMixin(NetworksBase):
                 "network-scoped alias is supported only for containers in user defined networks"
             )
         check_endpoint_ipam(net, ipam)
+        for link in cfg.get("Links") or []:
+            parse_link(str(link))
         es = endpoint_settings()
         es.update(
             {
@@ -139,7 +143,7 @@ class AttachMixin(NetworksBase):
         resolver = dns.network.gateway if dns is not None else ""
         if dns is not None:
             try:
-                port = await self._link_resolver(c, dns, extra_hosts)
+                port = await self.start_link_resolver(c, dns.endpoint, dns.network.gateway)
                 await redirect_embedded_dns(netns, resolver, port)
                 resolver = EMBEDDED_DNS
             except errdefs.BerthdError as e:
@@ -148,19 +152,6 @@ class AttachMixin(NetworksBase):
         return NetworkSetup(
             netns, self._running_settings(c, netns, attachments, extra_hosts, resolver)
         )
-
-    async def _link_resolver(
-        self, c: Container, a: Attachment, extra_hosts: Sequence[tuple[str, str]]
-    ) -> int:
-        """For links on a user network: the port of this container's own resolver
-        (its link names, then aardvark); 53 (aardvark itself) without links."""
-        names = {n: ip for ip, text in extra_hosts for n in text.split()}
-        if not names:
-            return 53
-        port = await self.link_resolvers.start(c.id, a.network.gateway, names)
-        a.endpoint.link_names, a.endpoint.dns_port = names, port
-        await asyncio.to_thread(self.store.update_endpoint, a.endpoint)
-        return port
 
     async def _allocate(
         self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool

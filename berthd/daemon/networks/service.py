@@ -158,9 +158,7 @@ class NetworksService(AttachMixin):
                 for ep in eps:
                     net = self._networks.get(ep.network_id)
                     if ep.dns_port and net is not None:
-                        await self.link_resolvers.start(
-                            cid, net.gateway, ep.link_names, ep.dns_port
-                        )
+                        await self.restart_link_resolver(ep, net.gateway)
             except errdefs.BerthdError as e:
                 log.warning("container %s: %s", cid[:12], e)
         # a teardown cut short by a crash may have freed the addresses but not the netns
@@ -328,6 +326,7 @@ class NetworksService(AttachMixin):
                 es = self._endpoint_view(c, a, es)
             nets[net.name] = es
             await asyncio.to_thread(self.checkpoint, c)
+            await self.follow_links(c)
         self.events.log(
             "network", "connect", net.id, {"container": c.id, "name": net.name, "type": net.driver}
         )
@@ -361,6 +360,7 @@ class NetworksService(AttachMixin):
                 self.clear_settings(c)
                 c.network_settings["Networks"] = nets
             await asyncio.to_thread(self.checkpoint, c)
+            await self.follow_links(c)
         self.events.log(
             "network",
             "disconnect",

@@ -4,7 +4,7 @@ import asyncio
 import socket
 import struct
 
-from berthd.network.link_dns import answer
+from berthd.network.link_dns import LinkResolver, answer
 from berthd.network.userland_proxy import ProxyBinding, UserlandProxies
 
 
@@ -23,6 +23,47 @@ def test_link_answers() -> None:
     aaaa = answer(_query("db", 28), names)
     assert aaaa is not None and struct.unpack("!H", aaaa[6:8])[0] == 0  # exists, no AAAA
     assert answer(_query("other", 1), names) is None  # relayed to aardvark
+
+
+def test_link_resolver_looks_the_target_up_at_each_query() -> None:
+    """An alias names its target; the target's address is asked for at each query."""
+    where = {"up": "172.31.9.5"}
+
+    async def address(target: str) -> str | None:
+        return where.get(target)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        r = LinkResolver("127.0.0.1", {"Bar": "up"}, address)
+        port = await r.start()
+        replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                replies.put_nowait(data)
+
+        t, _ = await loop.create_datagram_endpoint(Client, remote_addr=("127.0.0.1", port))
+        try:
+            t.sendto(_query("bar", 1))
+            assert (await asyncio.wait_for(replies.get(), 5)).endswith(
+                socket.inet_aton("172.31.9.5")
+            )
+            where["up"] = "172.31.9.7"  # the target restarted elsewhere
+            t.sendto(_query("bar", 1))
+            assert (await asyncio.wait_for(replies.get(), 5)).endswith(
+                socket.inet_aton("172.31.9.7")
+            )
+            r.set_links({"baz": "up"})
+            t.sendto(_query("baz", 1))
+            assert (await asyncio.wait_for(replies.get(), 5)).endswith(
+                socket.inet_aton("172.31.9.7")
+            )
+        finally:
+            t.close()
+            r.stop()
+            await r.wait_stopped()
+
+    asyncio.run(main())
 
 
 def test_udp_and_tcp_proxies_on_ipv6_loopback() -> None:
