@@ -35,6 +35,7 @@ from berthd.errdefs import System
 from berthd.lib.atomicfile import write_atomic
 from berthd.lib.libc import LIBC
 from berthd.lib.resolvconf import host_resolv_lines, loopback_nameserver, nameserver
+from berthd.network.bridge_mac import pin_bridge_mac
 from berthd.network.model import Endpoint, Network
 
 __all__ = ["HOST_LOCK", "Netavark", "NetavarkSettings", "PortMapping", "host_lock"]
@@ -182,6 +183,9 @@ class Netavark:
         self.used = True
         out = await self._call("setup", netns, container_id, name, attachments)
         result: dict[str, Any] = orjson.loads(out) if out.strip() else {}
+        for a in attachments:
+            if a.network.bridge:
+                await pin_bridge_mac(a.network.bridge)
         return result
 
     async def teardown(
