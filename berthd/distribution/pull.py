@@ -15,7 +15,6 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from berthd import errdefs
 from berthd.distribution import platforms as plat
@@ -30,6 +29,7 @@ from berthd.distribution.errors import (
     translate_pull_error,
     unwrap,
 )
+from berthd.distribution.fallback import Fallback, walk_endpoints
 from berthd.distribution.manifest import (
     MEDIA_TYPE_DOCKER_MANIFEST,
     Descriptor,
@@ -78,13 +78,6 @@ def sha256_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class _Fallback(Exception):
-    def __init__(self, err: BaseException, transport_ok: bool) -> None:
-        super().__init__(str(err))
-        self.err = err
-        self.transport_ok = transport_ok
-
-
 async def fetch_manifest(repo: Repository, dgst: str) -> tuple[bytes, Manifest]:
     """GET a manifest by digest and verify it against that digest."""
     raw, content_type, _ = await repo.get_manifest(dgst)
@@ -113,27 +106,15 @@ class Puller:
     async def pull(self) -> None:
         ref = self.req.ref
         endpoints = self.registry.lookup_pull_endpoints(ref.domain)
-        confirmed_tls: set[str] = set()
-        last_err: BaseException | None = None
-        for ep in endpoints:
-            parts = urlsplit(ep.url)
-            if parts.scheme != "https" and parts.netloc in confirmed_tls:
-                log.debug("skipping non-TLS endpoint %s for a host that uses TLS", ep.url)
-                continue
-            try:
-                await self._pull_endpoint(ep)
-                return
-            except _Fallback as fb:
-                if fb.transport_ok and parts.scheme == "https":
-                    confirmed_tls.add(parts.netloc)
-                last_err = fb.err
-                log.info("attempting next endpoint for pull after error: %s", fb.err)
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.error("not continuing with pull after error: %s", err)
-                raise translate_pull_error(err, ref) from None
+        try:
+            done, last_err = await walk_endpoints(endpoints, self._pull_endpoint, "pull")
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.error("not continuing with pull after error: %s", err)
+            raise translate_pull_error(err, ref) from None
+        if done:
+            return
         if last_err is None:
             last_err = errdefs.NotFound(f"no endpoints found for {ref.familiar_string()}")
         raise translate_pull_error(last_err, ref)
@@ -147,7 +128,7 @@ class Puller:
             raise
         except Exception as err:
             log.warning("error getting v2 registry: %s", err)
-            raise _Fallback(err, transport_ok=False) from None
+            raise Fallback(err, transport_ok=False) from None
         shared = SharedRepository(repo)
         try:
             await self._pull_repository(shared, ep)
@@ -155,7 +136,7 @@ class Puller:
             raise
         except Exception as err:
             if continue_on_error(err, ep.mirror):
-                raise _Fallback(err, transport_ok=True) from None
+                raise Fallback(err, transport_ok=True) from None
             raise
         finally:
             shared.release()

@@ -19,11 +19,11 @@ import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from berthd import errdefs
 from berthd.distribution.blocking import Cancelled, run_long
 from berthd.distribution.errors import DoNotRetry, continue_on_error, error_code, retry_on_error
+from berthd.distribution.fallback import Fallback, walk_endpoints
 from berthd.distribution.manifest import (
     MEDIA_TYPE_DOCKER_CONFIG,
     MEDIA_TYPE_DOCKER_LAYER,
@@ -66,13 +66,6 @@ class PushRequest:
     hmac_key: bytes = b""
     has_auth_info: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class _Fallback(Exception):
-    def __init__(self, err: BaseException, transport_ok: bool) -> None:
-        super().__init__(str(err))
-        self.err = err
-        self.transport_ok = transport_ok
 
 
 def _path_of(name: str) -> str | None:
@@ -422,20 +415,13 @@ class Pusher:
             raise errdefs.NotFound(
                 f"An image does not exist locally with the tag: {ref.familiar_name()}"
             )
-        confirmed_tls: set[str] = set()
-        last_err: BaseException | None = None
-        for ep in endpoints:
-            parts = urlsplit(ep.url)
-            if parts.scheme != "https" and parts.netloc in confirmed_tls:
-                continue
-            try:
-                await self._push_endpoint(ep, associations)
-                return
-            except _Fallback as fb:
-                if fb.transport_ok and parts.scheme == "https":
-                    confirmed_tls.add(parts.netloc)
-                last_err = fb.err
-                log.info("attempting next endpoint for push after error: %s", fb.err)
+
+        async def attempt(ep: Endpoint) -> None:
+            await self._push_endpoint(ep, associations)
+
+        done, last_err = await walk_endpoints(endpoints, attempt, "push")
+        if done:
+            return
         if last_err is None:
             last_err = errdefs.NotFound(f"no endpoints found for {ref.name}")
         raise last_err
@@ -472,14 +458,14 @@ class Pusher:
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            raise _Fallback(err, transport_ok=False) from None
+            raise Fallback(err, transport_ok=False) from None
         try:
             await self._push_repository(repo, associations)
         except asyncio.CancelledError:
             raise
         except Exception as err:
             if continue_on_error(err, ep.mirror):
-                raise _Fallback(err, transport_ok=True) from None
+                raise Fallback(err, transport_ok=True) from None
             raise
         finally:
             try:
