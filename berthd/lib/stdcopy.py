@@ -5,6 +5,9 @@ stream (``docker logs``, ``attach``, ``exec start``) as frames: an 8-byte header
 ``>BxxxL`` (stream id, three zero bytes, big-endian payload length) followed by
 the payload. Clients (the CLI's ``StdCopy``, docker-py's ``frames_iter``)
 demultiplex by reading headers, so every byte we send must be inside a frame.
+This module is the one framer: attach/exec pumping (``daemon/containers/streams``),
+the exec-start error written into a hijacked stream (``api/routers/container``) and
+the logs renderer (``HEADER`` in bulk) all use it.
 
 Any frame size is legal, but we keep payloads ≤ 32 KiB: clients size their
 buffers around that (Go's ``StdCopy`` starts at 32 KiB + header) and one huge

@@ -46,3 +46,17 @@ def test_demuxer_incremental_byte_by_byte() -> None:
 def test_demuxer_rejects_bad_header() -> None:
     with pytest.raises(stdcopy.FrameError, match="Unrecognized input header: 9"):
         stdcopy.Demuxer().feed(b"\x09\x00\x00\x00\x00\x00\x00\x00")
+
+
+def test_frame_stream_ids_and_sizes_over_64k() -> None:
+    for sid in (stdcopy.STDIN, stdcopy.STDOUT, stdcopy.STDERR, stdcopy.SYSTEMERR):
+        assert stdcopy.frame(sid, b"")[:1] == bytes((sid,))
+    # one frame holds any payload (the length is 32 bits, not 16): no chunking in frame()
+    big = b"z" * (70 * 1024 + 3)
+    f = stdcopy.frame(stdcopy.STDERR, big)
+    assert f[:8] == b"\x02\x00\x00\x00" + (70 * 1024 + 3).to_bytes(4, "big")
+    assert f[:8] == b"\x02\x00\x00\x00\x00\x01\x18\x03"
+    assert f[8:] == big
+    assert stdcopy.demux(f) == [(stdcopy.STDERR, big)]
+    # the bulk header is the same layout
+    assert stdcopy.HEADER.pack(stdcopy.STDOUT, 5) + b"hello" == stdcopy.frame(1, b"hello")

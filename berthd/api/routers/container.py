@@ -23,6 +23,7 @@ from berthd.api.routers.system import parse_timestamp
 from berthd.api.routes import Route
 from berthd.errdefs import BerthdError, InvalidParameter
 from berthd.lib.filters import FilterArgs
+from berthd.lib.stdcopy import STDOUT, frame
 from berthd.logger.request import LogsOptions
 
 __all__ = ["ContainersBackend", "ContainersRouter"]
@@ -349,7 +350,7 @@ class ContainersRouter:
             # the connection is raw by now: dockerd writes the error into the stream
             msg = (str(e) + "\r\n").encode()
             if not rec.raw_stream:
-                msg = bytes((1, 0, 0, 0)) + len(msg).to_bytes(4, "big") + msg
+                msg = frame(STDOUT, msg)
             with contextlib.suppress(ConnectionResetError, OSError):
                 await conn.write(msg)
         finally:

@@ -13,6 +13,7 @@ import contextlib
 from typing import Protocol
 
 from berthd.errdefs import InvalidParameter
+from berthd.lib.stdcopy import frame
 from berthd.runtime.attach import AttachSession
 
 __all__ = ["DEFAULT_DETACH_KEYS", "ClientConn", "detach_key_bytes", "parse_detach_keys", "pump"]
@@ -60,10 +61,6 @@ def parse_detach_keys(spec: str) -> bytes:
     return keys
 
 
-def _frame(stream: int, data: bytes) -> bytes:
-    return bytes((stream, 0, 0, 0)) + len(data).to_bytes(4, "big") + data
-
-
 async def pump(
     conn: ClientConn,
     session: AttachSession,
@@ -90,7 +87,7 @@ async def pump(
             if (stream == 1 and not stdout) or (stream == 2 and not stderr):
                 continue
             try:
-                await conn.write(data if tty else _frame(stream, data))
+                await conn.write(data if tty else frame(stream, data))
             except (ConnectionResetError, OSError):
                 return
 
