@@ -20,7 +20,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# free_port is imported from here by many tests; it lives in tests/helpers/ports.py
+from tests.helpers.ports import free_port
 from tests.integration.host_state import cgroup_dirs, rmdir_tree
+
+__all__ = [
+    "BERTHD",
+    "NO_NETWORK_PROXY",
+    "BerthdProcess",
+    "DaemonProcess",
+    "free_port",
+    "ping_unix",
+    "remove_cgroups",
+    "run_berthd",
+]
 
 BERTHD = [sys.executable, "-m", "berthd"]
 
@@ -33,12 +46,6 @@ NO_NETWORK_PROXY = {
     "https_proxy": "http://127.0.0.1:9",
     "no_proxy": "127.0.0.1,localhost,::1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ping_unix(path: str, timeout: float = 0.5) -> bool:

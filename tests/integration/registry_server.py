@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -39,7 +38,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tests.integration.daemon_process import free_port
+from tests.helpers.ports import free_port, free_port6
+from tests.helpers.tls import have_openssl, make_tls_material, openssl
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 USER = "testuser"
@@ -63,41 +63,7 @@ __all__ = [
 
 
 def registry_available() -> bool:
-    return os.access(REGISTRY_BIN, os.X_OK) and shutil.which("openssl") is not None
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def make_tls_material(d: Path, names: Iterable[str] = ("127.0.0.1", "::1", "localhost")) -> None:
-    """``ca.crt``/``ca.key`` and a server ``tls.crt``/``tls.key`` for ``names`` in ``d``."""
-    d.mkdir(parents=True, exist_ok=True)
-    sans = ",".join(
-        (f"IP:{n}" if n.replace(".", "").isdigit() or ":" in n else f"DNS:{n}") for n in names
-    )
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=berthd test CA",
-        "-keyout", "ca.key", "-out", "ca.crt", cwd=d,
-    )  # fmt: skip
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-        "-keyout", "tls.key", "-out", "tls.csr", cwd=d,
-    )  # fmt: skip
-    (d / "ext.cnf").write_text(f"subjectAltName={sans}\n")
-    _openssl(
-        "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "ext.cnf", "-out", "tls.crt", cwd=d,
-    )  # fmt: skip
-    # a client certificate from the same CA, for registries that ask for one
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=berthd test client",
-        "-keyout", "client.key", "-out", "client.csr", cwd=d,
-    )  # fmt: skip
-    _openssl(
-        "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-out", "client.cert", cwd=d,
-    )  # fmt: skip
+    return os.access(REGISTRY_BIN, os.X_OK) and have_openssl()
 
 
 def _bcrypt(password: str) -> str:
@@ -131,12 +97,12 @@ class _Signer:
 
     def __init__(self, d: Path) -> None:
         self.dir = d
-        _openssl(
+        openssl(
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-days", "2", "-subj", "/CN=berthd test token signer",
             "-keyout", "signer.key", "-out", "signer.crt", cwd=d,
         )  # fmt: skip
-        _openssl("x509", "-in", "signer.crt", "-outform", "DER", "-out", "signer.der", cwd=d)
+        openssl("x509", "-in", "signer.crt", "-outform", "DER", "-out", "signer.der", cwd=d)
         self.cert_der = (d / "signer.der").read_bytes()
         self.cert_pem = d / "signer.crt"
         self._lock = threading.Lock()
@@ -362,7 +328,7 @@ class RegistryServer:
         self.tls_names = tuple(tls_names)
         self.client_certs = client_certs  # TLS: clients must present a cert from ca.crt
         self.dir = Path(tempfile.mkdtemp(prefix="berthd-registry-"))
-        self.port = free_port() if host == "127.0.0.1" else _free_port6()
+        self.port = free_port() if host == "127.0.0.1" else free_port6()
         self.proc: subprocess.Popen[bytes] | None = None
         self.token_server: TokenServer | None = None
 
@@ -474,13 +440,7 @@ class RegistryServer:
 def ipv6_loopback() -> bool:
     """Whether ::1 can be bound (a secure registry address outside 127.0.0.0/8)."""
     try:
-        _free_port6()
+        free_port6()
     except OSError:
         return False
     return True
-
-
-def _free_port6() -> int:
-    with socket.socket(socket.AF_INET6) as s:
-        s.bind(("::1", 0))
-        return int(s.getsockname()[1])

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import docker
 import pytest
 
+from tests.helpers.cli import cli_env
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import remove_all_objects
 from tests.integration.images_build import build_busybox_archive
@@ -86,9 +87,7 @@ class BuildEnv:
     ) -> subprocess.CompletedProcess[str]:
         if self.cli is None:
             pytest.skip("the docker CLI is not installed")
-        full = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        full["DOCKER_HOST"] = self.daemon.base_url
-        full["DOCKER_CONFIG"] = str(self.daemon.root / "cfg")
+        full = cli_env(str(self.daemon.root / "cfg"), {"DOCKER_HOST": self.daemon.base_url})
         full.update(env or {})
         r = subprocess.run(
             [self.cli, *args],

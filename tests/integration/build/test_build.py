@@ -236,7 +236,7 @@ def test_query_errors(build_env: BuildEnv) -> None:
     assert status == 400, body
     # a missing base is pulled; the error is in the stream (the step has started). The
     # registry is a loopback port nothing listens on: no test leaves the machine
-    from tests.integration.daemon_process import free_port
+    from tests.helpers.ports import free_port
 
     base = f"127.0.0.1:{free_port()}/nosuch/base:1"
     status, body = build_env.raw_build(context_tar({"Dockerfile": f"FROM {base}\n"}))
@@ -503,7 +503,7 @@ def git_daemon(tmp_path: Path) -> Iterator[str]:
     import shutil
     import subprocess
 
-    from tests.integration.daemon_process import free_port
+    from tests.helpers.ports import free_port
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")

@@ -13,9 +13,9 @@ may be left in ``ip link`` or ``iptables -S``.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import docker
 import pytest
 
+from tests.helpers.wait import wait_for
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import current_port_chains, port_chains, remove_all_objects
 from tests.integration.seed_image import seed_busybox
@@ -89,12 +90,6 @@ class ClientEnv:
         return "\n".join(self.daemon.logs().splitlines()[-n:])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def fetch(url: str, tries: int = 100) -> bytes:
     for _ in range(tries):
         try:
@@ -105,13 +100,8 @@ def fetch(url: str, tries: int = 100) -> bytes:
     raise AssertionError(f"nothing answered on {url}")
 
 
-def wait_for(pred: object, timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+# the clients are slow to start (compose, the CLI): longer and sparser polls
+wait_for = functools.partial(wait_for, timeout=30.0, step=0.2)
 
 
 def host_leftovers(env: ClientEnv) -> list[str]:

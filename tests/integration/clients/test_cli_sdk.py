@@ -22,11 +22,11 @@ from pathlib import Path
 import docker
 import pytest
 
+from tests.helpers.ports import free_port
 from tests.integration.clients.conftest import (
     BB,
     ClientEnv,
     fetch,
-    free_port,
     start_env,
     stop_env,
     wait_for,

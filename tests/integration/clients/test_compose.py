@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.clients.conftest import ClientEnv, fetch, free_port, wait_for
+from tests.helpers.ports import free_port
+from tests.integration.clients.conftest import ClientEnv, fetch, wait_for
 
 
 def compose_v1() -> str | None:

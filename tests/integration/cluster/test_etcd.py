@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from berthd.cluster import Compare, EtcdProcess, EtcdSettings, TxnOp
-from tests.integration.daemon_process import free_port
+from tests.helpers.ports import free_port
 from tests.integration.host_state import pid_alive
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="needs etcd-server")

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.containers.conftest import Env, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import Env, uniq
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ import struct
 import subprocess
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,17 +208,6 @@ def env() -> Iterator[Env]:
     finally:
         leaks = _teardown(e)
     assert not leaks, f"left behind after the module: {leaks}"
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 5.0, step: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(step)
 
 
 def uniq(prefix: str = "c") -> str:

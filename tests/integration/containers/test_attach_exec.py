@@ -9,7 +9,8 @@ import time
 import docker
 import pytest
 
-from tests.integration.containers.conftest import Env, pty_cli, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import Env, pty_cli, uniq
 from tests.integration.containers.test_run import DEFAULT_CAPS, host_cap_bound, status_field
 
 SLEEPER = ["busybox", "sleep", "300"]

@@ -18,7 +18,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.containers.conftest import Env, pty_cli, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import Env, pty_cli, uniq
 
 TWO_LINES = ["sh", "-c", "echo hello out; echo hello err >&2"]
 PTY_LINES = b"hello out\r\nhello err\r\n"

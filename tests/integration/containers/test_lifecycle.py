@@ -6,7 +6,8 @@ import re
 import time
 from pathlib import Path
 
-from tests.integration.containers.conftest import Env, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import Env, uniq
 
 # PID 1 with a TERM handler: stops at once with exit 0 on SIGTERM, 10 on SIGUSR1
 TRAPPER = "trap 'exit 0' TERM; trap 'exit 10' USR1; while :; do sleep 0.05; done"

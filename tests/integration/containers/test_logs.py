@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.containers.conftest import Env, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import Env, uniq
 
 pytestmark = pytest.mark.integration
 

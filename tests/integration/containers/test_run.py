@@ -14,7 +14,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.containers.conftest import CFG_IMAGE, Env, pty_cli, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import CFG_IMAGE, Env, pty_cli, uniq
 
 # dockerd's default capability set (oci/caps/defaults.go) as a CapEff mask
 DEFAULT_CAPS = 0xA80425FB

@@ -10,7 +10,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.containers.conftest import Env, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.containers.conftest import Env, uniq
 
 TRAPPER = "trap 'exit 0' TERM; trap 'exit 10' USR1; while :; do sleep 0.05; done"
 

@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from tests.integration.daemon_process import free_port
+from tests.helpers.ports import free_port
 
 __all__ = ["RegistryProxy"]
 

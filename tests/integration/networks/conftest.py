@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,12 +70,6 @@ def cli(env: NetEnv, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(*argv: str) -> str:

@@ -18,8 +18,9 @@ import urllib.request
 import docker
 import pytest
 
+from tests.helpers.ports import free_port
 from tests.integration.clients.conftest import fetch
-from tests.integration.networks.conftest import NetEnv, cli, free_port
+from tests.integration.networks.conftest import NetEnv, cli
 
 pytestmark = pytest.mark.integration
 

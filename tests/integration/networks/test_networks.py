@@ -12,7 +12,8 @@ import urllib.request
 import docker
 import pytest
 
-from tests.integration.networks.conftest import NetEnv, free_port
+from tests.helpers.ports import free_port
+from tests.integration.networks.conftest import NetEnv
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import docker
 import pytest
 
+from tests.helpers.ports import free_port
 from tests.integration.clients.conftest import fetch
-from tests.integration.networks.conftest import free_port, host_leftovers, start_env, stop_env
+from tests.integration.networks.conftest import host_leftovers, start_env, stop_env
 
 pytestmark = pytest.mark.integration
 

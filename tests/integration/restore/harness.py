@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import docker
 import pytest
 
+from tests.helpers.cli import cli_env
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import (
     force_clean,
@@ -51,17 +51,6 @@ class Result:
     rc: int
     out: str
     err: str
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(step)
 
 
 def uniq(prefix: str = "c") -> str:
@@ -170,8 +159,7 @@ class Env:
 
     @property
     def env(self) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        return {**base, "DOCKER_CONFIG": str(self.cfg_dir)}
+        return cli_env(str(self.cfg_dir))
 
     def argv(self, *args: str) -> list[str]:
         return [DOCKER, "-H", self.d.base_url, *args]

@@ -22,8 +22,9 @@ from typing import Any
 import docker
 import pytest
 
+from tests.helpers.wait import wait_for
 from tests.integration.restore.conftest import MakeEnv
-from tests.integration.restore.harness import Env, conmon_container_id, uniq, wait_for
+from tests.integration.restore.harness import Env, conmon_container_id, uniq
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.wait import wait_for
 from tests.integration.restore.conftest import MakeEnv
-from tests.integration.restore.harness import Env, uniq, wait_for
+from tests.integration.restore.harness import Env, uniq
 
 pytestmark = pytest.mark.integration
 

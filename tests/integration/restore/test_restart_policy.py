@@ -19,8 +19,9 @@ import time
 
 import pytest
 
+from tests.helpers.wait import wait_for
 from tests.integration.restore.conftest import MakeEnv
-from tests.integration.restore.harness import Env, uniq, wait_for
+from tests.integration.restore.harness import Env, uniq
 
 pytestmark = pytest.mark.integration
 

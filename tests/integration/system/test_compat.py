@@ -24,7 +24,9 @@ import pytest
 
 from berthd.daemon.cluster import inactive_info
 from tests.api.test_body_fuzz import damaged, mutated_create_body
-from tests.integration.daemon_process import BerthdProcess, free_port
+from tests.helpers.cli import cli as run_cli
+from tests.helpers.ports import free_port
+from tests.integration.daemon_process import BerthdProcess
 from tests.integration.seed_image import seed_busybox
 
 pytestmark = pytest.mark.integration
@@ -84,11 +86,7 @@ def message(status_body: tuple[int, Any]) -> tuple[int, str]:
 
 
 def cli(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/berthd-it-docker-config"
-    return subprocess.run(
-        [DOCKER, "-H", d.proc.base_url, *args], capture_output=True, text=True, timeout=60, env=env
-    )
+    return run_cli(DOCKER, d.proc.base_url, *args, check=False)
 
 
 # -- swarm -----------------------------------------------------------------------------

@@ -15,23 +15,10 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.daemon_process import BerthdProcess, free_port, run_berthd
-
-
-def cli(
-    docker_cli: str, host: str, *args: str, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    full_env["DOCKER_CONFIG"] = "/tmp/berthd-it-docker-config"
-    full_env.update(env or {})
-    return subprocess.run(
-        [docker_cli, "-H", host, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=full_env,
-        check=check,
-    )
+from tests.helpers.cli import cli
+from tests.helpers.ports import free_port
+from tests.helpers.tls import make_daemon_certs
+from tests.integration.daemon_process import BerthdProcess, run_berthd
 
 
 def test_cli_version_and_info(berthd: BerthdProcess, docker_cli: str) -> None:
@@ -170,105 +157,25 @@ def test_unix_and_tcp_at_once(tmp_path: Path, docker_cli: str) -> None:
         d.stop()
 
 
-def _make_certs(d: Path) -> None:
-    def ossl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
-
-    ossl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "ca-key.pem",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test-ca",
-    )
-    (d / "server.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
-    )
-    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name in ("server", "client"):
-        ossl(
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            f"{name}-key.pem",
-            "-out",
-            f"{name}.csr",
-            "-subj",
-            f"/CN={name}",
-        )
-        ossl(
-            "x509",
-            "-req",
-            "-in",
-            f"{name}.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca-key.pem",
-            "-CAcreateserial",
-            "-out",
-            f"{name}-cert.pem",
-            "-days",
-            "2",
-            "-extfile",
-            f"{name}.ext",
-        )
-
-
 def test_tlsverify_with_client_certificates(tmp_path: Path, docker_cli: str) -> None:
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    _make_certs(certs)
+    certs = make_daemon_certs(tmp_path / "certs")
     port = free_port()
     d = BerthdProcess(
-        root=tmp_path,
-        args=[
-            "-H",
-            f"tcp://127.0.0.1:{port}",
-            "--tlsverify",
-            "--tlscacert",
-            str(certs / "ca.pem"),
-            "--tlscert",
-            str(certs / "server-cert.pem"),
-            "--tlskey",
-            str(certs / "server-key.pem"),
-        ],
+        root=tmp_path, args=["-H", f"tcp://127.0.0.1:{port}", *certs.daemon_args()]
     ).start()
     host = f"tcp://127.0.0.1:{port}"
     try:
         out = cli(
             docker_cli,
             host,
-            "--tlsverify",
-            "--tlscacert",
-            str(certs / "ca.pem"),
-            "--tlscert",
-            str(certs / "client-cert.pem"),
-            "--tlskey",
-            str(certs / "client-key.pem"),
+            *certs.client_args(),
             "version",
             "--format",
             "{{.Server.APIVersion}}",
         )
         assert out.stdout.strip() == "1.45"
         # no client certificate: refused
-        bad = cli(
-            docker_cli, host, "--tls", "--tlscacert", str(certs / "ca.pem"), "version", check=False
-        )
+        bad = cli(docker_cli, host, "--tls", "--tlscacert", certs.ca, "version", check=False)
         assert bad.returncode != 0
         # plain HTTP on the TLS port: refused
         plain = cli(docker_cli, host, "version", check=False)
@@ -281,8 +188,8 @@ def test_tlsverify_with_client_certificates(tmp_path: Path, docker_cli: str) -> 
         }
         try:
             tls = docker.tls.TLSConfig(
-                ca_cert=str(certs / "ca.pem"),
-                client_cert=(str(certs / "client-cert.pem"), str(certs / "client-key.pem")),
+                ca_cert=certs.ca,
+                client_cert=certs.client,
                 verify=True,
             )
             c = docker.APIClient(base_url=f"https://127.0.0.1:{port}", tls=tls, version="1.45")

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon_process import BerthdProcess, free_port
+from tests.helpers.cli import cli_env
+from tests.helpers.ports import free_port
+from tests.helpers.tls import make_daemon_certs
+from tests.integration.daemon_process import BerthdProcess
 from tests.integration.seed_image import seed_busybox
-from tests.integration.system.test_daemon import _make_certs
 
 
 @pytest.fixture(scope="module")
@@ -27,38 +29,12 @@ def tls_daemon(
     if os.geteuid() != 0:
         pytest.skip("needs root")
     root = tmp_path_factory.mktemp("tls")
-    certs = root / "certs"
-    certs.mkdir()
-    _make_certs(certs)
+    certs = make_daemon_certs(root / "certs")
     port = free_port()
-    d = BerthdProcess(
-        root=root,
-        args=[
-            "-H",
-            f"tcp://127.0.0.1:{port}",
-            "--tlsverify",
-            "--tlscacert",
-            str(certs / "ca.pem"),
-            "--tlscert",
-            str(certs / "server-cert.pem"),
-            "--tlskey",
-            str(certs / "server-key.pem"),
-        ],
-    )
+    d = BerthdProcess(root=root, args=["-H", f"tcp://127.0.0.1:{port}", *certs.daemon_args()])
     seed_busybox(d.data_root)
     d.start()
-    cli = [
-        "docker",
-        "-H",
-        f"tcp://127.0.0.1:{port}",
-        "--tlsverify",
-        "--tlscacert",
-        str(certs / "ca.pem"),
-        "--tlscert",
-        str(certs / "client-cert.pem"),
-        "--tlskey",
-        str(certs / "client-key.pem"),
-    ]
+    cli = ["docker", "-H", f"tcp://127.0.0.1:{port}", *certs.client_args()]
     try:
         yield d, cli
     finally:
@@ -67,9 +43,9 @@ def tls_daemon(
 
 
 def run(cli: list[str], *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/berthd-it-docker-config"
-    return subprocess.run([*cli, *args], input=stdin, capture_output=True, timeout=60, env=env)
+    return subprocess.run(
+        [*cli, *args], input=stdin, capture_output=True, timeout=60, env=cli_env()
+    )
 
 
 def test_exec_stdin_eof_keeps_output_over_tls(tls_daemon: tuple[BerthdProcess, list[str]]) -> None:

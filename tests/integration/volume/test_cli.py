@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,24 +15,10 @@ import docker
 import pytest
 from docker.errors import APIError, NotFound
 
+from tests.helpers.cli import cli
 from tests.integration.daemon_process import BerthdProcess
 
 pytestmark = pytest.mark.integration
-
-
-def cli(
-    docker_cli: str, host: str, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/berthd-it-docker-config"
-    return subprocess.run(
-        [docker_cli, "-H", host, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=check,
-    )
 
 
 def test_cli_create_inspect_ls_rm(berthd: BerthdProcess, docker_cli: str) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.restore.harness import Env, running_env, uniq, wait_for
+from tests.helpers.wait import wait_for
+from tests.integration.restore.harness import Env, running_env, uniq
 from tests.integration.volumes_in_containers.conftest import ETC_IMAGE, IMAGES, VOL_IMAGE
 
 pytestmark = pytest.mark.integration
