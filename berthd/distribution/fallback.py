@@ -3,18 +3,22 @@
 Endpoints come in order (mirrors, https, then http for insecure hosts). An attempt that
 fails in a way that lets the walk go on raises :class:`Fallback`; an https endpoint that
 answered (``transport_ok``) marks its host as TLS, so the http twin is skipped. Any other
-error stops the walk where it is raised.
+error stops the walk where it is raised. An attempt reaches its endpoint inside
+:func:`connecting` (every error falls back) and transfers inside :func:`transferring`
+(only the errors moby's ``continueOnError`` allows fall back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
+from berthd.distribution.errors import continue_on_error
 from berthd.distribution.remote import Endpoint
 
-__all__ = ["Fallback", "walk_endpoints"]
+__all__ = ["Fallback", "connecting", "transferring", "walk_endpoints"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,31 @@ class Fallback(Exception):
         super().__init__(str(err))
         self.err = err
         self.transport_ok = transport_ok
+
+
+@contextlib.contextmanager
+def connecting(warn: bool = False) -> Iterator[None]:
+    """Reaching an endpoint (open, ping, auth): any error tries the next endpoint, logged
+    as a warning if ``warn`` (a pull does, as moby's)."""
+    try:
+        yield
+    except Exception as err:
+        if warn:
+            log.warning("error getting v2 registry: %s", err)
+        raise Fallback(err, transport_ok=False) from None
+
+
+@contextlib.contextmanager
+def transferring(ep: Endpoint) -> Iterator[None]:
+    """A transfer at an endpoint that answered: the errors ``continue_on_error`` allows
+    (transport errors; a registry's own errors only at a mirror) try the next endpoint,
+    the others stop the walk."""
+    try:
+        yield
+    except Exception as err:
+        if continue_on_error(err, ep.mirror):
+            raise Fallback(err, transport_ok=True) from None
+        raise
 
 
 async def walk_endpoints(

@@ -23,13 +23,12 @@ from berthd.distribution.errors import (
     DoNotRetry,
     ImageConfigPullError,
     NoMatchingManifest,
-    continue_on_error,
     deprecated_schema1_error,
     retry_on_error,
     translate_pull_error,
     unwrap,
 )
-from berthd.distribution.fallback import Fallback, walk_endpoints
+from berthd.distribution.fallback import connecting, transferring, walk_endpoints
 from berthd.distribution.manifest import (
     MEDIA_TYPE_DOCKER_MANIFEST,
     Descriptor,
@@ -120,24 +119,14 @@ class Puller:
         raise translate_pull_error(last_err, ref)
 
     async def _pull_endpoint(self, ep: Endpoint) -> None:
-        try:
+        with connecting(warn=True):
             repo = await open_pinged(
                 self.registry, ep, self.req.ref.path, self.req.auth, ("pull",), self.req.headers
             )
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            log.warning("error getting v2 registry: %s", err)
-            raise Fallback(err, transport_ok=False) from None
         shared = SharedRepository(repo)
         try:
-            await self._pull_repository(shared, ep)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            if continue_on_error(err, ep.mirror):
-                raise Fallback(err, transport_ok=True) from None
-            raise
+            with transferring(ep):
+                await self._pull_repository(shared, ep)
         finally:
             shared.release()
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from berthd import errdefs
 from berthd.distribution.blocking import Cancelled, run_long
-from berthd.distribution.errors import DoNotRetry, continue_on_error, error_code, retry_on_error
-from berthd.distribution.fallback import Fallback, walk_endpoints
+from berthd.distribution.errors import DoNotRetry, error_code, retry_on_error
+from berthd.distribution.fallback import connecting, transferring, walk_endpoints
 from berthd.distribution.manifest import (
     MEDIA_TYPE_DOCKER_CONFIG,
     MEDIA_TYPE_DOCKER_LAYER,
@@ -445,7 +445,7 @@ class Pusher:
     ) -> None:
         ref = self.req.ref
         sources = await self._sources(associations)
-        try:
+        with connecting():
             repo = await open_pinged(
                 self.registry,
                 ep,
@@ -455,18 +455,9 @@ class Pusher:
                 self.req.headers,
                 sources,
             )
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            raise Fallback(err, transport_ok=False) from None
         try:
-            await self._push_repository(repo, associations)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:
-            if continue_on_error(err, ep.mirror):
-                raise Fallback(err, transport_ok=True) from None
-            raise
+            with transferring(ep):
+                await self._push_repository(repo, associations)
         finally:
             try:
                 await repo.close()

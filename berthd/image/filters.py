@@ -18,7 +18,7 @@ from berthd.image.config import parse_time_ns
 from berthd.image.reference import Reference
 from berthd.image.reference_store import ReferenceStore
 from berthd.image.store import Image, ImageStore
-from berthd.lib.filters import invalid_filter
+from berthd.lib.filters import invalid_filter, match_kv_list
 
 __all__ = [
     "IMAGE_LIST_FILTERS",
@@ -103,19 +103,6 @@ def path_match(pattern: str, name: str) -> bool:
 def familiar_match(pattern: str, ref: Reference) -> bool:
     """``reference.FamiliarMatch``: the familiar string, else the familiar name."""
     return path_match(pattern, ref.familiar_string()) or path_match(pattern, ref.familiar_name())
-
-
-def match_kv_list(values: Sequence[str], labels: Mapping[str, str]) -> bool:
-    """``Args.MatchKVList``: every ``key`` / ``key=value`` must match (AND)."""
-    if not values:
-        return True
-    if not labels:
-        return False
-    for value in values:
-        key, sep, want = value.partition("=")
-        if key not in labels or (sep and labels[key] != want):
-            return False
-    return True
 
 
 # --- times -------------------------------------------------------------------------

@@ -16,7 +16,22 @@ import orjson
 
 from berthd.errdefs import InvalidParameter
 
-__all__ = ["FilterArgs", "invalid_filter"]
+__all__ = ["FilterArgs", "invalid_filter", "match_kv_list"]
+
+
+def match_kv_list(values: Iterable[str], labels: Mapping[str, str] | None) -> bool:
+    """moby's ``Args.MatchKVList``: every ``key`` / ``key=value`` of ``values`` must be
+    in ``labels`` (AND); no values match anything."""
+    values = list(values)
+    if not values:
+        return True
+    if not labels:
+        return False
+    for value in values:
+        key, sep, want = value.partition("=")
+        if key not in labels or (sep and labels[key] != want):
+            return False
+    return True
 
 
 def invalid_filter(name: str = "", values: Iterable[str] | None = None) -> InvalidParameter:
@@ -131,19 +146,8 @@ class FilterArgs:
         return False
 
     def match_kv_list(self, key: str, attributes: Mapping[str, str] | None) -> bool:
-        """Every ``k`` or ``k=v`` value must be present in ``attributes``."""
-        values = self._fields.get(key)
-        if not values:
-            return True
-        if not attributes:
-            return False
-        for item in values:
-            k, sep, v = item.partition("=")
-            if k not in attributes:
-                return False
-            if sep and attributes[k] != v:
-                return False
-        return True
+        """Every ``k`` or ``k=v`` value of ``key`` must be present in ``attributes``."""
+        return match_kv_list(self._fields.get(key) or (), attributes)
 
     def get_bool_or_default(self, key: str, default: bool) -> bool:
         """moby's ``GetBoolOrDefault``: one of true/1/false/0, else an error."""
