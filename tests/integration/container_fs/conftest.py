@@ -10,17 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.containers.conftest import Env, _start, _teardown
+from tests.integration.containers.conftest import Env, seeded_env
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="package")
 def env() -> Iterator[Env]:
-    e = _start()
-    leaks: list[str] = []
-    try:
+    with seeded_env() as e:
         yield e
-    finally:
-        leaks = _teardown(e)
-    assert not leaks, f"left behind: {leaks}"

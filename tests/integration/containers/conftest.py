@@ -31,10 +31,9 @@ import docker
 import pytest
 
 from berthd.runtime.cgroups import hierarchies
+from tests.helpers.cli import DOCKER, DaemonCLI
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.seed_image import seed_busybox
-
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
 pytestmark = pytest.mark.integration
 
@@ -56,64 +55,16 @@ CFG_IMAGE_CONFIG: dict[str, object] = {
 
 
 @dataclass
-class Result:
-    rc: int
-    out: str
-    err: str
-
-    @property
-    def returncode(self) -> int:
-        return self.rc
-
-
-@dataclass
-class Env:
+class Env(DaemonCLI):
     """A module's daemon, its CLI runner and its SDK client."""
+
+    cli_timeout = 30
 
     d: BerthdProcess
     cgroup_parent: str
     cfg_dir: str
     image_id: str
     client: docker.DockerClient
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": self.d.base_url, "DOCKER_CONFIG": self.cfg_dir}
-
-    def argv(self, *args: str) -> list[str]:
-        return [DOCKER, "-H", self.d.base_url, *args]
-
-    def run(
-        self,
-        *args: str,
-        check: bool = False,
-        stdin: bytes | str | None = None,
-        timeout: float = 30,
-    ) -> Result:
-        data = stdin.encode() if isinstance(stdin, str) else stdin
-        proc = subprocess.run(
-            self.argv(*args),
-            input=data,
-            stdin=None if data is not None else subprocess.DEVNULL,
-            capture_output=True,
-            env=self.env,
-            timeout=timeout,
-        )
-        res = Result(
-            proc.returncode,
-            proc.stdout.decode(errors="replace"),
-            proc.stderr.decode(errors="replace"),
-        )
-        if check and res.rc != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {res.rc}: {res.err}")
-        return res
-
-    def ok(self, *args: str, **kw: Any) -> str:
-        """Run, require exit 0, return stdout."""
-        return self.run(*args, check=True, **kw).out
-
-    def popen(self, *args: str, **kw: Any) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv(*args), env=self.env, **kw)
 
     def inspect(self, ref: str) -> dict[str, Any]:
         return dict(self.client.api.inspect_container(ref))
@@ -199,15 +150,22 @@ def _start(args: tuple[str, ...] = ()) -> Env:
     return Env(d, parent, str(cfg), image_id, client)
 
 
-@pytest.fixture(scope="module")
-def env() -> Iterator[Env]:
+@contextlib.contextmanager
+def seeded_env() -> Iterator[Env]:
+    """A seeded daemon, torn down afterwards; what had to be removed by force fails."""
     e = _start()
     leaks: list[str] = []
     try:
         yield e
     finally:
         leaks = _teardown(e)
-    assert not leaks, f"left behind after the module: {leaks}"
+    assert not leaks, f"left behind: {leaks}"
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    with seeded_env() as e:
+        yield e
 
 
 def uniq(prefix: str = "c") -> str:

@@ -15,17 +15,14 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
-from tests.helpers.cli import cli_env
+from tests.helpers.cli import DOCKER, DaemonCLI
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import (
     force_clean,
@@ -35,8 +32,6 @@ from tests.integration.host_state import (
 )
 from tests.integration.seed_image import seed_busybox
 
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-
 
 def require_root() -> None:
     if os.geteuid() != 0:
@@ -44,13 +39,6 @@ def require_root() -> None:
     for b in (DOCKER, "/usr/bin/conmon", "/usr/bin/busybox"):
         if not os.path.exists(b):
             pytest.skip(f"{b} missing")
-
-
-@dataclass
-class Result:
-    rc: int
-    out: str
-    err: str
 
 
 def uniq(prefix: str = "c") -> str:
@@ -69,7 +57,7 @@ def conmon_container_id(argv: list[str]) -> str:
     return ""
 
 
-class Env:
+class Env(DaemonCLI):
     """One berthd with its CLI and SDK client; it can be killed and started again."""
 
     def __init__(
@@ -156,37 +144,6 @@ class Env:
             with contextlib.suppress(Exception):
                 self._client.close()
         self._client = None
-
-    @property
-    def env(self) -> dict[str, str]:
-        return cli_env(str(self.cfg_dir))
-
-    def argv(self, *args: str) -> list[str]:
-        return [DOCKER, "-H", self.d.base_url, *args]
-
-    def run(self, *args: str, timeout: float = 60, stdin: bytes | None = None) -> Result:
-        proc = subprocess.run(
-            self.argv(*args),
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            env=self.env,
-            timeout=timeout,
-        )
-        return Result(
-            proc.returncode,
-            proc.stdout.decode(errors="replace"),
-            proc.stderr.decode(errors="replace"),
-        )
-
-    def ok(self, *args: str, timeout: float = 60, stdin: bytes | None = None) -> str:
-        r = self.run(*args, timeout=timeout, stdin=stdin)
-        if r.rc != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {r.rc}: {r.err}")
-        return r.out
-
-    def popen(self, *args: str, **kw: Any) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv(*args), env=self.env, **kw)
 
     def inspect(self, ref: str) -> dict[str, Any]:
         return dict(self.api.inspect_container(ref))
