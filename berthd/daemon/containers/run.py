@@ -383,10 +383,10 @@ class ContainerRunner:
         ev = self._stopped.pop(c.id, None)
         if ev is not None:
             ev.set()
-        self._ctx.waiters.exited(c.id, status.exit_code)
-
         # as moby's Cleanup: the container's execs that had not ended go with its run
+        # (last: an exec killed with the container has most likely ended by now)
         self._execs.container_stopped(c)
+        self._ctx.waiters.exited(c.id, status.exit_code)
 
     # -- what the other verbs ask of the runs ---------------------------------------------
     def restart_pending(self, cid: str) -> bool:
