@@ -25,7 +25,24 @@ from .conftest import serve_backends
 
 @dataclass
 class _Plan:
+    """What the fake accepts for an attach (the router's ``AttachTarget``)."""
+
+    fake: FakeContainers
     tty: bool
+
+    async def attach(self, conn: Any) -> None:
+        self.fake._call("attach", self)
+
+
+@dataclass
+class _Exec:
+    """What the fake accepts for an exec start (the router's ``ExecTarget``)."""
+
+    fake: FakeContainers
+    raw_stream: bool
+
+    async def start(self, conn: Any) -> None:
+        self.fake._call("exec_start", self, conn)
 
 
 class FakeContainers:
@@ -138,12 +155,9 @@ class FakeContainers:
         stream: bool,
         logs: bool,
         detach_keys: str,
-    ) -> Any:
+    ) -> _Plan:
         self._call("plan_attach", ref, stdin, stdout, stderr, stream, logs, detach_keys)
-        return _Plan(self.tty)
-
-    async def attach(self, plan: Any, conn: Any) -> None:
-        self._call("attach", plan)
+        return _Plan(self, self.tty)
 
     def exec_create(self, ref: str, body: Any) -> dict[str, str]:
         self._call("exec_create", ref, body)
@@ -153,12 +167,9 @@ class FakeContainers:
         self._call("exec_inspect", exec_id)
         return {"ID": exec_id}
 
-    def exec_prepare(self, exec_id: str, body: Any) -> Any:
+    def exec_prepare(self, exec_id: str, body: Any) -> _Exec:
         self._call("exec_prepare", exec_id, body)
-        return _Plan(self.tty)
-
-    async def exec_start(self, rec: Any, conn: Any) -> None:
-        self._call("exec_start", rec, conn)
+        return _Exec(self, self.tty)
 
     def exec_resize(self, exec_id: str, height: int, width: int) -> None:
         self._call("exec_resize", exec_id, height, width)

@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from berthd.api import schemas
-from berthd.api.hijack import MULTIPLEXED, RAW, hijack
+from berthd.api.hijack import MULTIPLEXED, RAW, HijackedConnection, hijack
 from berthd.api.httputil import api_version, json_response, query_bool, query_int, read_json
 from berthd.api.httputil import version_less as older
 from berthd.api.routers.system import parse_timestamp
@@ -26,7 +26,7 @@ from berthd.lib.filters import FilterArgs
 from berthd.lib.stdcopy import STDOUT, frame
 from berthd.logger.request import LogsOptions
 
-__all__ = ["ContainersBackend", "ContainersRouter"]
+__all__ = ["AttachTarget", "ContainersBackend", "ContainersRouter", "ExecTarget"]
 
 
 def _refuse_subpath(body: Any) -> None:
@@ -39,16 +39,27 @@ def _refuse_subpath(body: Any) -> None:
 
 
 class AttachTarget(Protocol):
+    """An attach the backend accepted: how its stream is written (raw with a tty,
+    else multiplexed), and the attach to run once the connection is taken over."""
+
     @property
     def tty(self) -> bool: ...
 
+    async def attach(self, conn: HijackedConnection) -> None: ...
+
 
 class ExecTarget(Protocol):
-    tty: bool
+    """An exec the backend accepted for a start: raw or multiplexed, and its start
+    (``conn`` None: detached)."""
+
+    @property
+    def raw_stream(self) -> bool: ...
+
+    async def start(self, conn: HijackedConnection | None) -> None: ...
 
 
 class ContainersBackend(Protocol):
-    async def create(self, name: str, body: Any) -> dict[str, Any]: ...
+    async def create(self, name: str, body: object) -> dict[str, object]: ...
     async def start(self, ref: str) -> None: ...
     async def stop(self, ref: str, t: int | None = None, sig: str = "") -> None: ...
     async def restart(self, ref: str, t: int | None = None, sig: str = "") -> None: ...
@@ -63,7 +74,7 @@ class ContainersBackend(Protocol):
     def logs(self, ref: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]: ...
     async def top(self, ref: str, ps_args: str) -> dict[str, Any]: ...
     async def stats(self, ref: str, stream: bool) -> AsyncIterator[dict[str, Any]]: ...
-    async def update(self, ref: str, body: Any) -> dict[str, Any]: ...
+    async def update(self, ref: str, body: object) -> dict[str, Any]: ...
     async def changes(self, ref: str) -> list[dict[str, Any]]: ...
     def export(self, ref: str) -> AsyncIterator[bytes]: ...
     async def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]: ...
@@ -79,12 +90,10 @@ class ContainersBackend(Protocol):
         stream: bool,
         logs: bool,
         detach_keys: str,
-    ) -> Any: ...
-    async def attach(self, plan: Any, conn: Any) -> None: ...
-    def exec_create(self, ref: str, body: Any) -> dict[str, str]: ...
+    ) -> AttachTarget: ...
+    def exec_create(self, ref: str, body: object) -> dict[str, str]: ...
     def exec_inspect(self, exec_id: str) -> dict[str, Any]: ...
-    def exec_prepare(self, exec_id: str, body: Any) -> Any: ...
-    async def exec_start(self, rec: Any, conn: Any) -> None: ...
+    def exec_prepare(self, exec_id: str, body: object) -> ExecTarget: ...
     def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
 
 
@@ -325,7 +334,7 @@ class ContainersRouter:
         multiplexed = not plan.tty and not older(api_version(request), "1.42")
         resp, conn = await hijack(request, multiplexed)
         try:
-            await self.b.attach(plan, conn)
+            await plan.attach(conn)
         finally:
             conn.close()
         return resp
@@ -340,12 +349,12 @@ class ContainersRouter:
             body.pop("ConsoleSize", None)
         rec = self.b.exec_prepare(request.match_info["id"], body)
         if isinstance(body, dict) and body.get("Detach"):
-            await self.b.exec_start(rec, None)
+            await rec.start(None)
             return web.Response(status=200)
         multiplexed = not rec.raw_stream and not older(api_version(request), "1.42")
         resp, conn = await hijack(request, multiplexed)
         try:
-            await self.b.exec_start(rec, conn)
+            await rec.start(conn)
         except BerthdError as e:
             # the connection is raw by now: dockerd writes the error into the stream
             msg = (str(e) + "\r\n").encode()

@@ -53,7 +53,7 @@ class ContainerFSBackend(Protocol):
         author: str,
         pause: bool,
         changes: list[str],
-        config: Any,
+        config: object,
     ) -> str: ...
     async def prune(self, filters: FilterArgs) -> dict[str, Any]: ...
 

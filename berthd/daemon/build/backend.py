@@ -34,6 +34,7 @@ from berthd.builder.options import host_arch
 from berthd.builder.scoped import resolve_in_scope
 from berthd.daemon.build.copychild import copy_parts
 from berthd.daemon.containers.commit import child_image_config
+from berthd.daemon.containers.seams import CreateRequest
 from berthd.image.lookup import get_image
 from berthd.image.reference import parse_normalized_named
 from berthd.image.v1compat import go_container_config
@@ -175,11 +176,11 @@ class DaemonBuildBackend:
             "CgroupParent": host.cgroup_parent,
             "Ulimits": list(host.ulimits) or None,
         }
-        body = {**config, "HostConfig": host_config}
-        created = await self.containers.create("", body)
-        cid = str(created["Id"])
-        await asyncio.to_thread(self._journal, cid, True)
-        return Created(cid, [str(w) for w in created.get("Warnings") or []])
+        created = await self.containers.create_from(
+            CreateRequest(config=config, host_config=host_config)
+        )
+        await asyncio.to_thread(self._journal, created.id, True)
+        return Created(created.id, list(created.warnings))
 
     async def make_workdir(self, container_id: str, path: str) -> None:
         layers = self.containers.layers

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
 
 from berthd.container.state import State
 from berthd.daemon.containers.service import ContainerService
@@ -18,8 +17,9 @@ class ContainerTaskRuntime:
     def __init__(self, containers: ContainerService) -> None:
         self._containers = containers
 
-    async def create(self, name: str, body: dict[str, Any]) -> str:
-        return str((await self._containers.create(name, body))["Id"])
+    async def create(self, name: str, body: Mapping[str, object]) -> str:
+        """A task's container: the create body the agent made of the service spec."""
+        return str((await self._containers.create(name, dict(body)))["Id"])
 
     async def start(self, cid: str) -> None:
         await self._containers.start(cid)

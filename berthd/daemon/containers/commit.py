@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,15 +35,18 @@ __all__ = ["EMPTY_DIFF_ID", "CommitRequest", "child_image_config", "merge_config
 EMPTY_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
 
-@dataclass
+@dataclass(frozen=True)
 class CommitRequest:
+    """A ``docker commit``: the container, the tag to give (None: none), and the
+    config to start from (None: the container's), with ``--change`` lines on top."""
+
     container: str
     ref: Reference | None
     comment: str
     author: str
     pause: bool
     changes: list[str]
-    config: dict[str, Any] | None
+    config: Mapping[str, object] | None
 
 
 def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:

@@ -13,18 +13,17 @@ from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container, validate_name
-from berthd.daemon.containers.base import (
-    ServiceBase,
-    _network_settings,
-)
+from berthd.daemon.containers.context import ContainerContext
 from berthd.daemon.containers.files import write_network_files
 from berthd.daemon.containers.hooks import NoNetwork
 from berthd.daemon.containers.links import register_links
+from berthd.daemon.containers.mounting import VolumeMounts
 from berthd.daemon.containers.normalize import (
     merge_image_config,
     normalize_host_config,
     parse_create_body,
 )
+from berthd.daemon.containers.seams import Created, CreateRequest
 from berthd.daemon.containers.verify import verify_container_settings
 from berthd.daemon.containers.volumes import (
     plan_volumes,
@@ -32,26 +31,39 @@ from berthd.daemon.containers.volumes import (
 from berthd.lib.timefmt import now_ns
 from berthd.oci import validate_host_config
 
+__all__ = ["ContainerCreator"]
 
-class CreateMixin(ServiceBase):
-    # -- create -------------------------------------------------------------------------
-    async def create(self, name: str, body: Any) -> dict[str, Any]:
+
+class ContainerCreator:
+    """moby's daemon/create.go: a create request becomes a container on disk."""
+
+    def __init__(self, ctx: ContainerContext, mounts: VolumeMounts) -> None:
+        self._ctx = ctx
+        self._mounts = mounts
+
+    async def create_from(self, req: CreateRequest) -> Created:
+        """The typed seam (builder, swarm agent): the same path as ``POST /containers/create``."""
+        return await self.create(req.name, req.body())
+
+    async def create(self, name: str, body: object) -> Created:
+        """A ``POST /containers/create`` body (parsed JSON, checked here)."""
+        ctx = self._ctx
         config, host_config, networking = parse_create_body(body)
-        verify_container_settings(config, host_config, self.driver_name)  # before any lookup
+        verify_container_settings(config, host_config, ctx.driver_name)  # before any lookup
         if name:
             name = validate_name(name)
         image_ref = str(config.get("Image") or "")
         if not image_ref:
             raise errdefs.InvalidParameter("config.Image must not be empty")
-        image = await asyncio.to_thread(self.images.resolve_image, image_ref)
+        image = await asyncio.to_thread(ctx.images.resolve_image, image_ref)
         config = merge_image_config(config, image.config)
-        host_config = normalize_host_config(host_config, self._default_runtime())
+        host_config = normalize_host_config(host_config, ctx.default_runtime())
         runtime = host_config["Runtime"]
-        if runtime not in self.supervisor.runtimes:
+        if runtime not in ctx.supervisor.runtimes:
             raise errdefs.InvalidParameter(f"unknown or invalid runtime name: {runtime}")
         warnings = validate_host_config(config, host_config)
         if (
-            isinstance(self.network, NoNetwork)
+            isinstance(ctx.network, NoNetwork)
             and host_config["NetworkMode"]
             not in (
                 "host",
@@ -65,21 +77,19 @@ class CreateMixin(ServiceBase):
             )
         cid = secrets.token_hex(32)
         if name:
-            self.store.names.reserve(name, cid)
+            ctx.store.names.reserve(name, cid)
         else:
-            name = self.store.names.reserve_generated(cid)
+            name = ctx.store.names.reserve_generated(cid)
         if not config.get("Hostname"):
             # dockerd: the host's name with --network host, else the short ID
             config["Hostname"] = (
                 socket.gethostname() if host_config["NetworkMode"] == "host" else cid[:12]
             )
         try:
-            host_config["Links"] = register_links(name, host_config, self.store.get) or None
-            points, vol_names = await plan_volumes(
-                self.volumes, cid, config, host_config, self.store
-            )
+            host_config["Links"] = register_links(name, host_config, ctx.store.get) or None
+            points, vol_names = await plan_volumes(ctx.volumes, cid, config, host_config, ctx.store)
         except BaseException:
-            self.store.names.release(name)
+            ctx.store.names.release(name)
             raise
         try:
             c = await asyncio.to_thread(
@@ -92,20 +102,20 @@ class CreateMixin(ServiceBase):
                 image.chain_id,
                 points,
             )
-            await self._fill_volumes(c)
-            await self.network.prepare(c, networking)
-            await asyncio.to_thread(self.store.checkpoint, c)  # the record: last, once
+            await self._mounts.fill(c)
+            await ctx.network.prepare(c, networking)
+            await asyncio.to_thread(ctx.store.checkpoint, c)  # the record: last, once
         except BaseException:
-            self.store.names.release(name)
+            ctx.store.names.release(name)
             for vol in vol_names:
                 with contextlib.suppress(errdefs.BerthdError):
-                    await self.volumes.release(vol, cid)
+                    await ctx.volumes.release(vol, cid)
             with contextlib.suppress(errdefs.BerthdError):
-                await asyncio.to_thread(self._remove_on_disk_id, cid)
+                await asyncio.to_thread(ctx.remove_on_disk, cid)
             raise
-        self.store.add(c)
-        self.log_event(c, "create")
-        return {"Id": cid, "Warnings": warnings}
+        ctx.store.add(c)
+        ctx.log_event(c, "create")
+        return Created(cid, warnings)
 
     def _create_on_disk(
         self,
@@ -121,11 +131,11 @@ class CreateMixin(ServiceBase):
         yet: ``create`` writes it once, last (after volumes and network), so a
         crash before it leaves a directory without config.v2.json, which the next
         start-up removes."""
-        paths = self.paths
+        paths = self._ctx.paths
         cdir = paths.container_dir(cid)
         os.makedirs(cdir, mode=0o710)
         try:
-            self.layers.create_rw_layer(cid, chain_id)
+            self._ctx.layers.create_rw_layer(cid, chain_id)
             try:
                 entrypoint = config.get("Entrypoint") or []
                 cmd = config.get("Cmd") or []
@@ -149,20 +159,44 @@ class CreateMixin(ServiceBase):
                     config=config,
                     host_config=host_config,
                     image_id=image_id,
-                    driver=self.driver_name,
+                    driver=self._ctx.driver_name,
                     log_path=paths.log_path(cid)
                     if host_config["LogConfig"]["Type"] != "none"
                     else "",
                     hostname_path=hostname_path,
                     hosts_path=hosts_path,
                     resolv_conf_path=resolv_path,
-                    network_settings=_network_settings(host_config),
+                    network_settings=_network_settings(),
                     mount_points=mount_points,
                 )
                 return c
             except BaseException:
-                self.layers.release_rw_layer(cid)
+                self._ctx.layers.release_rw_layer(cid)
                 raise
         except BaseException:
-            self.store.remove_dir(cid)
+            self._ctx.store.remove_dir(cid)
             raise
+
+
+def _network_settings() -> dict[str, Any]:
+    """A new container's NetworkSettings: nothing allocated yet."""
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "Ports": {},
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {},
+    }

@@ -47,11 +47,14 @@ class ExecRecord:
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
+    # the record's container lists it no more (it ended, or the container stopped) and
+    # a collection pass has seen that: the next pass deletes it (moby's CanRemove)
+    can_remove: bool = False
     session: ExecSession | None = field(default=None, repr=False)
 
     def to_api(self) -> dict[str, Any]:
         return {
-            "CanRemove": False,
+            "CanRemove": self.can_remove,
             "ContainerID": self.container.id,
             # dockerd keeps the key bytes ([]byte), which Go's JSON writes as base64
             "DetachKeys": base64.b64encode(detach_key_bytes(self.detach_keys) or b"").decode()

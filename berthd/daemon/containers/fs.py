@@ -73,12 +73,17 @@ class ContainerFSService:
         author: str,
         pause: bool,
         changes: list[str],
-        config: Any,
+        config: object,
     ) -> str:
+        """``POST /commit``: ``config`` is the request body (parsed JSON, checked here)."""
         ref = repo_tag_reference(repo, tag)
         if config is not None and not isinstance(config, dict):
             raise errdefs.InvalidParameter("invalid JSON: config must be an object")
         req = CommitRequest(container, ref, comment, author, pause, changes, config)
+        return await self.commit_request(req)
+
+    async def commit_request(self, req: CommitRequest) -> str:
+        """The typed seam: commit a container as ``req`` says; the new image's ID."""
         return await commit_container(self.containers, self.images, req)
 
     # -- docker container prune --------------------------------------------------------------

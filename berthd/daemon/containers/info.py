@@ -12,15 +12,14 @@ from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container
-from berthd.daemon.containers.base import (
-    ServiceBase,
-)
+from berthd.daemon.containers.context import ContainerContext
 from berthd.daemon.containers.inspect_ops import empty_stats, run_ps, shape_stats
 from berthd.daemon.containers.links import link_names
 from berthd.daemon.containers.logs import LogsOptions, check_logs, stream_logs
 from berthd.daemon.containers.normalize import (
     validate_restart_policy,
 )
+from berthd.daemon.containers.run import ContainerRunner
 from berthd.daemon.containers.sizes import container_sizes
 from berthd.daemon.containers.view import inspect_container, summary
 from berthd.daemon.containers.view import list_containers as view_list
@@ -29,21 +28,30 @@ from berthd.layer.aio import aiter_chunks
 from berthd.lib.filters import FilterArgs
 from berthd.oci.resources import linux_resources, update_resources, validate_resources
 
+__all__ = ["ContainerViews"]
 
-class InfoMixin(ServiceBase):
+
+class ContainerViews:
+    """moby's inspect.go, list.go, top, stats, changes, export, logs and update.go
+    (no state of its own; the runner says which containers' runs are watched)."""
+
+    def __init__(self, ctx: ContainerContext, runner: ContainerRunner) -> None:
+        self._ctx = ctx
+        self._runner = runner
+
     # -- views ------------------------------------------------------------------------------------
     async def inspect(self, ref: str, api_version: str, size: bool) -> dict[str, Any]:
-        c = self.get(ref)
-        sizes = await asyncio.to_thread(container_sizes, self.layers, c.id) if size else None
+        c = self._ctx.get(ref)
+        sizes = await asyncio.to_thread(container_sizes, self._ctx.layers, c.id) if size else None
         return inspect_container(c, self._graph_data(c), api_version, sizes)
 
     def _graph_data(self, c: Container) -> dict[str, str]:
         try:
-            rw = self.layers.get_rw_layer(c.id)
+            rw = self._ctx.layers.get_rw_layer(c.id)
         except errdefs.NotFound:
             return {}
-        root = getattr(self.layers.driver, "root", "")
-        if self.driver_name != "overlay2" or not root:
+        root = getattr(self._ctx.layers.driver, "root", "")
+        if self._ctx.driver_name != "overlay2" or not root:
             return {}
         mount = os.path.join(root, rw.mount_id)
         return {
@@ -62,21 +70,21 @@ class InfoMixin(ServiceBase):
             ancestors = set()
             for ref in filters.get("ancestor"):
                 with contextlib.suppress(errdefs.BerthdError):
-                    todo = [self.images.resolve_image(ref).id]
+                    todo = [self._ctx.images.resolve_image(ref).id]
                     while todo:
                         image_id = todo.pop()
                         if image_id not in ancestors:
                             ancestors.add(image_id)
-                            todo += self.images.image_children(image_id)
-        linked = link_names(self.store)
-        rows = view_list(self.store, all_, limit, filters, ancestors, linked)
+                            todo += self._ctx.images.image_children(image_id)
+        linked = link_names(self._ctx.store)
+        rows = view_list(self._ctx.store, all_, limit, filters, ancestors, linked)
         out = [
             summary(c, str(c.config.get("Image") or c.image_id), linked.get(c.id, ())) for c in rows
         ]
         if size:
 
             def measure() -> list[tuple[int, int]]:
-                return [container_sizes(self.layers, c.id) for c in rows]
+                return [container_sizes(self._ctx.layers, c.id) for c in rows]
 
             for row, (rw, rootfs) in zip(out, await asyncio.to_thread(measure), strict=True):
                 row["SizeRw"], row["SizeRootFs"] = rw, rootfs
@@ -84,19 +92,19 @@ class InfoMixin(ServiceBase):
 
     # -- top, stats, update, changes, export -------------------------------------------------------
     async def top(self, ref: str, ps_args: str) -> dict[str, Any]:
-        c = self.get(ref)
+        c = self._ctx.get(ref)
         if not c.state.running or c.state.restarting:
             raise errdefs.Conflict(f"Container {c.id} is not running")
-        pids = await self.supervisor.pids(c.id)
+        pids = await self._ctx.supervisor.pids(c.id)
         return await run_ps(ps_args, pids)
 
     async def stats(self, ref: str, stream: bool) -> AsyncIterator[dict[str, Any]]:
         """One stats document, or one a second while ``stream``."""
-        c = self.get(ref)
+        c = self._ctx.get(ref)
         return self._stats_iter(c, stream)
 
     async def _raw_stats(self, c: Container) -> dict[str, Any]:
-        raw = await self.supervisor.stats(c.id)
+        raw = await self._ctx.supervisor.stats(c.id)
         if c.host_config.get("NetworkMode") == "host":
             raw.pop("networks", None)  # the host's interfaces are not the container's
         return raw
@@ -130,7 +138,7 @@ class InfoMixin(ServiceBase):
     async def update(self, ref: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise errdefs.InvalidParameter("invalid JSON: update configuration must be an object")
-        c = self.get(ref)
+        c = self._ctx.get(ref)
         async with c.lock:
             hc = update_resources(c.host_config, body)
             # dockerd checks the merged result as at create (400), before the runtime
@@ -149,31 +157,33 @@ class InfoMixin(ServiceBase):
                     "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
                 }
             if c.state.running and not c.state.restarting:
-                await self.supervisor.update(c.id, linux_resources(hc))
+                await self._ctx.supervisor.update(c.id, linux_resources(hc))
             c.host_config = hc
-            await asyncio.to_thread(self.store.checkpoint, c)
-        self.log_event(c, "update")
+            await asyncio.to_thread(self._ctx.store.checkpoint, c)
+        self._ctx.log_event(c, "update")
         return {"Warnings": []}
 
     def image_users(self, image_id: str) -> list[ContainerUse]:
         """The containers made from an image: rmi's conflicts, ``docker images`` and
         ``system df`` counts."""
-        return [ContainerUse(c.id, c.state.running) for c in self.store if c.image_id == image_id]
+        return [
+            ContainerUse(c.id, c.state.running) for c in self._ctx.store if c.image_id == image_id
+        ]
 
     async def changes(self, ref: str) -> list[dict[str, Any]]:
-        c = self.get(ref)
-        found = await asyncio.to_thread(self.layers.changes, c.id)
+        c = self._ctx.get(ref)
+        found = await asyncio.to_thread(self._ctx.layers.changes, c.id)
         return [{"Path": ch.path, "Kind": int(ch.kind)} for ch in found]
 
     def export(self, ref: str) -> AsyncIterator[bytes]:
-        c = self.get(ref)
-        self.log_event(c, "export")
-        return aiter_chunks(lambda: self.layers.export_rootfs(c.id))
+        c = self._ctx.get(ref)
+        self._ctx.log_event(c, "export")
+        return aiter_chunks(lambda: self._ctx.layers.export_rootfs(c.id))
 
     # -- logs -----------------------------------------------------------------------------------
     def logs(self, ref: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]:
         """(tty, body chunks); errors are raised before anything is sent."""
-        c = self.get(ref)
+        c = self._ctx.get(ref)
         check_logs(c, opts)
-        stopped = self._stopped.get(c.id) if c.state.running else None
+        stopped = self._runner.exited_event(c.id) if c.state.running else None
         return c.tty, stream_logs(c, opts, stopped)

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from berthd import errdefs
 from berthd.container import Container
-from berthd.daemon.containers.base import (
+from berthd.daemon.containers.context import (
     EXIT_UNKNOWN,
-    ServiceBase,
-    _utcnow,
-    _write_bundle,
+    ContainerContext,
     log,
+    utcnow,
+    write_bundle,
 )
+from berthd.daemon.containers.execstore import ExecStore
 from berthd.daemon.containers.links import (
     child_address,
     link_env,
     link_host_entry,
     resolve_links,
 )
+from berthd.daemon.containers.mounting import VolumeMounts
 from berthd.daemon.containers.restart_policy import next_delay, should_restart
 from berthd.daemon.containers.volumes import (
     extra_volume_mounts,
@@ -38,11 +41,38 @@ from berthd.runtime.conmon import CreateOptions
 from berthd.runtime.errors import RuntimeStartError
 from berthd.runtime.monitor import ExitStatus
 
+__all__ = ["ContainerRunner", "Remove"]
 
-class RunMixin(ServiceBase):
+# ``ContainerService.remove``: what an AutoRemove container's exit (or failed start) calls
+Remove = Callable[[str, bool, bool], Awaitable[None]]
+
+
+class ContainerRunner:
+    """moby's daemon/start.go, monitor.go and restartmanager: start, one monitor
+    task per running container, the exit, and the restart policy's restarts.
+
+    Owns the monitor tasks, the events set at each exit, the pending policy
+    restarts and their backoff; ``close`` cancels and awaits the monitors.
+    """
+
+    def __init__(
+        self, ctx: ContainerContext, mounts: VolumeMounts, execs: ExecStore, remove: Remove
+    ) -> None:
+        self._ctx = ctx
+        self._mounts = mounts
+        self._execs = execs
+        self._remove = remove
+        self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._stopped: dict[str, asyncio.Event] = {}
+        self._restarts: dict[str, asyncio.Task[None]] = {}
+        # policy restarts past their backoff wait, starting the container: not cancellable
+        self._restarts_starting: set[str] = set()
+        self._backoff: dict[str, float] = {}
+        self.shutting_down = False
+
     # -- start --------------------------------------------------------------------------
     async def start(self, ref: str) -> None:
-        c = self.get(ref)
+        c = self._ctx.get(ref)
         async with c.lock:
             if c.state.paused:
                 raise errdefs.Conflict("cannot start a paused container, try unpause instead")
@@ -50,20 +80,20 @@ class RunMixin(ServiceBase):
                 raise errdefs.NotModified("Container already started")
             if c.state.removal_in_progress or c.state.dead:
                 raise errdefs.Conflict("container is marked for removal and cannot be started")
-            self._reset_restart_policy(c)
+            self.reset_restart_policy(c)
             try:
-                await self._start_locked(c)
+                await self.start_locked(c)
                 return
             except errdefs.BerthdError as e:
                 failure = e
                 c.state.set_error(str(e), c.state.exit_code or EXIT_UNKNOWN)
-                await asyncio.to_thread(self.store.checkpoint, c)
+                await asyncio.to_thread(self._ctx.store.checkpoint, c)
         # the start failed: nobody will see this container run
-        self.pending_attaches.cancel(c.id)
-        self.waiters.exited(c.id, c.state.exit_code, c.state.error)
+        self._ctx.pending_attaches.cancel(c.id)
+        self._ctx.waiters.exited(c.id, c.state.exit_code, c.state.error)
         if c.host_config.get("AutoRemove"):
             with contextlib.suppress(errdefs.BerthdError):
-                await self.remove(c.id, force=True, volumes=True)
+                await self._remove(c.id, True, True)
         raise failure
 
     def _links_at_start(self, c: Container) -> tuple[list[tuple[str, str]], list[str]]:
@@ -71,7 +101,7 @@ class RunMixin(ServiceBase):
         nets = list((c.network_settings.get("Networks") or {}).keys())
         hosts: list[tuple[str, str]] = []
         env: list[str] = []
-        for target in resolve_links(c, self.store.get):
+        for target in resolve_links(c, self._ctx.store.get):
             legacy = "bridge" in nets
             ip = child_address(target, ["bridge"] if legacy else nets)
             if legacy and not ip:
@@ -94,7 +124,7 @@ class RunMixin(ServiceBase):
             mode = str(c.host_config.get(key) or "")
             if not mode.startswith("container:"):
                 continue
-            other = self.store.get(mode.partition(":")[2])
+            other = self._ctx.store.get(mode.partition(":")[2])
             if not other.state.running or not other.state.pid:
                 raise errdefs.Conflict(f"cannot join {what} of a non running container: {other.id}")
             paths[ns_type] = f"/proc/{other.state.pid}/ns/{ns_type}"
@@ -107,7 +137,7 @@ class RunMixin(ServiceBase):
         netns: str | None = None,
         linked_env: list[str] | None = None,
     ) -> SpecOptions:
-        cfg = self._config()
+        cfg = self._ctx.config()
         extra = [
             MountPoint(type="bind", destination="/etc/hostname", source=c.hostname_path),
             MountPoint(type="bind", destination="/etc/hosts", source=c.hosts_path),
@@ -126,24 +156,24 @@ class RunMixin(ServiceBase):
             linked_env=linked_env or [],
         )
 
-    async def _start_locked(self, c: Container) -> None:
+    async def start_locked(self, c: Container) -> None:
         if c.state.removal_in_progress or c.state.dead:
             raise errdefs.Conflict("container is marked for removal and cannot be started")
-        paths = self.paths
+        paths = self._ctx.paths
         bundle = paths.bundle_dir(c.id)
-        await asyncio.to_thread(self._ensure_bind_sources, c)
-        rootfs = await asyncio.to_thread(self.layers.mount, c.id)
+        await asyncio.to_thread(self._mounts.ensure_bind_sources, c)
+        rootfs = await asyncio.to_thread(self._ctx.layers.mount, c.id)
         try:
-            volume_paths = await self._mount_volumes(c)
+            volume_paths = await self._mounts.mount(c)
         except BaseException:
-            await asyncio.to_thread(self.layers.unmount, c.id)
+            await asyncio.to_thread(self._ctx.layers.unmount, c.id)
             raise
         try:
             hosts, linked_env = self._links_at_start(c)
-            net = await self.network.setup(c, hosts)
+            net = await self._ctx.network.setup(c, hosts)
         except BaseException:
-            await self._unmount_volumes(c)
-            await asyncio.to_thread(self.layers.unmount, c.id)
+            await self._mounts.unmount(c)
+            await asyncio.to_thread(self._ctx.layers.unmount, c.id)
             raise
         if net.settings:
             c.network_settings.update(net.settings)
@@ -162,7 +192,7 @@ class RunMixin(ServiceBase):
             size = c.host_config.get("ConsoleSize") or [0, 0]
             if c.tty and len(size) == 2 and size[0] and size[1]:
                 spec["process"]["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
-            await asyncio.to_thread(_write_bundle, bundle, spec)
+            await asyncio.to_thread(write_bundle, bundle, spec)
             log_settings = log_opts(c.host_config.get("LogConfig"))
             opts = CreateOptions(
                 bundle=Path(bundle),
@@ -175,73 +205,73 @@ class RunMixin(ServiceBase):
                 name=c.name.lstrip("/"),
             )
             try:
-                pid = await self.supervisor.create(c.id, opts, runtime=c.runtime)
+                pid = await self._ctx.supervisor.create(c.id, opts, runtime=c.runtime)
             except RuntimeStartError as e:
                 c.state.exit_code = e.exit_code
                 raise
             finally:
                 # the runtime has bound the subpaths into the container (or failed)
-                await self._release_subpaths(c)
+                await self._mounts.release_subpaths(c)
             await self._connect_pending_attaches(c)
             # the process may exit before `runtime start` returns: take the time first
             started_at = now_ns()
             try:
-                await self.supervisor.start(c.id)
+                await self._ctx.supervisor.start(c.id)
             except BaseException:
-                await self.supervisor.delete(c.id)
+                await self._ctx.supervisor.delete(c.id)
                 raise
         except BaseException:
             with contextlib.suppress(Exception):
-                await self.network.teardown(c)
-            await self._unmount_volumes(c)
-            await asyncio.to_thread(self.layers.unmount, c.id)
+                await self._ctx.network.teardown(c)
+            await self._mounts.unmount(c)
+            await asyncio.to_thread(self._ctx.layers.unmount, c.id)
             raise
-        c.state.set_running(pid, self.supervisor.conmon_pid(c.id), started_at)
+        c.state.set_running(pid, self._ctx.supervisor.conmon_pid(c.id), started_at)
         c.has_been_started_before = True
         c.has_been_manually_stopped = False
-        await asyncio.to_thread(self.store.checkpoint, c)
-        self.log_event(c, "start")
-        self._watch(c)
-        for hook in self.hooks:
+        await asyncio.to_thread(self._ctx.store.checkpoint, c)
+        self._ctx.log_event(c, "start")
+        self.watch(c)
+        for hook in self._ctx.hooks:
             hook.started(c)
 
     async def _connect_pending_attaches(self, c: Container) -> None:
         """Clients that attached before the start get conmon's socket now,
         before the process runs, so they miss none of its output."""
-        for fut in self.pending_attaches.take(c.id):
+        for fut in self._ctx.pending_attaches.take(c.id):
             try:
-                session = await self.supervisor.attach(c.id)
+                session = await self._ctx.supervisor.attach(c.id)
             except errdefs.BerthdError as e:
                 log.warning("container %s: pending attach failed: %s", c.short_id, e)
                 fut.set_result(None)
                 continue
             fut.set_result(session)
 
-    def _watch(self, c: Container) -> None:
+    def watch(self, c: Container) -> None:
         self._stopped[c.id] = asyncio.Event()
         self._monitors[c.id] = asyncio.create_task(self._monitor(c), name=f"monitor-{c.short_id}")
 
     async def _monitor(self, c: Container) -> None:
         try:
-            status = await self.supervisor.wait(c.id)
+            status = await self._ctx.supervisor.wait(c.id)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("waiting for container %s failed", c.short_id)
-            status = ExitStatus(255, False, _utcnow())
+            status = ExitStatus(255, False, utcnow())
         async with c.lock:
             # decided before the exit is recorded, so that nobody sees the container
             # stopped while its policy restarts it (a `docker stop` then stops the restart)
             restart = self._wants_restart(c, status.exit_code)
             if restart:
                 c.restart_count += 1  # as dockerd: counted when decided, shown while waiting
-            await self._handle_exit(c, status, restarting=restart)
+            await self.handle_exit(c, status, restarting=restart)
             if restart and self._restart_vetoed(c):
                 # stopped, removed or shut down while the exit was being recorded
                 restart = False
                 c.state.running = False
                 c.state.restarting = False
-                await asyncio.to_thread(self.store.checkpoint, c)
+                await asyncio.to_thread(self._ctx.store.checkpoint, c)
             if restart:
                 ran = (c.state.finished_at - c.state.started_at) / 1e9
                 delay = next_delay(self._backoff.get(c.id, 0.0), ran)
@@ -252,7 +282,7 @@ class RunMixin(ServiceBase):
         self._monitors.pop(c.id, None)
         if not restart and c.host_config.get("AutoRemove"):
             with contextlib.suppress(errdefs.BerthdError):
-                await self.remove(c.id, force=True, volumes=True)
+                await self._remove(c.id, True, True)
 
     def _wants_restart(self, c: Container, exit_code: int) -> bool:
         """The policy's verdict on an exit while the daemon runs (a user's stop ends it)."""
@@ -264,13 +294,13 @@ class RunMixin(ServiceBase):
     def _restart_vetoed(self, c: Container) -> bool:
         """No policy restart: the daemon stops, or the user stopped or removes it."""
         return (
-            self._shutting_down
+            self.shutting_down
             or c.has_been_manually_stopped
             or c.state.removal_in_progress
-            or self.store.try_get(c.id) is None
+            or self._ctx.store.try_get(c.id) is None
         )
 
-    def _reset_restart_policy(self, c: Container) -> None:
+    def reset_restart_policy(self, c: Container) -> None:
         """A start that is not the policy's (``docker start``/``restart``, daemon
         start-up) begins afresh: RestartCount 0 and the first backoff delay (dockerd's
         ResetRestartManager)."""
@@ -282,31 +312,31 @@ class RunMixin(ServiceBase):
 
         Until it holds the container's lock the task may be cancelled (a user's
         stop, kill or rm); from then on it is a start like any other, which
-        ``_cancel_restart`` waits for rather than interrupts.
+        ``cancel_restart`` waits for rather than interrupts.
         """
         try:
             await asyncio.sleep(delay)
             async with c.lock:
-                if not c.state.restarting or self.store.try_get(c.id) is None:
+                if not c.state.restarting or self._ctx.store.try_get(c.id) is None:
                     return
                 self._restarts_starting.add(c.id)
                 # the state says `restarting` until the process runs (as dockerd's);
                 # a policy restart logs `start` only, no `restart` event
                 try:
-                    await self._start_locked(c)
+                    await self.start_locked(c)
                 except errdefs.BerthdError as e:
                     log.error("restart of container %s failed: %s", c.short_id, e)
                     c.state.running = False
                     c.state.restarting = False
                     c.state.set_error(str(e), c.state.exit_code or EXIT_UNKNOWN)
-                    await asyncio.to_thread(self.store.checkpoint, c)
+                    await asyncio.to_thread(self._ctx.store.checkpoint, c)
                     return
         finally:
             self._restarts_starting.discard(c.id)
             if self._restarts.get(c.id) is asyncio.current_task():
                 del self._restarts[c.id]
 
-    async def _cancel_restart(self, c: Container) -> bool:
+    async def cancel_restart(self, c: Container) -> bool:
         """Call off a pending policy restart; True if one was waiting out its backoff
         (the container is then stopped). A restart already starting the container
         is waited for instead, and False returned: the caller then deals with a
@@ -324,10 +354,10 @@ class RunMixin(ServiceBase):
             await task
         c.state.running = False
         c.state.restarting = False
-        await asyncio.to_thread(self.store.checkpoint, c)
+        await asyncio.to_thread(self._ctx.store.checkpoint, c)
         return True
 
-    async def _handle_exit(
+    async def handle_exit(
         self, c: Container, status: ExitStatus, *, restarting: bool = False
     ) -> None:
         """Record an exit and release what the run held; ``restarting``: the restart
@@ -338,19 +368,62 @@ class RunMixin(ServiceBase):
             c.state.running = True
             c.state.restarting = True
         with contextlib.suppress(errdefs.BerthdError):
-            await self.supervisor.delete(c.id)
-        for hook in self.hooks:
+            await self._ctx.supervisor.delete(c.id)
+        for hook in self._ctx.hooks:
             hook.stopped(c)
         with contextlib.suppress(Exception):
-            await self.network.teardown(c)
-        await self._unmount_volumes(c)
+            await self._ctx.network.teardown(c)
+        await self._mounts.unmount(c)
         with contextlib.suppress(errdefs.BerthdError):
-            await asyncio.to_thread(self.layers.unmount, c.id)
-        await asyncio.to_thread(self.store.checkpoint, c)
+            await asyncio.to_thread(self._ctx.layers.unmount, c.id)
+        await asyncio.to_thread(self._ctx.store.checkpoint, c)
         if status.oom_killed:
-            self.log_event(c, "oom")
-        self.log_event(c, "die", {"exitCode": str(status.exit_code)})
+            self._ctx.log_event(c, "oom")
+        self._ctx.log_event(c, "die", {"exitCode": str(status.exit_code)})
         ev = self._stopped.pop(c.id, None)
         if ev is not None:
             ev.set()
-        self.waiters.exited(c.id, status.exit_code)
+        # as moby's Cleanup: the container's execs that had not ended go with its run
+        # (last: an exec killed with the container has most likely ended by now)
+        self._execs.container_stopped(c)
+        self._ctx.waiters.exited(c.id, status.exit_code)
+
+    # -- what the other verbs ask of the runs ---------------------------------------------
+    def restart_pending(self, cid: str) -> bool:
+        """A policy restart is waiting out its backoff, or starting the container."""
+        return cid in self._restarts
+
+    def exited_event(self, cid: str) -> asyncio.Event | None:
+        """Set when the running container ``cid`` exits (None if it does not run)."""
+        return self._stopped.get(cid)
+
+    async def wait_stopped(self, c: Container, timeout: float | None) -> bool:
+        """Wait for c's exit to be recorded; False if ``timeout`` passed first."""
+        ev = self._stopped.get(c.id)
+        if ev is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await ev.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def cancel_all_restarts(self) -> None:
+        for cid in list(self._restarts):
+            c = self._ctx.store.try_get(cid)
+            if c is not None:
+                await self.cancel_restart(c)
+
+    async def close(self) -> None:
+        """At shutdown: cancel the monitors and await them (a failure is logged)."""
+        owned = list(self._monitors.values())
+        for task in owned:
+            task.cancel()
+        for task in owned:
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await task
+                except Exception:  # a monitor's failure is a bug: say so, go on
+                    log.exception("%s failed at shutdown", task.get_name())
+        self._monitors.clear()

@@ -8,6 +8,8 @@ little it uses. ``ContainerService`` and ``ImageService`` satisfy them as they a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from berthd.container import Container, ContainerStore
@@ -18,7 +20,46 @@ from berthd.image.store import ImageStore
 from berthd.layer import LayerStore
 from berthd.runtime.supervisor import Supervisor
 
-__all__ = ["ContainerEvents", "ContainerOps", "ImageRegistrar", "ProbeHost"]
+__all__ = [
+    "ContainerEvents",
+    "ContainerOps",
+    "CreateRequest",
+    "Created",
+    "ImageRegistrar",
+    "ProbeHost",
+]
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A container to create, as the builder and the swarm agent ask for one: the
+    ``Config`` fields, ``HostConfig`` and ``NetworkingConfig`` of a create body
+    (checked and defaulted as the API's are)."""
+
+    config: Mapping[str, object]
+    host_config: Mapping[str, object] = field(default_factory=dict)
+    networking: Mapping[str, object] = field(default_factory=dict)
+    name: str = ""
+
+    def body(self) -> dict[str, object]:
+        """The ``POST /containers/create`` body these make."""
+        out: dict[str, object] = dict(self.config)
+        if self.host_config:
+            out["HostConfig"] = dict(self.host_config)
+        if self.networking:
+            out["NetworkingConfig"] = dict(self.networking)
+        return out
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a create returns: the new container's ID and dockerd's warnings."""
+
+    id: str
+    warnings: list[str]
+
+    def to_api(self) -> dict[str, object]:
+        return {"Id": self.id, "Warnings": self.warnings}
 
 
 class ContainerEvents(Protocol):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from berthd import errdefs
 from berthd.daemon.containers.attach import AttachPlan, plan_attach, run_attach
-from berthd.daemon.containers.base import (
-    ServiceBase,
-)
+from berthd.daemon.containers.context import ContainerContext, log
 from berthd.daemon.containers.exec import ExecRecord, exec_process, new_exec
+from berthd.daemon.containers.execstore import ExecStore
 from berthd.daemon.containers.logs import LogsOptions, stream_logs
 from berthd.daemon.containers.streams import (
     DEFAULT_DETACH_KEYS,
@@ -22,8 +22,21 @@ from berthd.daemon.containers.streams import (
 )
 from berthd.runtime.errors import RuntimeStartError
 
+__all__ = ["ContainerSessions", "PreparedAttach", "PreparedExec"]
 
-class SessionsMixin(ServiceBase):
+
+class ContainerSessions:
+    """moby's daemon/attach.go and exec.go: the streams between clients and processes.
+
+    Owns the tasks that finish detached or abandoned execs (``close`` awaits
+    them); the exec records live in the ``ExecStore`` it is given.
+    """
+
+    def __init__(self, ctx: ContainerContext, execs: ExecStore) -> None:
+        self._ctx = ctx
+        self.execs = execs
+        self._exec_tasks: set[asyncio.Task[None]] = set()
+
     # -- attach -------------------------------------------------------------------------------
     def plan_attach(
         self,
@@ -35,7 +48,7 @@ class SessionsMixin(ServiceBase):
         logs: bool,
         detach_keys: str,
     ) -> AttachPlan:
-        return plan_attach(self.get(ref), stdin, stdout, stderr, stream, logs, detach_keys)
+        return plan_attach(self._ctx.get(ref), stdin, stdout, stderr, stream, logs, detach_keys)
 
     async def attach(self, plan: AttachPlan, conn: ClientConn) -> None:
         c = plan.container
@@ -54,34 +67,30 @@ class SessionsMixin(ServiceBase):
                     await conn.write(chunk)
         if not plan.stream:
             return
-        self.log_event(c, "attach")
+        self._ctx.log_event(c, "attach")
         session = None
         pending = None
         if c.state.running:
-            session = await self.supervisor.attach(c.id)
+            session = await self._ctx.supervisor.attach(c.id)
         else:
-            pending = self.pending_attaches.wait_for_start(c.id)
+            pending = self._ctx.pending_attaches.wait_for_start(c.id)
         detached = await run_attach(plan, conn, session, pending)
         if detached:
-            self.log_event(c, "detach")
+            self._ctx.log_event(c, "detach")
 
     # -- exec ---------------------------------------------------------------------------------
     def exec_create(self, ref: str, body: Any) -> dict[str, str]:
-        c = self.get(ref)
+        c = self._ctx.get(ref)
         rec = new_exec(c, body, ref)
         if rec.detach_keys and detach_key_bytes(rec.detach_keys) is None:
             # (dockerd answers 500 with these words: a client's mistake is a 400 here)
             raise errdefs.InvalidParameter(f"Invalid escape keys ({rec.detach_keys}) provided")
-        self.execs[rec.id] = rec
-        c.exec_ids.add(rec.id)
-        self.log_event(c, "exec_create: " + " ".join(rec.cmd), {"execID": rec.id})
+        self.execs.add(rec)
+        self._ctx.log_event(c, "exec_create: " + " ".join(rec.cmd), {"execID": rec.id})
         return {"Id": rec.id}
 
     def get_exec(self, exec_id: str) -> ExecRecord:
-        rec = self.execs.get(exec_id)
-        if rec is None:
-            raise errdefs.NotFound(f"No such exec instance: {exec_id}")
-        return rec
+        return self.execs.get(exec_id)
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
         return self.get_exec(exec_id).to_api()
@@ -110,21 +119,23 @@ class SessionsMixin(ServiceBase):
         rec.started = True
         detach = conn is None
         try:
-            process = await asyncio.to_thread(exec_process, rec, self.paths.bundle_dir(c.id))
+            process = await asyncio.to_thread(exec_process, rec, self._ctx.paths.bundle_dir(c.id))
         except errdefs.BerthdError:
             rec.exit_code = 126  # dockerd: an exec that cannot start exits 126
+            self.execs.ended(rec)
             raise
         try:
-            session = await self.supervisor.exec(
+            session = await self._ctx.supervisor.exec(
                 c.id, rec.id, process, stdin=rec.attach_stdin and not detach, detach=detach
             )
         except RuntimeStartError as e:
             rec.exit_code = e.exit_code
+            self.execs.ended(rec)
             raise
         rec.session = session
         rec.running = True
         rec.pid = session.pid
-        self.log_event(c, "exec_start: " + " ".join(rec.cmd), {"execID": rec.id})
+        self._ctx.log_event(c, "exec_start: " + " ".join(rec.cmd), {"execID": rec.id})
         if detach:
             self._finish_exec_later(rec)
             return
@@ -150,7 +161,7 @@ class SessionsMixin(ServiceBase):
                 if session.attach is not None:
                     session.attach.close()
                 if detached:
-                    self.log_event(c, "exec_detach", {"execID": rec.id})
+                    self._ctx.log_event(c, "exec_detach", {"execID": rec.id})
                 self._finish_exec_later(rec)
             else:
                 # the exit code is what the client waits for (it inspects the exec
@@ -180,12 +191,14 @@ class SessionsMixin(ServiceBase):
         try:
             rec.exit_code = await session.wait()
         finally:
+            # as moby: out of the container's list first, then no longer running
+            self.execs.ended(rec)
             rec.running = False
             if close_later:
                 self._own_exec_task(session.close(), rec)
             else:
                 await session.close()
-        self.log_event(
+        self._ctx.log_event(
             rec.container, "exec_die", {"execID": rec.id, "exitCode": str(rec.exit_code)}
         )
 
@@ -194,3 +207,47 @@ class SessionsMixin(ServiceBase):
         if rec.session is None or not rec.running:
             raise errdefs.Conflict(f"Exec {exec_id} is not running")
         rec.session.resize(height, width)
+
+    async def close(self) -> None:
+        """At shutdown: cancel the exec tasks and the record collector, and await them."""
+        owned = list(self._exec_tasks)
+        for task in owned:
+            task.cancel()
+        for task in owned:
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await task
+                except Exception:
+                    log.exception("%s failed at shutdown", task.get_name())
+        await self.execs.close()
+
+
+@dataclass(frozen=True)
+class PreparedAttach:
+    """An accepted attach request (the router's ``AttachTarget``): its stream kind,
+    and the attach to run once the connection is taken over."""
+
+    plan: AttachPlan
+    sessions: ContainerSessions
+
+    @property
+    def tty(self) -> bool:
+        return self.plan.tty
+
+    async def attach(self, conn: ClientConn) -> None:
+        await self.sessions.attach(self.plan, conn)
+
+
+@dataclass(frozen=True)
+class PreparedExec:
+    """An exec accepted for a start (the router's ``ExecTarget``)."""
+
+    rec: ExecRecord
+    sessions: ContainerSessions
+
+    @property
+    def raw_stream(self) -> bool:
+        return self.rec.raw_stream
+
+    async def start(self, conn: ClientConn | None) -> None:
+        await self.sessions.exec_start(self.rec, conn)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-__all__ = ["Waiters"]
+from berthd import errdefs
+from berthd.container import Container
+
+__all__ = ["Waiters", "wait_future"]
 
 Result = tuple[int, str]
 
@@ -50,3 +53,18 @@ class Waiters:
         for fut in self._removed.pop(cid, []):
             if not fut.done():
                 fut.set_result((code, error))
+
+
+def wait_future(c: Container, waiters: Waiters, condition: str) -> asyncio.Future[Result]:
+    """The future a ``POST /wait`` resolves with, taken before it answers 200."""
+    if condition in ("", "not-running"):
+        if not c.state.running:
+            fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+            fut.set_result((c.state.exit_code, c.state.error))
+            return fut
+        return waiters.on_exit(c.id)
+    if condition == "next-exit":
+        return waiters.on_exit(c.id)
+    if condition == "removed":
+        return waiters.on_removed(c.id)
+    raise errdefs.InvalidParameter(f"invalid condition: {condition!r}")
