@@ -5,6 +5,8 @@ must not cut the one that stays off (masquerade, forwarding, its published port)
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.integration.networks.conftest import NetEnv, _run, free_port
@@ -13,6 +15,15 @@ from tests.integration.networks.test_networks import HTTPD, fetch
 pytestmark = pytest.mark.integration
 
 BB = "busybox:latest"
+
+
+def gone(subnet: str) -> list[str]:
+    """The subnet's rules once the background teardown is done (at most 10 s)."""
+    for _ in range(100):
+        if not (left := subnet_rules(subnet)):
+            return left
+        time.sleep(0.1)
+    return left
 
 
 def subnet_rules(subnet: str) -> list[str]:
@@ -42,7 +53,7 @@ def test_rules_go_with_the_last_container_only(net_env: NetEnv) -> None:
         assert subnet_rules(subnet) == before
         assert b"hello-" in fetch(port)
         b.remove(force=True)
-        assert subnet_rules(subnet) == []
+        assert gone(subnet) == []
         # the network's NAT chain is gone too (nothing jumps to a NETAVARK- chain of it)
         nat = _run("iptables", "-w", "-t", "nat", "-S")
         chains = [r.split()[-1] for r in before if r.startswith("-A POSTROUTING")]
@@ -56,7 +67,7 @@ def test_rules_go_with_the_last_container_only(net_env: NetEnv) -> None:
             ), again
         finally:
             c.remove(force=True)
-        assert subnet_rules(subnet) == []
+        assert gone(subnet) == []
     finally:
         for x in (a, b):
             try:
