@@ -35,6 +35,7 @@ from berthd.errdefs import System
 from berthd.lib.atomicfile import write_atomic
 from berthd.lib.libc import LIBC
 from berthd.lib.resolvconf import host_resolv_lines, loopback_nameserver, nameserver
+from berthd.network.batch_teardown import last_on_bridge, remove_network_rules
 from berthd.network.bridge_mac import pin_bridge_mac
 from berthd.network.model import Endpoint, Network
 
@@ -249,6 +250,10 @@ class Netavark:
                 netns,
             ]
             async with host_lock():
+                if verb == "teardown":
+                    for a in attachments:
+                        if await last_on_bridge(a.network, netns, a.endpoint.interface):
+                            await remove_network_rules(a.network)
                 return await _run(argv)
         finally:
             os.unlink(opts_path)
