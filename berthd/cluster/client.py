@@ -56,11 +56,13 @@ class TxnOp:
 
 @dataclass(frozen=True)
 class Compare:
-    """``key``'s mod_revision (or create_revision) equals ``revision``; 0 means absent."""
+    """``key``'s mod_revision (or create_revision) equals ``revision``; 0 means absent.
+    ``result`` GREATER/LESS/NOT_EQUAL compare the other way."""
 
     key: str
     revision: int
     target: Literal["MOD", "CREATE"] = "MOD"
+    result: Literal["EQUAL", "NOT_EQUAL", "GREATER", "LESS"] = "EQUAL"
 
 
 @dataclass
@@ -225,7 +227,7 @@ class EtcdClient:
                 {
                     "key": _b64(c.key),
                     "target": c.target,
-                    "result": "EQUAL",
+                    "result": c.result,
                     ("mod_revision" if c.target == "MOD" else "create_revision"): str(c.revision),
                 }
                 for c in compare
