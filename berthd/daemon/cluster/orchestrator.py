@@ -206,9 +206,11 @@ class Orchestrator:
             return False
         attempts = int(policy.get("MaxAttempts") or 0)
         if attempts:
+            # the restarts so far: every task of the slot but its first, those started
+            # within Window when there is one (the reaped ones are not counted)
             window = int(policy.get("Window") or 0)
-            recent = [p for p in past if not window or now - p[0] <= window]
-            if len(recent) >= attempts:
+            created = sorted(parse_ns(t["CreatedAt"]) for _, t in past)[1:]
+            if len([c for c in created if not window or now - c <= window]) >= attempts:
                 return False
         return True
 
