@@ -300,6 +300,40 @@ def _node_state(d: BerthdProcess, want: str, timeout: float = 30) -> str:
     return state
 
 
+def test_replicated_job_and_pending(node: BerthdProcess) -> None:
+    r = cli(
+        node, "service", "create", "-d", "--name", "job", "--mode", "replicated-job",
+        "--replicas", "2", "--max-concurrent", "1", "busybox", "true",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ps = cli(node, "service", "ps", "job", "--format", "{{.CurrentState}}")
+        states = [line.split()[0] for line in ps.stdout.splitlines()]
+        if states == ["Complete", "Complete"]:
+            break
+        time.sleep(0.2)
+    assert states == ["Complete", "Complete"], ps
+    svc = sdk(node).api.inspect_service("job")
+    assert svc["JobStatus"]["JobIteration"] == {"Index": 0}
+    assert cli(node, "service", "rm", "job").returncode == 0
+    # no node meets the constraint: pending, with SwarmKit's explanation
+    r = cli(
+        node, "service", "create", "-d", "--name", "nowhere",
+        "--constraint", "node.labels.zone==mars", "busybox", "sleep", "9",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+    deadline = time.monotonic() + 30
+    err_text = ""
+    while time.monotonic() < deadline and not err_text:
+        tasks = sdk(node).api.tasks(filters={"service": "nowhere"})
+        err_text = tasks[0]["Status"].get("Err", "") if tasks else ""
+        time.sleep(0.2)
+    assert tasks[0]["Status"]["State"] == "pending"
+    assert err_text == "no suitable node (scheduling constraints not satisfied on 1 node)"
+    assert cli(node, "service", "rm", "nowhere").returncode == 0
+
+
 def test_leader_heartbeat_and_down_node(node: BerthdProcess) -> None:
     """The leader key, the node's liveness lease, status/<task>; the node's lease
     revoked: Down, its task replaced (pending while no node is ready), Ready again at
