@@ -11,8 +11,9 @@ write to ``tasks/`` (and to node status) carries the election's fence.
   MaxConcurrent tasks until TotalCompletions have completed, global jobs one task to
   completion per eligible node; a job's tasks belong to its ``JobStatus.JobIteration``;
 - a task whose slot, service, template or iteration is gone is set to desired
-  ``shutdown``; so is a running task of a Down node (its node's agent removes the
-  container when it comes back), and its slot is refilled elsewhere;
+  ``shutdown``; so is a replicated task of a Down node (its node's agent removes the
+  container when it comes back) or of a drained one, and its slot is refilled
+  elsewhere (at once for a drained node);
 - restart supervisor (SwarmKit manager/orchestrator/restart): a slot whose last task
   ended gets a new one after RestartPolicy.Delay (5 s), unless the condition
   (``any``/``on-failure``/``none``) says no or MaxAttempts restarts happened within
@@ -136,6 +137,7 @@ class Orchestrator:
             slot = slot_of(t)
             node = nodes.get(t.get("NodeID", ""))
             node_down = node is not None and (node.get("Status") or {}).get("State") == "down"
+            drained = node is not None and (node.get("Spec") or {}).get("Availability") == "drain"
             state = t["Status"]["State"]
             if t["DesiredState"] == "running":
                 global_kept = svc is not None and not isinstance(slot, int) and node_down
@@ -145,7 +147,7 @@ class Orchestrator:
                     or t["Spec"] != service_template(svc)
                     or t.get("JobIteration", {}).get("Index", 0) != _iteration(svc)
                     or state in ENDED
-                    or (node_down and isinstance(slot, int))
+                    or ((node_down or drained) and isinstance(slot, int))
                 ):
                     t["DesiredState"] = "shutdown"
                     await self._put(t)
@@ -154,7 +156,9 @@ class Orchestrator:
                     continue
             if svc is None or t.get("JobIteration", {}).get("Index", 0) != _iteration(svc):
                 continue
-            if state in ENDED:
+            if drained:  # moved off a drained node: no restart delay, as SwarmKit
+                ended = 0
+            elif state in ENDED:
                 ended = parse_ns(t["Status"]["Timestamp"])
             elif node_down:  # lost with its node: ended when the node went Down
                 ended = parse_ns((node or {}).get("UpdatedAt") or format_ns(now_ns()))

@@ -151,6 +151,20 @@ def test_down_node_tasks_replaced_without_duplicates() -> None:
         assert n2 is not None and n2["Status"]["State"] == "ready"
         assert "Message" not in n2["Status"]
         assert len(await live(store, "web")) == 2  # no duplicate once n2 is back
+        # a drained node's tasks move at once (no restart delay for a drain, as SwarmKit)
+        delayed = service("slow", {"Replicated": {"Replicas": 1}}, Delay=60_000_000_000)
+        await store.create("service", delayed, "slow")
+        await orch.reconcile(e.token)
+        (t,) = await live(store, "slow")
+        assert t["NodeID"] == "n2"  # fewest tasks in all
+        await finish(store, t, "running")
+        n2 = await store.get("node", "n2")
+        assert n2 is not None
+        n2["Spec"]["Availability"] = "drain"
+        await store.update("node", n2, n2["Version"]["Index"])
+        await orch.reconcile(e.token)
+        (moved,) = await live(store, "slow")
+        assert moved["NodeID"] == "n1" and moved["ID"] != t["ID"]
         await e.stop()
         for hb in hbs.values():
             await hb.stop()
