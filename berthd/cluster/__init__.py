@@ -8,7 +8,7 @@ containerd. The swarm logic above it is ``berthd.daemon.cluster``.
 
 from __future__ import annotations
 
-from berthd.cluster.client import Compare, EtcdClient, EtcdError, KeyValue, TxnOp, TxnResult
+from berthd.cluster.client import Compare, EtcdClient, EtcdError, KeyValue, Lease, TxnOp, TxnResult
 from berthd.cluster.process import EtcdProcess, EtcdSettings
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "EtcdProcess",
     "EtcdSettings",
     "KeyValue",
+    "Lease",
     "TxnOp",
 ]

@@ -17,7 +17,7 @@ import orjson
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["EtcdClient", "EtcdError", "KeyValue", "TxnOp", "prefix_end"]
+__all__ = ["EtcdClient", "EtcdError", "KeyValue", "Lease", "TxnOp", "prefix_end"]
 
 
 class EtcdError(Exception):
@@ -30,26 +30,39 @@ class KeyValue:
     value: bytes
     create_revision: int
     mod_revision: int
+    lease: int = 0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A granted lease: its id and the TTL (seconds) etcd gave it."""
+
+    id: int
+    ttl: int
 
 
 @dataclass(frozen=True)
 class TxnOp:
     """One operation of a transaction: put ``value`` at ``key``, or delete ``key``
-    (with ``prefix`` every key below it)."""
+    (with ``prefix`` every key below it). A put with ``lease`` binds the key to that
+    lease: it goes when the lease expires or is revoked."""
 
     kind: Literal["put", "delete"]
     key: str
     value: bytes = b""
     prefix: bool = False
+    lease: int = 0
 
 
 @dataclass(frozen=True)
 class Compare:
-    """``key``'s mod_revision (or create_revision) equals ``revision``; 0 means absent."""
+    """``key``'s mod_revision (or create_revision) equals ``revision``; 0 means absent.
+    ``result`` GREATER/LESS/NOT_EQUAL compare the other way."""
 
     key: str
     revision: int
     target: Literal["MOD", "CREATE"] = "MOD"
+    result: Literal["EQUAL", "NOT_EQUAL", "GREATER", "LESS"] = "EQUAL"
 
 
 @dataclass
@@ -71,9 +84,16 @@ def prefix_end(prefix: str) -> str:
     return raw.decode()
 
 
+def _put_body(key: str, value: bytes, lease: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": _b64(key), "value": _b64(value)}
+    if lease:
+        body["lease"] = str(lease)
+    return body
+
+
 def _op(op: TxnOp) -> dict[str, Any]:
     if op.kind == "put":
-        return {"request_put": {"key": _b64(op.key), "value": _b64(op.value)}}
+        return {"request_put": _put_body(op.key, op.value, op.lease)}
     req: dict[str, Any] = {"key": _b64(op.key)}
     if op.prefix:
         req["range_end"] = _b64(prefix_end(op.key))
@@ -86,6 +106,7 @@ def _kv(raw: dict[str, Any]) -> KeyValue:
         value=base64.b64decode(raw.get("value", "")),
         create_revision=int(raw.get("create_revision", 0)),
         mod_revision=int(raw.get("mod_revision", 0)),
+        lease=int(raw.get("lease", 0)),
     )
 
 
@@ -157,9 +178,41 @@ class EtcdClient:
         out = await self._call("/v3/kv/range", body)
         return int(out.get("count", 0))
 
-    async def put(self, key: str, value: bytes) -> int:
-        out = await self._call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
+    async def put(self, key: str, value: bytes, lease: int = 0) -> int:
+        out = await self._call("/v3/kv/put", _put_body(key, value, lease))
         return int(out.get("header", {}).get("revision", 0))
+
+    async def lease_grant(self, ttl: int) -> Lease:
+        """A new lease of ``ttl`` seconds (etcd picks the id)."""
+        out = await self._call("/v3/lease/grant", {"TTL": str(ttl)})
+        if out.get("error"):
+            raise EtcdError(f"etcd lease grant: {out['error']}")
+        return Lease(id=int(out["ID"]), ttl=int(out.get("TTL", ttl)))
+
+    async def lease_keepalive(self, lease: int) -> int:
+        """Renews ``lease`` once; the TTL it has again, 0 when it has already expired
+        (or was revoked): its keys are gone then and a new lease is needed.
+
+        The gateway maps the keepalive stream to one request and one streamed answer
+        (``{"result": {...}}``), which is all a periodic renewal needs."""
+        out = await self._call("/v3/lease/keepalive", {"ID": str(lease)})
+        result = out.get("result", out)
+        if not isinstance(result, dict):
+            return 0
+        return int(result.get("TTL", 0))
+
+    async def lease_revoke(self, lease: int) -> None:
+        """Ends ``lease`` now and deletes its keys; an unknown lease is not an error."""
+        try:
+            await self._call("/v3/lease/revoke", {"ID": str(lease)})
+        except EtcdError as e:
+            if "lease not found" not in str(e):
+                raise
+
+    async def lease_ttl(self, lease: int) -> int:
+        """The seconds ``lease`` has left, -1 when it does not exist (any more)."""
+        out = await self._call("/v3/lease/timetolive", {"ID": str(lease)})
+        return int(out.get("TTL", -1))
 
     async def delete_prefix(self, prefix: str) -> int:
         body = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
@@ -174,7 +227,7 @@ class EtcdClient:
                 {
                     "key": _b64(c.key),
                     "target": c.target,
-                    "result": "EQUAL",
+                    "result": c.result,
                     ("mod_revision" if c.target == "MOD" else "create_revision"): str(c.revision),
                 }
                 for c in compare

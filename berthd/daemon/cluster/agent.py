@@ -1,24 +1,18 @@
-"""A minimal orchestrator and agent for a one-node swarm: replicated tasks as containers.
+"""The agent of one node: runs the tasks the leader assigned to it, as containers.
 
-Level-triggered and idempotent, rebuilt from etcd on every pass (every second, or at
-once after a service changes), as the research note asks of phase 1's controllers:
-
-1. orchestrate: each replicated service wants one task with desired state
-   ``running`` per slot 1..Replicas (a global one: one for this node; none on a drained
-   node), with the service's current task template; a task
-   whose slot is gone, whose service is gone or whose template is old is set to
-   ``shutdown`` (stop-first), and a slot whose last task ended gets a new task once the
-   restart policy's delay has passed (condition ``any``/``on-failure``/``none``);
-2. run: a task of this node that should run gets a container
-   ``<service>.<slot>.<task id>`` (dockerd's labels) created and started through the
-   container service; its status follows the container (running, complete, failed);
-   a task that should stop has its container removed;
-3. reap: a slot keeps its 5 newest ended tasks (TaskHistoryRetentionLimit); tasks of a
-   removed service go once their container is gone.
+Level-triggered (every second, or at once after a change): a task whose ``NodeID`` is
+this node and whose desired state is ``running`` gets a container
+``<service>.<slot>.<task id>`` (dockerd's labels) created and started through the
+container service; its status follows the container (running, complete, failed). A
+task that should stop has its container removed. The agent writes only
+``status/<task>`` (the node's half of a task, ``ObjectStore.put_status``), never the
+leader's ``tasks/<task>``. A container of a task that no longer exists or is now
+assigned to another node (the node was Down meanwhile and its tasks were replaced) is
+removed, so a returning node leaves no duplicate.
 
 A task's secrets and configs are files under ``<exec-root>/swarm/tasks/<task>/``
 bound read-only at their targets (``/run/secrets/<name>``, ``/<name>`` for a config),
-removed with the task's container. Jobs, networks and placement are phase 1.
+removed with the task's container.
 """
 
 from __future__ import annotations
@@ -29,23 +23,18 @@ import contextlib
 import logging
 import os
 import shutil
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, Protocol
 
-from berthd.daemon.cluster.ids import new_id
 from berthd.daemon.cluster.store import ObjectStore
+from berthd.daemon.cluster.tasks import ENDED, task_name, task_status
 from berthd.errdefs import BerthdError
-from berthd.lib.timefmt import format_ns, now_ns, parse_ns
 from berthd.logger.request import LogsOptions
 
-__all__ = ["ContainerState", "TaskAgent", "TaskRuntime", "container_body", "task_name"]
+__all__ = ["ContainerState", "TaskAgent", "TaskRuntime", "container_body"]
 
 log = logging.getLogger("berthd.cluster")
-
-_PASS_SECONDS = 1.0
-_ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 
 
 class ContainerState(Protocol):
@@ -67,41 +56,7 @@ class TaskRuntime(Protocol):
 
     def logs(self, cid: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]: ...
 
-
-def _template(svc: dict[str, Any]) -> dict[str, Any]:
-    spec = dict(svc["Spec"].get("TaskTemplate") or {})
-    spec.pop("Runtime", None)
-    return spec
-
-
-def _slots(svc: dict[str, Any], node: dict[str, Any] | None) -> list[int | str]:
-    """The slots a service wants filled: 1..Replicas, or this node's ID for a global one
-    (none on a drained node; a paused one keeps its tasks but gets no new ones)."""
-    availability = ((node or {}).get("Spec") or {}).get("Availability", "active")
-    if node is None or availability == "drain":
-        return []
-    mode = svc["Spec"].get("Mode") or {}
-    if "Replicated" in mode:
-        return list(range(1, int((mode["Replicated"] or {}).get("Replicas") or 0) + 1))
-    if "Global" in mode:
-        return [node["ID"]]
-    return []  # jobs: phase 1
-
-
-def _slot(task: dict[str, Any]) -> int | str:
-    return int(task["Slot"]) if task.get("Slot") else str(task.get("NodeID", ""))
-
-
-def task_name(svc: dict[str, Any], task: dict[str, Any]) -> str:
-    """``<service>.<slot>.<task>``, a global service's tasks named by node instead."""
-    return f"{svc['Spec']['Name']}.{_slot(task)}.{task['ID']}"
-
-
-def _status(state: str, message: str, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"Timestamp": format_ns(now_ns()), "State": state, "Message": message}
-    out.update(extra)
-    out.setdefault("PortStatus", {})
-    return out
+    def task_containers(self) -> dict[str, str]: ...
 
 
 # (where, task field, HostConfig field) copied as they are
@@ -196,7 +151,7 @@ def _write_files(files: list[tuple[Path, bytes, dict[str, Any]]]) -> None:
 
 
 class TaskAgent:
-    """Orchestrates and runs the replicated tasks of a one-node swarm."""
+    """Runs this node's tasks."""
 
     def __init__(
         self,
@@ -210,121 +165,22 @@ class TaskAgent:
         self.runtime = runtime
         # <exec-root>/swarm/tasks/<task>/: the secret and config files bound into a task
         self.files_root = files_root
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("swarm task pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _PASS_SECONDS)
 
     async def reconcile(self) -> None:
         services = {s["ID"]: s for s in await self.store.list("service")}
-        await self._orchestrate(services, await self.store.list("task"))
         tasks = await self.store.list("task")
+        mine = {t["ID"] for t in tasks if t.get("NodeID") == self.node_id}
         for task in tasks:
-            if task.get("NodeID") == self.node_id:
+            if task["ID"] in mine:
                 await self._run(services.get(task["ServiceID"]), task)
-        await self._reap(services, await self.store.list("task"))
+        for task_id, cid in self.runtime.task_containers().items():
+            if task_id not in mine:  # reaped, or given to another node while this was Down
+                with contextlib.suppress(BerthdError):
+                    await self.runtime.remove(cid)
+                await self._drop_files(task_id)
 
     async def _put(self, task: dict[str, Any]) -> None:
-        task["UpdatedAt"] = format_ns(now_ns())
-        try:
-            await self.store.update("task", task, task["Version"]["Index"])
-        except BerthdError:
-            pass  # changed meanwhile: the next pass sees the new version
-
-    async def _orchestrate(
-        self, services: dict[str, dict[str, Any]], tasks: list[dict[str, Any]]
-    ) -> None:
-        node = await self.store.get("node", self.node_id)
-        paused = ((node or {}).get("Spec") or {}).get("Availability") == "pause"
-        wanted = {sid: _slots(svc, node) for sid, svc in services.items()}
-        live: dict[tuple[str, int | str], dict[str, Any]] = {}
-        last_end: dict[tuple[str, int | str], int] = {}
-        for t in tasks:
-            svc = services.get(t["ServiceID"])
-            key = (t["ServiceID"], _slot(t))
-            if t["DesiredState"] == "running":
-                if (
-                    svc is None
-                    or key[1] not in wanted[svc["ID"]]
-                    or t["Spec"] != _template(svc)
-                    or t["Status"]["State"] in _ENDED
-                ):
-                    t["DesiredState"] = "shutdown"
-                    await self._put(t)
-                else:
-                    live[key] = t
-            if t["Status"]["State"] in _ENDED:
-                last_end[key] = max(last_end.get(key, 0), parse_ns(t["Status"]["Timestamp"]))
-        if paused:
-            return
-        for svc in services.values():
-            restart = _template(svc).get("RestartPolicy") or {}
-            delay = int(restart.get("Delay", 5_000_000_000))
-            condition = restart.get("Condition") or "any"
-            for slot in wanted[svc["ID"]]:
-                key = (svc["ID"], slot)
-                if key in live:
-                    continue
-                ended_at = last_end.get(key)
-                if ended_at is not None:
-                    if condition == "none" or now_ns() - ended_at < delay:
-                        continue
-                    if condition == "on-failure" and not await self._slot_failed(svc, slot):
-                        continue
-                await self._new_task(svc, slot)
-
-    async def _slot_failed(self, svc: dict[str, Any], slot: int | str) -> bool:
-        ended = [
-            t
-            for t in await self.store.list("task")
-            if t["ServiceID"] == svc["ID"] and _slot(t) == slot
-        ]
-        ended.sort(key=lambda t: parse_ns(t["Status"]["Timestamp"]))
-        return bool(ended) and ended[-1]["Status"]["State"] == "failed"
-
-    async def _new_task(self, svc: dict[str, Any], slot: int | str) -> None:
-        now = format_ns(now_ns())
-        task: dict[str, Any] = {
-            "ID": new_id(),
-            "CreatedAt": now,
-            "UpdatedAt": now,
-            "Labels": {},
-            "Spec": _template(svc),
-            "ServiceID": svc["ID"],
-        }
-        if isinstance(slot, int):
-            task["Slot"] = slot  # a global service's tasks have none
-        task.update(
-            {
-                "NodeID": self.node_id,
-                "Status": _status("assigned", "scheduler assigned task to node"),
-                "DesiredState": "running",
-            }
-        )
-        await self.store.create("task", task)
+        await self.store.put_status(task["ID"], task["Status"])
 
     async def _run(self, svc: dict[str, Any] | None, task: dict[str, Any]) -> None:
         state = task["Status"]["State"]
@@ -338,7 +194,7 @@ class TaskAgent:
                 if c is None or not c.running:
                     code = c.exit_code if c is not None else 0
                     failed = c is None or code != 0
-                    task["Status"] = _status(
+                    task["Status"] = task_status(
                         "failed" if failed else "complete",
                         "started",
                         ContainerStatus={"ContainerID": cid, "ExitCode": code},
@@ -351,8 +207,8 @@ class TaskAgent:
             with contextlib.suppress(BerthdError):
                 await self.runtime.remove(cid)
         await self._drop_files(task["ID"])
-        if state not in _ENDED:
-            task["Status"] = _status(
+        if state not in ENDED:
+            task["Status"] = task_status(
                 "shutdown", "shutdown", ContainerStatus={"ContainerID": cid, "ExitCode": 0}
             )
             await self._put(task)
@@ -403,33 +259,13 @@ class TaskAgent:
             cid = await self.runtime.create(name, body)
             await self.runtime.start(cid)
         except BerthdError as e:
-            task["Status"] = _status("rejected", "preparing", Err=str(e))
+            task["Status"] = task_status("rejected", "preparing", Err=str(e))
             await self._put(task)
             return
         c = self.runtime.state(cid)
-        task["Status"] = _status(
+        task["Status"] = task_status(
             "running",
             "started",
             ContainerStatus={"ContainerID": cid, "PID": c.pid if c else 0, "ExitCode": 0},
         )
         await self._put(task)
-
-    async def _reap(self, services: dict[str, dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
-        cluster = await self.store.get("cluster", "")
-        keep = int(
-            ((cluster or {}).get("Spec") or {})
-            .get("Orchestration", {})
-            .get("TaskHistoryRetentionLimit", 5)
-        )
-        history: dict[tuple[str, int | str], list[dict[str, Any]]] = defaultdict(list)
-        for t in tasks:
-            if t["DesiredState"] == "running" or t["Status"]["State"] not in _ENDED:
-                continue
-            if t["ServiceID"] not in services:
-                await self.store.remove("task", t["ID"])
-                continue
-            history[(t["ServiceID"], _slot(t))].append(t)
-        for ended in history.values():
-            ended.sort(key=lambda t: parse_ns(t["Status"]["Timestamp"]), reverse=True)
-            for t in ended[keep:]:
-                await self.store.remove("task", t["ID"])

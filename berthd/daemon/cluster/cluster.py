@@ -31,6 +31,7 @@ from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, Inactive
 from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.objects import EventLog
+from berthd.daemon.cluster.runner import NodeLoop
 from berthd.daemon.cluster.store import ObjectStore
 from berthd.errdefs import BerthdError, NotImplemented_, System, Unavailable
 from berthd.lib.filters import FilterArgs
@@ -89,7 +90,7 @@ class Cluster:
         self._inactive = InactiveCluster()
         self._etcd: EtcdProcess | None = None
         self._manager: SwarmManager | None = None
-        self._agent: TaskAgent | None = None
+        self._agent: NodeLoop | None = None
         self._rejoin: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         # set by the daemon once its container service exists: tasks run as containers
@@ -148,8 +149,8 @@ class Cluster:
     def _activate(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         self._etcd, self._manager = etcd, manager
         if self.runtime is not None:
-            self._agent = TaskAgent(
-                manager.store, manager.node.node_id, self.runtime, self.files_root
+            self._agent = NodeLoop(
+                TaskAgent(manager.store, manager.node.node_id, self.runtime, self.files_root)
             )
             self._agent.start()
 

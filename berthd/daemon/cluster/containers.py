@@ -33,3 +33,12 @@ class ContainerTaskRuntime:
     def state(self, cid: str) -> State | None:
         c = self._containers.store.try_get(cid)
         return c.state if c is not None else None
+
+    def task_containers(self) -> dict[str, str]:
+        """Task ID → container ID of every swarm task container on this node."""
+        out = {}
+        for c in self._containers.store:
+            task = (c.config.get("Labels") or {}).get("com.docker.swarm.task.id")
+            if task:
+                out[str(task)] = c.id
+        return out

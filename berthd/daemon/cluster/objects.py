@@ -234,6 +234,8 @@ class SwarmObjects:
                 # dockerd's answer before its allocator runs (phase 2 allocates)
                 "Endpoint": {"Spec": {}},
             }
+            if {"ReplicatedJob", "GlobalJob"} & set(spec.get("Mode") or {}):
+                obj["JobStatus"] = {"JobIteration": {"Index": 0}, "LastExecution": now}
         elif kind in ("secret", "config"):
             data = validate_data_object(kind, spec)
             stored = dict(spec)
@@ -333,6 +335,11 @@ class SwarmObjects:
             raise rpc_error(NotImplemented_, "service mode change is not allowed", "Unimplemented")
         obj["PreviousSpec"] = current
         obj["Spec"] = new_spec
+        if "JobStatus" in obj:  # an update runs a job again: a new iteration
+            obj["JobStatus"] = {
+                "JobIteration": {"Index": version},
+                "LastExecution": format_ns(now_ns()),
+            }
         await self._write("service", obj, version, _service_changes(current, new_spec))
 
     async def _update_node(self, obj: dict[str, Any], version: int, spec: dict[str, Any]) -> None:

@@ -9,6 +9,12 @@ compares it, so a stale version fails as SwarmKit's "update out of sequence"
 (never a lost update). A create puts the object and its name key in one
 transaction guarded by the name key's absence, so two creates of one name
 cannot both succeed.
+
+Phase 1 adds ``leader`` (the elected leader's node ID, bound to a 3 s lease; its
+``create_revision`` is the fencing token every leader write to ``tasks/`` compares),
+``alive/<node>`` (a node's liveness, bound to its heartbeat lease) and
+``status/<task>`` (a task's Status, written only by the node that runs it). ``tasks/``
+holds the leader's half (spec, desired state, NodeID); a read of a task merges the two.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ from berthd.cluster import Compare, EtcdClient, EtcdError, TxnOp
 from berthd.daemon.cluster.specs import rpc_error
 from berthd.errdefs import Conflict, System, Unavailable
 
-__all__ = ["PREFIX", "ObjectStore"]
+__all__ = ["ALIVE", "LEADER", "PREFIX", "STATUS", "ObjectStore"]
 
 PREFIX = "/berthd/v1/"
+LEADER = PREFIX + "leader"
+ALIVE = PREFIX + "alive/"
+STATUS = PREFIX + "status/"
 _NAMED = ("service", "secret", "config", "network")
 
 
@@ -40,6 +49,15 @@ def _decode(raw: bytes, revision: int) -> dict[str, Any]:
     obj: dict[str, Any] = {"ID": stored.pop("ID", ""), "Version": {"Index": revision}}
     obj.update(stored)
     return obj
+
+
+def _fenced(fence: Compare | None) -> list[Compare]:
+    return [] if fence is None else [fence]
+
+
+def _exists(key: str) -> Compare:
+    """``key`` exists: its create_revision is not 0 (etcd compares GREATER)."""
+    return Compare(key, 0, "CREATE", "GREATER")
 
 
 class ObjectStore:
@@ -59,25 +77,52 @@ class ObjectStore:
     async def get(self, kind: str, oid: str) -> dict[str, Any] | None:
         try:
             kv = await self.etcd.get(self.key(kind, oid))
+            status = await self.etcd.get(STATUS + oid) if kind == "task" and kv else None
         except EtcdError as e:
             raise _unavailable(e) from None
-        return None if kv is None else _decode(kv.value, kv.mod_revision)
+        if kv is None:
+            return None
+        obj = _decode(kv.value, kv.mod_revision)
+        if status is not None:
+            obj["Status"] = orjson.loads(status.value)
+        return obj
 
     async def list(self, kind: str) -> list[dict[str, Any]]:
         try:
             kvs = await self.etcd.get_prefix(f"{PREFIX}{kind}s/")
+            statuses = await self.etcd.get_prefix(STATUS) if kind == "task" else []
         except EtcdError as e:
             raise _unavailable(e) from None
-        return [_decode(kv.value, kv.mod_revision) for kv in kvs]
+        out = [_decode(kv.value, kv.mod_revision) for kv in kvs]
+        if statuses:
+            by_id = {kv.key[len(STATUS) :]: kv.value for kv in statuses}
+            for obj in out:
+                if obj["ID"] in by_id:
+                    obj["Status"] = orjson.loads(by_id[obj["ID"]])
+        return out
+
+    async def put_status(self, task_id: str, status: dict[str, Any]) -> None:
+        """The running node's half of a task: its Status (only that node writes it).
+        Written only while the task exists, so a reaped task leaves no status behind."""
+        key = self.key("task", task_id)
+        try:
+            await self.etcd.txn(
+                [_exists(key)], [TxnOp("put", STATUS + task_id, orjson.dumps(status))]
+            )
+        except EtcdError as e:
+            raise _unavailable(e) from None
 
     @staticmethod
     def _encode(obj: dict[str, Any]) -> bytes:
         return orjson.dumps({k: v for k, v in obj.items() if k != "Version"})
 
-    async def create(self, kind: str, obj: dict[str, Any], name: str = "") -> int:
-        """Put a new object (and its unique name); Conflict when the name is taken."""
+    async def create(
+        self, kind: str, obj: dict[str, Any], name: str = "", fence: Compare | None = None
+    ) -> int:
+        """Put a new object (and its unique name); Conflict when the name is taken.
+        With ``fence`` (the leader's token) the write fails once leadership is lost."""
         ops = [TxnOp("put", self.key(kind, obj["ID"]), self._encode(obj))]
-        compare = [Compare(self.key(kind, obj["ID"]), 0, "CREATE")]
+        compare = [Compare(self.key(kind, obj["ID"]), 0, "CREATE"), *_fenced(fence)]
         if kind in _NAMED:
             nkey = self.name_key(kind, name)
             ops.append(TxnOp("put", nkey, obj["ID"].encode()))
@@ -87,6 +132,8 @@ class ObjectStore:
         except EtcdError as e:
             raise _unavailable(e) from None
         if not result.succeeded:
+            if fence is not None:
+                raise rpc_error(System, "update out of sequence")
             if kind == "service":
                 raise rpc_error(
                     Conflict,
@@ -95,12 +142,15 @@ class ObjectStore:
             raise rpc_error(Conflict, f"{kind} {name} already exists")
         return result.revision
 
-    async def update(self, kind: str, obj: dict[str, Any], version: int) -> int:
-        """Replace an object if its version is still ``version``."""
+    async def update(
+        self, kind: str, obj: dict[str, Any], version: int, fence: Compare | None = None
+    ) -> int:
+        """Replace an object if its version is still ``version`` (and, with ``fence``,
+        the leader is still the one that holds that token)."""
         key = self.key(kind, obj.get("ID", "")) if kind != "cluster" else self.key(kind, "")
         try:
             result = await self.etcd.txn(
-                [Compare(key, version)], [TxnOp("put", key, self._encode(obj))]
+                [Compare(key, version), *_fenced(fence)], [TxnOp("put", key, self._encode(obj))]
             )
         except EtcdError as e:
             raise _unavailable(e) from None
@@ -108,14 +158,20 @@ class ObjectStore:
             raise rpc_error(System, "update out of sequence")
         return result.revision
 
-    async def remove(self, kind: str, oid: str, name: str = "") -> None:
+    async def remove(
+        self, kind: str, oid: str, name: str = "", fence: Compare | None = None
+    ) -> bool:
+        """Delete an object (a task with its status); False when ``fence`` failed."""
         ops = [TxnOp("delete", self.key(kind, oid))]
         if kind in _NAMED and name:
             ops.append(TxnOp("delete", self.name_key(kind, name)))
+        if kind == "task":
+            ops.append(TxnOp("delete", STATUS + oid))
         try:
-            await self.etcd.txn([], ops)
+            result = await self.etcd.txn(_fenced(fence), ops)
         except EtcdError as e:
             raise _unavailable(e) from None
+        return result.succeeded
 
     async def count(self, kind: str) -> int:
         try:

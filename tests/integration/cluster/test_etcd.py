@@ -71,3 +71,47 @@ def test_etcd_kv_txn_and_supervision() -> None:
         asyncio.run(scenario())
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_etcd_leases() -> None:
+    """Grant, keep alive, bind keys (put and txn), revoke, expiry."""
+    root = Path(tempfile.mkdtemp(prefix="berthd-etcd-lease-"))
+
+    async def scenario() -> None:
+        settings = EtcdSettings(root / "swarm", "n1", free_port(), free_port())
+        etcd = EtcdProcess(settings)
+        await etcd.start()
+        try:
+            c = etcd.client
+            lease = await c.lease_grant(30)
+            assert lease.id > 0 and lease.ttl == 30
+            await c.put("/l/a", b"1", lease=lease.id)
+            res = await c.txn(
+                [Compare("/l/b", 0, "CREATE")], [TxnOp("put", "/l/b", b"2", lease=lease.id)]
+            )
+            assert res.succeeded
+            kv = await c.get("/l/b")
+            assert kv is not None and kv.lease == lease.id
+            assert await c.lease_keepalive(lease.id) == 30
+            assert 0 < await c.lease_ttl(lease.id) <= 30
+            await c.lease_revoke(lease.id)
+            assert await c.count_prefix("/l/") == 0
+            assert await c.lease_keepalive(lease.id) == 0
+            assert await c.lease_ttl(lease.id) == -1
+            await c.lease_revoke(lease.id)  # already gone: not an error
+            # a short lease not kept alive expires and takes its key
+            short = await c.lease_grant(1)
+            await c.put("/l/c", b"3", lease=short.id)
+            for _ in range(100):
+                if await c.get("/l/c") is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert await c.get("/l/c") is None
+            assert await c.lease_keepalive(short.id) == 0
+        finally:
+            await etcd.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -7,6 +7,7 @@ restart it, and leave with --force. Every etcd is stopped by PID.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -14,18 +15,21 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import pytest
 
+from berthd.cluster import EtcdClient
+from berthd.daemon.cluster.store import ALIVE, LEADER, STATUS
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import pid_alive
 from tests.integration.images_build import build_busybox_archive
 
+T = TypeVar("T")
 DOCKER = shutil.which("docker")
 ETCD = Path("/usr/bin/etcd")
 
@@ -270,6 +274,96 @@ def test_replicated_tasks_run_as_containers(node: BerthdProcess) -> None:
     assert len(left.stdout.split()) == 1
     ps = cli(node, "service", "ps", "web", "--format", "{{.Name}} {{.DesiredState}}")
     assert sorted(ps.stdout.splitlines()) == ["web.1 Running", "web.2 Shutdown"], ps
+
+
+def _etcd_call(d: BerthdProcess, call: Callable[[EtcdClient], Awaitable[T]]) -> T:
+    port = json.loads(Path(d.data_root, "swarm", "state.json").read_text())["ClientPort"]
+
+    async def go() -> T:
+        client = EtcdClient(f"http://127.0.0.1:{port}")
+        try:
+            return await call(client)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def _node_state(d: BerthdProcess, want: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = cli(d, "node", "ls", "--format", "{{.Status}}").stdout.strip()
+        if state == want:
+            break
+        time.sleep(0.2)
+    return state
+
+
+def test_replicated_job_and_pending(node: BerthdProcess) -> None:
+    r = cli(
+        node, "service", "create", "-d", "--name", "job", "--mode", "replicated-job",
+        "--replicas", "2", "--max-concurrent", "1", "busybox", "true",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ps = cli(node, "service", "ps", "job", "--format", "{{.CurrentState}}")
+        states = [line.split()[0] for line in ps.stdout.splitlines()]
+        if states == ["Complete", "Complete"]:
+            break
+        time.sleep(0.2)
+    assert states == ["Complete", "Complete"], ps
+    svc = sdk(node).api.inspect_service("job")
+    assert svc["JobStatus"]["JobIteration"] == {"Index": 0}
+    assert cli(node, "service", "rm", "job").returncode == 0
+    # no node meets the constraint: pending, with SwarmKit's explanation
+    r = cli(
+        node, "service", "create", "-d", "--name", "nowhere",
+        "--constraint", "node.labels.zone==mars", "busybox", "sleep", "9",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+    deadline = time.monotonic() + 30
+    err_text = ""
+    while time.monotonic() < deadline and not err_text:
+        tasks = sdk(node).api.tasks(filters={"service": "nowhere"})
+        err_text = tasks[0]["Status"].get("Err", "") if tasks else ""
+        time.sleep(0.2)
+    assert tasks[0]["Status"]["State"] == "pending"
+    assert err_text == "no suitable node (scheduling constraints not satisfied on 1 node)"
+    assert cli(node, "service", "rm", "nowhere").returncode == 0
+
+
+def test_leader_heartbeat_and_down_node(node: BerthdProcess) -> None:
+    """The leader key, the node's liveness lease, status/<task>; the node's lease
+    revoked: Down, its task replaced (pending while no node is ready), Ready again at
+    its next heartbeat, and one container for the service in the end."""
+    node_id = sdk(node).info()["Swarm"]["NodeID"]
+    leader = _etcd_call(node, lambda c: c.get(LEADER))
+    assert leader is not None and leader.value.decode() == node_id and leader.lease
+    alive = _etcd_call(node, lambda c: c.get(ALIVE + node_id))
+    assert alive is not None and alive.lease
+    assert 0 < _etcd_call(node, lambda c: c.lease_ttl(alive.lease)) <= 15
+    (task,) = sdk(node).api.tasks(filters={"service": "web", "desired-state": "running"})
+    status = _etcd_call(node, lambda c: c.get(STATUS + task["ID"]))
+    assert status is not None and json.loads(status.value)["State"] == "running"
+    _etcd_call(node, lambda c: c.lease_revoke(alive.lease))
+    assert _node_state(node, "Down") == "Down"
+    info = sdk(node).api.inspect_node(node_id)["Status"]
+    assert info["State"] == "down" and info["Message"] == "heartbeat failure"
+    assert _node_state(node, "Ready") == "Ready"
+    assert _wait_replicas(node, "web", "1/1") == "1/1"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tasks = sdk(node).api.tasks(filters={"service": "web", "desired-state": "running"})
+        left = cli(node, "ps", "-aq", "--filter", "label=com.docker.swarm.service.name=web")
+        if len(left.stdout.split()) == 1 and tasks and tasks[0]["ID"] != task["ID"]:
+            break
+        time.sleep(0.2)
+    assert len(tasks) == 1 and tasks[0]["ID"] != task["ID"]
+    assert len(left.stdout.split()) == 1
+    old = sdk(node).api.inspect_task(task["ID"])
+    assert old["DesiredState"] == "shutdown"
 
 
 def test_secrets_and_configs(node: BerthdProcess) -> None:
