@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from tests.integration.networks.conftest import NetEnv, _run, free_port
+from tests.helpers.ports import free_port
+from tests.integration.networks.conftest import NetEnv, _run
 from tests.integration.networks.test_networks import HTTPD, fetch
 
 pytestmark = pytest.mark.integration
