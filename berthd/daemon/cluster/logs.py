@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 from berthd.errdefs import InvalidParameter
 from berthd.image.filters import parse_timestamp_ns
+from berthd.lib.stdcopy import Demuxer, frame
 from berthd.logger.request import LogsOptions
 
 __all__ = ["LogSource", "logs_options", "merged_task_logs"]
@@ -57,22 +57,20 @@ def _frames(tty: bool, chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int,
     """(stream, line) from a container's log body: multiplexed frames, or raw for a TTY."""
 
     async def gen() -> AsyncIterator[tuple[int, bytes]]:
+        if not tty:
+            demuxer = Demuxer()
+            async for chunk in chunks:
+                for stream, payload in demuxer.feed(chunk):
+                    for line in payload.splitlines(keepends=True):
+                        yield stream, line
+            return
         buf = b""
         async for chunk in chunks:
             buf += chunk
-            if tty:
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    yield 1, line + b"\n"
-                continue
-            while len(buf) >= 8:
-                stream, size = buf[0], struct.unpack(">I", buf[4:8])[0]
-                if len(buf) < 8 + size:
-                    break
-                payload, buf = buf[8 : 8 + size], buf[8 + size :]
-                for line in payload.splitlines(keepends=True):
-                    yield stream, line
-        if buf and tty:
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                yield 1, line + b"\n"
+        if buf:
             yield 1, buf
 
     return gen()
@@ -104,7 +102,7 @@ def merged_task_logs(
             try:
                 async for stream, line in frames:
                     data = _decorate(line, details, opts.timestamps)
-                    await queue.put(struct.pack(">BxxxI", stream, len(data)) + data)
+                    await queue.put(frame(stream, data))
             finally:
                 await queue.put(None)
 
