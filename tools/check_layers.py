@@ -68,6 +68,7 @@ DAEMON_LAYERS: dict[str, int] = {
     "layout": 4,
     "daemon_id": 4,
     "runtimes": 4,
+    "probecache": 4,
 }
 DAEMON_BOTTOM = 4
 # the only modules one of daemon.containers / daemon.images may import of the other

@@ -35,6 +35,7 @@ from berthd.daemon.hostinfo import HostInfo, read_host_info
 from berthd.daemon.images import ImageService
 from berthd.daemon.layout import backing_filesystem, prepare_layout
 from berthd.daemon.networks import BridgeSettings, NetworksService
+from berthd.daemon.probecache import ProbeCache
 from berthd.daemon.runtimes import RuntimeSet, probe_runtimes
 from berthd.daemon.swarm_networks import SwarmNetworks
 from berthd.daemon.system import Counts, DiskUsage, StorageStatus, SystemService
@@ -104,12 +105,16 @@ class Daemon:
     @classmethod
     async def create(cls, config: DaemonConfig) -> Daemon:
         await asyncio.to_thread(prepare_layout, config.data_root, config.exec_root)
-        daemon_id, host, components = await asyncio.gather(
+        probes = await asyncio.to_thread(ProbeCache(config.exec_root).load)
+        daemon_id, host, components, runtimes = await asyncio.gather(
             asyncio.to_thread(load_or_create_daemon_id, os.path.join(config.data_root, "trust")),
             asyncio.to_thread(read_host_info),
-            probe_components(),
+            probe_components(probes),
+            probe_runtimes(config, probes),
         )
+        await asyncio.to_thread(probes.save)
         daemon = cls(config, daemon_id, host)
+        daemon.runtimes = runtimes
         async with daemon._resources as stack:
             await daemon._start(stack, components)
             daemon._resources = stack.pop_all()
@@ -130,9 +135,8 @@ class Daemon:
                 config.data_root, layers, daemon.events, config=lambda: daemon.config
             )
 
-        (daemon.layers, daemon.images), daemon.runtimes, daemon.volumes = await asyncio.gather(
+        (daemon.layers, daemon.images), daemon.volumes = await asyncio.gather(
             asyncio.to_thread(open_stores),
-            probe_runtimes(config),
             VolumesService.open(config.data_root, daemon.events),
         )
         stack.push_async_callback(daemon._release_layers)

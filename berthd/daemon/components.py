@@ -1,7 +1,8 @@
 """Versions of the programs berthd drives, for ``docker version``.
 
-Asked of the binaries themselves once at start-up (a few ms each, run
-concurrently); a program that is missing is simply not listed.
+Asked of the binaries themselves at start-up (a few ms each, run concurrently) unless
+the probe cache holds the answer of the same binary; a program that is missing is simply
+not listed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 from dataclasses import dataclass
+
+from berthd.daemon.probecache import ProbeCache
 
 __all__ = ["Component", "probe_components"]
 
@@ -43,10 +46,16 @@ def parse_version_output(text: str) -> tuple[str, str]:
     return version, commit
 
 
-async def _probe(name: str, program: str, args: tuple[str, ...]) -> Component | None:
+async def _probe(
+    cache: ProbeCache, name: str, program: str, args: tuple[str, ...]
+) -> Component | None:
     path = shutil.which(program)
     if path is None:
         return None
+    key = f"version:{path}"
+    known = cache.get(key, path)
+    if known is not None:
+        return Component(name, path, str(known.get("version", "")), str(known.get("commit", "")))
     try:
         proc = await asyncio.create_subprocess_exec(
             path,
@@ -58,9 +67,10 @@ async def _probe(name: str, program: str, args: tuple[str, ...]) -> Component | 
     except (OSError, TimeoutError):
         return None
     version, commit = parse_version_output(out.decode(errors="replace"))
+    cache.put(key, path, {"version": version, "commit": commit})
     return Component(name=name, path=path, version=version, commit=commit)
 
 
-async def probe_components() -> list[Component]:
-    found = await asyncio.gather(*(_probe(*p) for p in PROGRAMS))
+async def probe_components(cache: ProbeCache) -> list[Component]:
+    found = await asyncio.gather(*(_probe(cache, *p) for p in PROGRAMS))
     return [c for c in found if c is not None]

@@ -33,6 +33,7 @@ from berthd.builder.backend import (
 from berthd.builder.options import host_arch
 from berthd.builder.scoped import resolve_in_scope
 from berthd.daemon.build.copychild import copy_parts
+from berthd.daemon.build.names import JOURNAL_DIR, LAYER_PREFIX
 from berthd.daemon.containers.commit import child_image_config
 from berthd.daemon.containers.seams import CreateRequest
 from berthd.image.lookup import get_image
@@ -43,11 +44,9 @@ if TYPE_CHECKING:
     from berthd.daemon.containers.service import ContainerService
     from berthd.daemon.images import ImageService
 
-__all__ = ["LAYER_PREFIX", "DaemonBuildBackend"]
+__all__ = ["DaemonBuildBackend"]
 
 log = logging.getLogger("berthd.build")
-
-LAYER_PREFIX = "builder-"
 
 
 def _auth_header(auth: dict[str, dict[str, str]], domain: str) -> str | None:
@@ -64,7 +63,7 @@ class DaemonBuildBackend:
     def __init__(self, containers: ContainerService, images: ImageService, state_dir: str) -> None:
         self.containers = containers
         self.images = images
-        self.journal = os.path.join(state_dir, "containers")
+        self.journal = os.path.join(state_dir, JOURNAL_DIR)
         self._mounts: dict[str, str] = {}  # mount path → rw layer name
 
     # -- images ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -21,31 +22,20 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from berthd import errdefs
-from berthd.builder.backend import BaseImage
-from berthd.builder.build import Builder, plan_stages
-from berthd.builder.context import (
-    CONTEXT_PREFIX,
-    BuildContext,
-    dockerignore_bytes,
-    fetch_remote,
-    find_dockerfile,
-    remove_from_context,
-    unpack_context,
-)
-from berthd.builder.dockerfile import commands as ins
-from berthd.builder.dockerfile.instructions import parse_dockerfile
-from berthd.builder.dockerignore import PatternMatcher, read_dockerignore
-from berthd.builder.options import BuildOptions
-from berthd.builder.state import BuildFailed, short_id
-from berthd.builder.stream import BuildStream
-from berthd.daemon.build.backend import DaemonBuildBackend
-from berthd.daemon.images.bridge import BodyReader, ByteSource
-from berthd.image.reference import parse_normalized_named
+from berthd.builder.context import CONTEXT_PREFIX
+from berthd.daemon.build.names import JOURNAL_DIR, LAYER_PREFIX
 from berthd.lib.filters import FilterArgs
 
 if TYPE_CHECKING:
+    from berthd.builder.backend import BaseImage
+    from berthd.builder.build import Builder
+    from berthd.builder.context import BuildContext
+    from berthd.builder.dockerfile import commands as ins
+    from berthd.builder.options import BuildOptions
+    from berthd.daemon.build.backend import DaemonBuildBackend
     from berthd.daemon.containers.service import ContainerService
     from berthd.daemon.images import ImageService
+    from berthd.daemon.images.bridge import ByteSource
 
 __all__ = ["BuildService"]
 
@@ -57,6 +47,8 @@ _WORK_PREFIX = "build-work-"
 def sanitize_tags(names: list[str]) -> list[str]:
     """``sanitizeRepoAndTags``: parsed before anything else, digests refused, ``:latest``
     added, duplicates dropped."""
+    from berthd.image.reference import parse_normalized_named
+
     out: list[str] = []
     for name in names:
         if not name:
@@ -71,28 +63,50 @@ def sanitize_tags(names: list[str]) -> list[str]:
 
 
 class BuildService:
+    """The builder and its daemon backend are imported by the first build (or by a
+    start-up that finds what a killed build left), not with the daemon."""
+
     def __init__(self, containers: ContainerService, images: ImageService, data_root: str) -> None:
         self.tmp_root = os.path.join(data_root, "tmp")
-        self.backend = DaemonBuildBackend(containers, images, os.path.join(data_root, "builder"))
+        self._containers = containers
+        self._images = images
+        self._state_dir = os.path.join(data_root, "builder")
         self._builds: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[None]] = set()
+
+    @functools.cached_property
+    def backend(self) -> DaemonBuildBackend:
+        from berthd.daemon.build.backend import DaemonBuildBackend
+
+        return DaemonBuildBackend(self._containers, self._images, self._state_dir)
 
     async def startup(self) -> None:
         """Remove what a killed daemon left mid-build (after containers are restored)."""
 
-        def sweep() -> None:
+        def sweep() -> bool:
             with contextlib.suppress(FileNotFoundError):
                 for name in os.listdir(self.tmp_root):
                     if name.startswith((CONTEXT_PREFIX, _WORK_PREFIX)):
                         shutil.rmtree(os.path.join(self.tmp_root, name), ignore_errors=True)
+            try:
+                journalled = os.listdir(os.path.join(self._state_dir, JOURNAL_DIR))
+            except FileNotFoundError:
+                journalled = []
+            layers = self._containers.layers.rw_layers()
+            return bool(journalled) or any(n.startswith(LAYER_PREFIX) for n in layers)
 
-        await asyncio.to_thread(sweep)
-        await self.backend.remove_leftovers()
+        if await asyncio.to_thread(sweep):
+            await self.backend.remove_leftovers()
 
     # -- POST /build -----------------------------------------------------------------------
     async def build(
         self, opts: BuildOptions, body: ByteSource, build_id: str
     ) -> AsyncIterator[bytes]:
+        from berthd.builder.build import Builder
+        from berthd.builder.context import fetch_remote, unpack_context
+        from berthd.builder.stream import BuildStream
+        from berthd.daemon.images.bridge import BodyReader
+
         opts.tags = sanitize_tags(opts.tags)
         loop = asyncio.get_running_loop()
         if opts.remote:
@@ -134,6 +148,11 @@ class BuildService:
         self, ctx: BuildContext, opts: BuildOptions
     ) -> tuple[list[ins.Stage], list[ins.ArgCommand], str, list[str]]:
         """Blocking: find and parse the Dockerfile, drop ignored files, check the target."""
+        from berthd.builder.build import plan_stages
+        from berthd.builder.context import dockerignore_bytes, find_dockerfile, remove_from_context
+        from berthd.builder.dockerfile.instructions import parse_dockerfile
+        from berthd.builder.dockerignore import PatternMatcher, read_dockerignore
+
         find_dockerfile(ctx, "Dockerfile" if ctx.remote_dockerfile else opts.dockerfile)
         ignore = dockerignore_bytes(ctx)
         if ignore is not None:
@@ -167,6 +186,8 @@ class BuildService:
         meta_args: list[ins.ArgCommand],
         escape: str,
     ) -> None:
+        from berthd.builder.state import BuildFailed, short_id
+
         out = builder.out
         try:
             image_id = await builder.run(stages, meta_args, escape)

@@ -22,7 +22,6 @@ from typing import Any
 from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.seams import ContainerOps, ImageRegistrar
-from berthd.daemon.images.changes import apply_changes
 from berthd.image.gojson import marshal
 from berthd.image.reference import Reference
 from berthd.image.v1compat import go_container_config
@@ -102,6 +101,9 @@ def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
 def new_config(c: Container, req: CommitRequest) -> dict[str, Any]:
     """The committed image's ``config`` (Go's ``container.Config`` marshalling)."""
     base = req.config if req.config is not None else c.config
+    # the Dockerfile parser: imported by the first request, not at start-up
+    from berthd.daemon.images.changes import apply_changes
+
     built = apply_changes(dict(base), req.changes)
     return go_container_config(merge_config(built, c.config))
 

@@ -15,7 +15,6 @@ import urllib.request
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from berthd import errdefs
-from berthd.daemon.images.changes import apply_changes
 from berthd.daemon.images.tag import add_tag
 from berthd.image.archive_reader import decompress_stream
 from berthd.image.gojson import marshal
@@ -43,6 +42,9 @@ class ImportRequest:
         self.src = src
         self.ref: Reference | None = repo_tag_reference(repo, tag)
         self.message = message
+        # the Dockerfile parser: imported by the first request, not at start-up
+        from berthd.daemon.images.changes import apply_changes
+
         self.config = go_container_config(apply_changes({}, changes))
         self.arch = arch
 
