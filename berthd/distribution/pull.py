@@ -139,7 +139,7 @@ class Puller:
                 raise Fallback(err, transport_ok=True) from None
             raise
         finally:
-            shared.release()
+            await shared.release()
 
     async def _pull_repository(self, shared: SharedRepository, ep: Endpoint) -> None:
         ref = self.req.ref
