@@ -130,13 +130,26 @@ class Daemon:
                 config.data_root, layers, daemon.events, config=lambda: daemon.config
             )
 
-        (daemon.layers, daemon.images), daemon.runtimes, daemon.volumes = await asyncio.gather(
+        # opened in parallel, and each run to its end (a thread cannot be stopped
+        # midway, nor a probe's process left behind): what opened is on the stack
+        # before the first failure is raised, so a failed start-up closes it
+        layers, runtimes, volumes = await asyncio.gather(
             asyncio.to_thread(open_stores),
             probe_runtimes(config),
             VolumesService.open(config.data_root, daemon.events),
+            return_exceptions=True,
         )
-        stack.push_async_callback(daemon._release_layers)
-        stack.push_async_callback(daemon.volumes.shutdown)
+        if not isinstance(layers, BaseException):
+            daemon.layers, daemon.images = layers
+            stack.push_async_callback(daemon._release_layers)
+        if not isinstance(volumes, BaseException):
+            daemon.volumes = volumes
+            stack.push_async_callback(volumes.shutdown)
+        for result in (layers, runtimes, volumes):
+            if isinstance(result, BaseException):
+                raise result
+        assert not isinstance(runtimes, BaseException)
+        daemon.runtimes = runtimes
         supervisor = Supervisor(
             Path(config.exec_root),
             daemon.runtimes.runtimes,
