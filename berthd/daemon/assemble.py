@@ -135,12 +135,23 @@ class Daemon:
                 config.data_root, layers, daemon.events, config=lambda: daemon.config
             )
 
-        (daemon.layers, daemon.images), daemon.volumes = await asyncio.gather(
+        # opened in parallel, and each run to its end (a thread cannot be stopped
+        # midway): what opened is on the stack before the first failure is
+        # raised, so a failed start-up closes it
+        layers, volumes = await asyncio.gather(
             asyncio.to_thread(open_stores),
             VolumesService.open(config.data_root, daemon.events),
+            return_exceptions=True,
         )
-        stack.push_async_callback(daemon._release_layers)
-        stack.push_async_callback(daemon.volumes.shutdown)
+        if not isinstance(layers, BaseException):
+            daemon.layers, daemon.images = layers
+            stack.push_async_callback(daemon._release_layers)
+        if not isinstance(volumes, BaseException):
+            daemon.volumes = volumes
+            stack.push_async_callback(volumes.shutdown)
+        for result in (layers, volumes):
+            if isinstance(result, BaseException):
+                raise result
         supervisor = Supervisor(
             Path(config.exec_root),
             daemon.runtimes.runtimes,

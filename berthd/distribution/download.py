@@ -350,7 +350,7 @@ class RemoteLayer:
     async def close(self) -> None:
         if self._acquired:
             self._acquired = False
-            self.shared.release()
+            await self.shared.release()
         path, self._path = self._path, None
         if path is not None:
             await asyncio.to_thread(_unlink, path)

@@ -128,7 +128,7 @@ class Puller:
             with transferring(ep):
                 await self._pull_repository(shared, ep)
         finally:
-            shared.release()
+            await shared.release()
 
     async def _pull_repository(self, shared: SharedRepository, ep: Endpoint) -> None:
         ref = self.req.ref

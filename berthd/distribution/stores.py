@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -37,13 +36,12 @@ class SharedRepository:
     def acquire(self) -> None:
         self._users += 1
 
-    def release(self) -> None:
+    async def release(self) -> None:
+        """Let go; the last user closes the repository here, awaited (its connections
+        are gone when this returns)."""
         self._users -= 1
         if self._users == 0:
-            fut = asyncio.ensure_future(self.repo.close())
-            fut.add_done_callback(_quiet)
-
-
-def _quiet(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.debug("closing a registry repository failed: %s", fut.exception())
+            try:
+                await self.repo.close()
+            except Exception as err:  # the transfer's own outcome is what counts
+                log.debug("closing a registry repository failed: %s", err)

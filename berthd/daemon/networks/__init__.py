@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from berthd.daemon.networks.base import BridgeSettings
 from berthd.daemon.networks.service import NetworksService
+from berthd.daemon.networks.state import BridgeSettings
 
 __all__ = ["BridgeSettings", "NetworksService"]

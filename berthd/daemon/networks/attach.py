@@ -19,7 +19,6 @@ from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.hooks import NetworkSetup, endpoint_settings
 from berthd.daemon.containers.links import parse_link
-from berthd.daemon.networks.base import mac_for
 from berthd.daemon.networks.endpoint_ipam import check_endpoint_ipam
 from berthd.daemon.networks.files import (
     copy_files,
@@ -27,13 +26,15 @@ from berthd.daemon.networks.files import (
     write_hosts,
     write_resolv,
 )
-from berthd.daemon.networks.link_dns import LinkDnsMixin
+from berthd.daemon.networks.link_dns import LinkDns
+from berthd.daemon.networks.proxies import HostProxies
+from berthd.daemon.networks.state import NetworkState, mac_for
 from berthd.network import Endpoint, Network
 from berthd.network.embedded_dns import EMBEDDED_DNS, redirect_embedded_dns
 from berthd.network.netavark import Attachment
 from berthd.network.ports import inspect_ports, plan_ports
 
-__all__ = ["AttachMixin"]
+__all__ = ["Attacher"]
 
 log = logging.getLogger("berthd.network")
 
@@ -42,26 +43,56 @@ def _mode(c: Container) -> str:
     return str(c.host_config.get("NetworkMode") or "bridge")
 
 
-class AttachMixin(LinkDnsMixin):
+class Attacher:
+    """Owns the pending teardowns; shares the networks' state, the proxies and the
+    link resolvers with the service that built it."""
+
+    def __init__(self, state: NetworkState, proxies: HostProxies, link_dns: LinkDns) -> None:
+        self._state = state
+        self._proxies = proxies
+        self._link_dns = link_dns
+        # teardowns run in the background (netavark's teardown is the slow half:
+        # ~250 ms on nftables), so a container's exit is not held up by it;
+        # anything that needs the result waits for them
+        self._teardowns: dict[str, asyncio.Task[None]] = {}
+
+    def tearing_down(self, cid: str) -> bool:
+        return cid in self._teardowns
+
+    async def wait_teardown(self, cid: str) -> None:
+        task = self._teardowns.get(cid)
+        if task is not None:
+            await asyncio.wait([task])
+
+    async def wait_all_teardowns(self) -> None:
+        tasks = list(self._teardowns.values())
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def stop_daemon_side(self, cid: str) -> None:
+        """Stop what the daemon runs for a container: port proxies, link resolver."""
+        self._link_dns.stop(cid)
+        await self._proxies.stop(cid)
+
     # -- create ------------------------------------------------------------------------
     async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
         mode = _mode(c)
         wanted: dict[str, Any] = dict((networking_config or {}).get("EndpointsConfig") or {})
         nets: dict[str, Any] = {}
         if mode.startswith("container:"):
-            self.container(mode.partition(":")[2])
+            self._state.container(mode.partition(":")[2])
         elif mode in ("host", "none"):
             es = endpoint_settings()
-            es["NetworkID"] = self.lookup(mode).id
+            es["NetworkID"] = self._state.lookup(mode).id
             nets[mode] = es
         else:
-            primary = self.lookup("bridge" if mode == "default" else mode)
+            primary = self._state.lookup("bridge" if mode == "default" else mode)
             cfg: dict[str, Any] = {}
             for key in (primary.name, mode, primary.id, "default" if primary.default else ""):
                 cfg = wanted.pop(key, None) or cfg
             nets[primary.name] = self.endpoint_config(primary, cfg, c)
             for ref, cfg in wanted.items():
-                net = self.lookup(ref)
+                net = self._state.lookup(ref)
                 if net.name not in nets:
                     nets[net.name] = self.endpoint_config(net, cfg or {}, c)
         c.network_settings["Networks"] = nets
@@ -113,12 +144,12 @@ class AttachMixin(LinkDnsMixin):
             self._log_endpoints(c, "connect")
             return NetworkSetup(None)
         if mode.startswith("container:"):
-            other = self.container(mode.partition(":")[2])
+            other = self._state.container(mode.partition(":")[2])
             if not other.state.running or not other.state.pid:
                 raise errdefs.Conflict(
                     f"cannot join network of a non running container: {other.id}"
                 )
-            path = self.driver.netns_path(other.id)
+            path = self._state.driver.netns_path(other.id)
             if not await asyncio.to_thread(os.path.ismount, path):
                 path = f"/proc/{other.state.pid}/ns/net"
             await asyncio.to_thread(copy_files, other, c)
@@ -127,15 +158,15 @@ class AttachMixin(LinkDnsMixin):
         await self.wait_teardown(c.id)
         if c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts"):
             await self.wait_all_teardowns()  # ports being freed are free
-        netns = await self.driver.create_netns(c.id)
+        netns = await self._state.driver.create_netns(c.id)
         attachments: list[Attachment] = []
         try:
-            async with self.lock:
+            async with self._state.lock:
                 for i, (name, es) in enumerate(nets.items()):
-                    net = self.lookup(str(es.get("NetworkID") or name))
-                    attachments.append(await self._allocate(c, net, es, f"eth{i}", primary=i == 0))
-            await self.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
-            await self.start_proxies(c.id, attachments, f"{c.name.lstrip('/')} ({c.id[:12]})")
+                    net = self._state.lookup(str(es.get("NetworkID") or name))
+                    attachments.append(await self.allocate(c, net, es, f"eth{i}", primary=i == 0))
+            await self._state.driver.setup(netns, c.id, c.name.lstrip("/"), attachments)
+            await self._proxies.start(c.id, attachments, f"{c.name.lstrip('/')} ({c.id[:12]})")
         except BaseException:
             await self._undo(c, netns, attachments)
             raise
@@ -143,7 +174,7 @@ class AttachMixin(LinkDnsMixin):
         resolver = dns.network.gateway if dns is not None else ""
         if dns is not None:
             try:
-                port = await self.start_link_resolver(c, dns.endpoint, dns.network.gateway)
+                port = await self._link_dns.start(c, dns.endpoint, dns.network.gateway)
                 await redirect_embedded_dns(netns, resolver, port)
                 resolver = EMBEDDED_DNS
             except errdefs.BerthdError as e:
@@ -153,7 +184,7 @@ class AttachMixin(LinkDnsMixin):
             netns, self._running_settings(c, netns, attachments, extra_hosts, resolver)
         )
 
-    async def _allocate(
+    async def allocate(
         self, c: Container, net: Network, es: dict[str, Any], iface: str, primary: bool
     ) -> Attachment:
         ipam = es.get("IPAMConfig") or {}
@@ -169,7 +200,7 @@ class AttachMixin(LinkDnsMixin):
         if primary:
             exposed = list((c.config.get("ExposedPorts") or {}).keys())
             desc = f"{c.name.lstrip('/')} ({c.id[:12]})"
-            allocated = await asyncio.to_thread(self.allocated_ports)
+            allocated = await asyncio.to_thread(self._state.allocated_ports)
             ports = plan_ports(c.host_config, exposed, allocated, desc)
 
         def make(ip: str, ip6: str) -> Endpoint:
@@ -187,17 +218,17 @@ class AttachMixin(LinkDnsMixin):
                 ports=[p.to_json() for p in ports],
             )
 
-        ep = await asyncio.to_thread(self.store.allocate, net, requested, make, requested6)
+        ep = await asyncio.to_thread(self._state.store.allocate, net, requested, make, requested6)
         return Attachment(net, ep, ports)
 
     async def _undo(self, c: Container, netns: str, attachments: list[Attachment]) -> None:
-        await self.stop_proxies(c.id)
+        await self.stop_daemon_side(c.id)
         if attachments:
             with contextlib.suppress(errdefs.BerthdError):
-                await self.driver.teardown(netns, c.id, c.name.lstrip("/"), attachments)
+                await self._state.driver.teardown(netns, c.id, c.name.lstrip("/"), attachments)
         for a in attachments:
-            await asyncio.to_thread(self.store.release, a.network.id, c.id)
-        await asyncio.to_thread(self.driver.remove_netns, c.id)
+            await asyncio.to_thread(self._state.store.release, a.network.id, c.id)
+        await asyncio.to_thread(self._state.driver.remove_netns, c.id)
 
     def _running_settings(
         self,
@@ -209,7 +240,7 @@ class AttachMixin(LinkDnsMixin):
     ) -> dict[str, Any]:
         nets: dict[str, Any] = c.network_settings.get("Networks") or {}
         for a in attachments:
-            nets[a.network.name] = self._endpoint_view(c, a, nets.get(a.network.name))
+            nets[a.network.name] = self.endpoint_view(c, a, nets.get(a.network.name))
         exposed = list((c.config.get("ExposedPorts") or {}).keys())
         mappings = [p.to_json() for a in attachments for p in a.port_mappings]
         settings: dict[str, Any] = {
@@ -236,10 +267,10 @@ class AttachMixin(LinkDnsMixin):
             )
         gw = first.network.gateway if first else ""
         write_hosts(c, first.endpoint.ip if first else "", gw, extra_hosts)
-        write_resolv(c, resolver, self.settings.dns)
+        write_resolv(c, resolver, self._state.settings.dns)
         return settings
 
-    def _endpoint_view(self, c: Container, a: Attachment, old: dict[str, Any] | None) -> Any:
+    def endpoint_view(self, c: Container, a: Attachment, old: dict[str, Any] | None) -> Any:
         es = dict(old or endpoint_settings())
         es.update(
             {
@@ -267,10 +298,10 @@ class AttachMixin(LinkDnsMixin):
             return
         for name in c.network_settings.get("Networks") or {}:
             try:
-                net = self.lookup(name)
+                net = self._state.lookup(name)
             except errdefs.NotFound:
                 continue
-            self.events.log(
+            self._state.events.log(
                 "network", action, net.id, {"container": c.id, "name": net.name, "type": net.driver}
             )
 
@@ -278,7 +309,7 @@ class AttachMixin(LinkDnsMixin):
         """Forget the addresses now; undo the kernel side in a background task."""
         self._log_endpoints(c, "disconnect")
         self.clear_settings(c)
-        await self.stop_proxies(c.id)
+        await self.stop_daemon_side(c.id)
         await self.wait_teardown(c.id)
         task = asyncio.create_task(
             self._teardown_now(c.id, c.name.lstrip("/")), name=f"net-teardown-{c.short_id}"
@@ -293,19 +324,19 @@ class AttachMixin(LinkDnsMixin):
 
     async def _teardown_now(self, cid: str, name: str) -> None:
         try:
-            await self.stop_proxies(cid)
-            eps = await asyncio.to_thread(self.store.container_endpoints, cid)
+            await self.stop_daemon_side(cid)
+            eps = await asyncio.to_thread(self._state.store.container_endpoints, cid)
             if eps:
                 try:
-                    await self.driver.teardown(
-                        self.driver.netns_path(cid), cid, name, self.attachments(eps)
+                    await self._state.driver.teardown(
+                        self._state.driver.netns_path(cid), cid, name, self._state.attachments(eps)
                     )
                 except errdefs.BerthdError as e:
                     log.warning("container %s: network teardown: %s", cid[:12], e)
-                async with self.lock:
+                async with self._state.lock:
                     for ep in eps:
-                        await asyncio.to_thread(self.store.release, ep.network_id, cid)
-            await asyncio.to_thread(self.driver.remove_netns, cid)
+                        await asyncio.to_thread(self._state.store.release, ep.network_id, cid)
+            await asyncio.to_thread(self._state.driver.remove_netns, cid)
         except Exception:
             log.exception("container %s: network teardown failed", cid[:12])
 
@@ -347,5 +378,5 @@ class AttachMixin(LinkDnsMixin):
     async def release(self, c: Container) -> None:
         if c.id in self._teardowns:
             return  # the pending teardown frees everything
-        if await asyncio.to_thread(self.store.container_endpoints, c.id):
+        if await asyncio.to_thread(self._state.store.container_endpoints, c.id):
             await self._teardown_now(c.id, c.name.lstrip("/"))

@@ -1,6 +1,8 @@
 """NetworksService: the network API (create, ls, inspect, rm, prune, connect,
-disconnect) and, through ``AttachMixin``, the container service's
-``NetworkAttacher``.
+disconnect) and the container service's ``NetworkAttacher``, a facade over its
+collaborators: ``NetworkState`` (store, driver, networks, lock), ``Attacher``
+(prepare/setup/teardown/release), ``HostProxies`` and ``LinkDns``, built here and
+given what they use.
 
 At start it makes sure the predefined networks exist — ``bridge`` (shaped by
 the daemon's bridge/bip/fixed-cidr/mtu options), ``host`` and ``none`` — and
@@ -15,11 +17,23 @@ import contextlib
 import ipaddress
 import logging
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from berthd import errdefs
-from berthd.daemon.networks.attach import AttachMixin
-from berthd.daemon.networks.base import BridgeSettings, EventLog, new_id, now_rfc3339
+from berthd.container import Container
+from berthd.daemon.containers.hooks import NetworkSetup
+from berthd.daemon.networks.attach import Attacher
+from berthd.daemon.networks.link_dns import LinkDns
+from berthd.daemon.networks.proxies import HostProxies
+from berthd.daemon.networks.state import (
+    BridgeSettings,
+    ContainerLookup,
+    EventLog,
+    NetworkState,
+    new_id,
+    now_rfc3339,
+)
 from berthd.daemon.networks.view import LIST_FILTERS, matches, network_view
 from berthd.lib.filters import FilterArgs
 from berthd.lib.strconv import is_space
@@ -60,7 +74,54 @@ _FIXED_TRUE_OPTS = (
 )
 
 
-class NetworksService(AttachMixin):
+class NetworksService:
+    def __init__(
+        self,
+        store: NetworkStore,
+        driver: Netavark,
+        settings: BridgeSettings,
+        events: EventLog,
+    ) -> None:
+        self._state = NetworkState(store, driver, settings, events)
+        self._proxies = HostProxies()
+        self._link_dns = LinkDns(self._state)
+        self._attacher = Attacher(self._state, self._proxies, self._link_dns)
+
+    @property
+    def store(self) -> NetworkStore:
+        return self._state.store
+
+    @property
+    def containers(self) -> ContainerLookup | None:
+        return self._state.containers
+
+    @containers.setter
+    def containers(self, lookup: ContainerLookup) -> None:
+        self._state.containers = lookup
+
+    @property
+    def checkpoint(self) -> Callable[[Container], None]:
+        return self._state.checkpoint
+
+    @checkpoint.setter
+    def checkpoint(self, fn: Callable[[Container], None]) -> None:
+        self._state.checkpoint = fn
+
+    # -- the container service's NetworkAttacher -----------------------------------------
+    async def prepare(self, c: Container, networking_config: dict[str, Any]) -> None:
+        await self._attacher.prepare(c, networking_config)
+
+    async def setup(
+        self, c: Container, extra_hosts: Sequence[tuple[str, str]] = ()
+    ) -> NetworkSetup:
+        return await self._attacher.setup(c, extra_hosts)
+
+    async def teardown(self, c: Container) -> None:
+        await self._attacher.teardown(c)
+
+    async def release(self, c: Container) -> None:
+        await self._attacher.release(c)
+
     @classmethod
     async def open(
         cls,
@@ -87,23 +148,23 @@ class NetworksService(AttachMixin):
 
     def _load(self) -> None:
         """Blocking: read the networks and create or update the predefined ones."""
-        nets = {n.name: n for n in self.store.networks()}
+        nets = {n.name: n for n in self._state.store.networks()}
         for name, driver in (("host", "host"), ("none", "null")):
             if name not in nets:
                 nets[name] = Network(new_id(), name, driver, now_rfc3339(), dns=False)
-                self.store.put_network(nets[name])
+                self._state.store.put_network(nets[name])
         old = nets.get("bridge")
         want = self._default_bridge(old, [n for n in nets.values() if n.name != "bridge"])
         if old is None or old.to_json() != want.to_json():
-            if old is not None and self.store.endpoints(old.id):
+            if old is not None and self._state.store.endpoints(old.id):
                 log.warning("the bridge network has running containers; its settings stay")
             else:
-                self.store.put_network(want)
+                self._state.store.put_network(want)
                 nets["bridge"] = want
-        self._networks = {n.id: n for n in nets.values()}
+        self._state.networks = {n.id: n for n in nets.values()}
 
     def _default_bridge(self, old: Network | None, others: list[Network]) -> Network:
-        s = self.settings
+        s = self._state.settings
         if s.bip:
             iface = ipaddress.IPv4Interface(s.bip)
             subnet, gateway = str(iface.network), str(iface.ip)
@@ -133,73 +194,73 @@ class NetworksService(AttachMixin):
 
     async def reconcile(self, running: set[str]) -> None:
         """After the containers are loaded: free what dead containers still hold."""
-        for ep in await asyncio.to_thread(self.store.endpoints):
+        for ep in await asyncio.to_thread(self._state.store.endpoints):
             if ep.container_id in running:
                 continue
             log.info("freeing %s on network %s (container gone)", ep.ip, ep.network_id[:12])
             if ep.ports:
                 await remove_loopback_exclusions(ep.container_id)
             with contextlib.suppress(errdefs.BerthdError):
-                await self.driver.teardown(
-                    self.driver.netns_path(ep.container_id),
+                await self._state.driver.teardown(
+                    self._state.driver.netns_path(ep.container_id),
                     ep.container_id,
                     ep.container_id[:12],
-                    self.attachments([ep]),
+                    self._state.attachments([ep]),
                 )
-            await asyncio.to_thread(self.store.release, ep.network_id, ep.container_id)
-            await asyncio.to_thread(self.driver.remove_netns, ep.container_id)
+            await asyncio.to_thread(self._state.store.release, ep.network_id, ep.container_id)
+            await asyncio.to_thread(self._state.driver.remove_netns, ep.container_id)
         # the IPv6 port proxies of containers that kept running while berthd was down
         by_container: dict[str, list[Endpoint]] = {}
-        for ep in await asyncio.to_thread(self.store.endpoints):
+        for ep in await asyncio.to_thread(self._state.store.endpoints):
             by_container.setdefault(ep.container_id, []).append(ep)
         for cid, eps in by_container.items():
             try:
-                await self.start_proxies(cid, self.attachments(eps))
+                await self._proxies.start(cid, self._state.attachments(eps))
                 for ep in eps:
-                    net = self._networks.get(ep.network_id)
+                    net = self._state.networks.get(ep.network_id)
                     if ep.dns_port and net is not None:
-                        await self.restart_link_resolver(ep, net.gateway)
+                        await self._link_dns.restart(ep, net.gateway)
             except errdefs.BerthdError as e:
                 log.warning("container %s: %s", cid[:12], e)
         # a teardown cut short by a crash may have freed the addresses but not the netns
-        for cid in await asyncio.to_thread(self.driver.netns_ids):
-            if cid not in running and cid not in self._teardowns:
+        for cid in await asyncio.to_thread(self._state.driver.netns_ids):
+            if cid not in running and not self._attacher.tearing_down(cid):
                 log.info("removing the network namespace of stopped container %s", cid[:12])
-                await asyncio.to_thread(self.driver.remove_netns, cid)
+                await asyncio.to_thread(self._state.driver.remove_netns, cid)
 
     async def shutdown(self) -> None:
         """Drop netavark's shared chains if no container of any network uses them."""
-        await self.wait_all_teardowns()
-        for cid in list(self._loopback_rules):
+        await self._attacher.wait_all_teardowns()
+        for cid in self._proxies.with_loopback_rules():
             if not any(
-                e.container_id == cid for e in await asyncio.to_thread(self.store.endpoints)
+                e.container_id == cid for e in await asyncio.to_thread(self._state.store.endpoints)
             ):
-                await self.stop_proxies(cid)
-        await self.proxies.stop_all()
-        await self.link_resolvers.stop_all()
+                await self._attacher.stop_daemon_side(cid)
+        await self._proxies.stop_all()
+        await self._link_dns.stop_all()
         # only a daemon that used netavark cleans up after it: the shared chains may
         # be another daemon's (they are removed only when empty in any case)
-        if self.driver.used and not await asyncio.to_thread(self.store.endpoints):
+        if self._state.driver.used and not await asyncio.to_thread(self._state.store.endpoints):
             await remove_idle_netavark_chains()
-        elif self.driver.used:
+        elif self._state.driver.used:
             await remove_empty_port_chains()
-        await asyncio.to_thread(self.store.close)
+        await asyncio.to_thread(self._state.store.close)
 
     # -- API ---------------------------------------------------------------------------
     async def list_networks(self, filters: FilterArgs) -> list[dict[str, Any]]:
         filters.validate(LIST_FILTERS)
-        eps = await asyncio.to_thread(self.store.endpoints)
+        eps = await asyncio.to_thread(self._state.store.endpoints)
         used = {e.network_id for e in eps}
         return [
-            network_view(n, None, self.container_name)
-            for n in sorted(self._networks.values(), key=lambda n: n.created)
+            network_view(n, None, self._state.container_name)
+            for n in sorted(self._state.networks.values(), key=lambda n: n.created)
             if matches(filters, n, n.id in used)
         ]
 
     async def inspect(self, ref: str) -> dict[str, Any]:
-        net = self.lookup(ref)
-        eps = await asyncio.to_thread(self.store.endpoints, net.id)
-        return network_view(net, eps, self.container_name)
+        net = self._state.lookup(ref)
+        eps = await asyncio.to_thread(self._state.store.endpoints, net.id)
+        return network_view(net, eps, self._state.container_name)
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("Name") or "")
@@ -222,14 +283,14 @@ class NetworksService(AttachMixin):
                 raise errdefs.InvalidParameter(
                     f"berthd: {key}={opts[key]} is not supported (netavark cannot do it)"
                 )
-        mtu = int(opts.get("com.docker.network.driver.mtu") or self.settings.mtu or 0)
-        async with self.lock:
-            if any(n.name == name for n in self._networks.values()):
+        mtu = int(opts.get("com.docker.network.driver.mtu") or self._state.settings.mtu or 0)
+        async with self._state.lock:
+            if any(n.name == name for n in self._state.networks.values()):
                 raise errdefs.Conflict(f"network with name {name} already exists")
-            existing = list(self._networks.values())
+            existing = list(self._state.networks.values())
             routed = await asyncio.to_thread(host_networks) if not _v4_given(specs) else []
             plan = plan_ipam(
-                specs, enable_ipv6, existing, self.settings.pools or DEFAULT_POOLS, routed
+                specs, enable_ipv6, existing, self._state.settings.pools or DEFAULT_POOLS, routed
             )
             nid = new_id()
             net = Network(
@@ -259,25 +320,25 @@ class NetworksService(AttachMixin):
                 aux6=plan.aux6,
             )
             check_bridge_conflicts(net, existing)
-            await asyncio.to_thread(self.store.put_network, net)
-            self._networks[nid] = net
-        self.events.log("network", "create", nid, {"name": name, "type": "bridge"})
+            await asyncio.to_thread(self._state.store.put_network, net)
+            self._state.networks[nid] = net
+        self._state.events.log("network", "create", nid, {"name": name, "type": "bridge"})
         return {"Id": nid, "Warning": ""}
 
     async def remove(self, ref: str) -> None:
-        net = self.lookup(ref)
+        net = self._state.lookup(ref)
         if net.predefined:
             raise errdefs.Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
-        await self.wait_all_teardowns()  # `rm -f c && network rm n` must work
-        async with self.lock:
-            await asyncio.to_thread(self.store.delete_network, net)
-            self._networks.pop(net.id, None)
-        self.events.log("network", "destroy", net.id, {"name": net.name, "type": net.driver})
+        await self._attacher.wait_all_teardowns()  # `rm -f c && network rm n` must work
+        async with self._state.lock:
+            await asyncio.to_thread(self._state.store.delete_network, net)
+            self._state.networks.pop(net.id, None)
+        self._state.events.log("network", "destroy", net.id, {"name": net.name, "type": net.driver})
 
     async def prune(self, filters: FilterArgs) -> dict[str, Any]:
         filters.validate(("label", "label!", "until"))
         deleted = []
-        for net in list(self._networks.values()):
+        for net in list(self._state.networks.values()):
             if net.predefined or not filters.match_kv_list("label", net.labels):
                 continue
             if filters.contains("label!") and any(
@@ -292,9 +353,9 @@ class NetworksService(AttachMixin):
         return {"NetworksDeleted": deleted}
 
     async def connect(self, ref: str, body: dict[str, Any]) -> None:
-        net = self.lookup(ref)
-        c = self.container(str(body.get("Container") or ""))
-        await self.wait_teardown(c.id)
+        net = self._state.lookup(ref)
+        c = self._state.container(str(body.get("Container") or ""))
+        await self._attacher.wait_teardown(c.id)
         async with c.lock:
             nets: dict[str, Any] = c.network_settings.setdefault("Networks", {})
             mode = str(c.host_config.get("NetworkMode") or "")
@@ -310,31 +371,31 @@ class NetworksService(AttachMixin):
                 raise errdefs.Forbidden(
                     f"endpoint with name {c.name.lstrip('/')} already exists in network {net.name}"
                 )
-            es = self.endpoint_config(net, dict(body.get("EndpointConfig") or {}), c)
+            es = self._attacher.endpoint_config(net, dict(body.get("EndpointConfig") or {}), c)
             if c.state.running:
-                used = {ep.interface for ep in self.store.container_endpoints(c.id)}
+                used = {ep.interface for ep in self._state.store.container_endpoints(c.id)}
                 iface = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
-                async with self.lock:
-                    a = await self._allocate(c, net, es, iface, primary=False)
+                async with self._state.lock:
+                    a = await self._attacher.allocate(c, net, es, iface, primary=False)
                     try:
-                        await self.driver.setup(
-                            self.driver.netns_path(c.id), c.id, c.name.lstrip("/"), [a]
+                        await self._state.driver.setup(
+                            self._state.driver.netns_path(c.id), c.id, c.name.lstrip("/"), [a]
                         )
                     except BaseException:
-                        await asyncio.to_thread(self.store.release, net.id, c.id)
+                        await asyncio.to_thread(self._state.store.release, net.id, c.id)
                         raise
-                es = self._endpoint_view(c, a, es)
+                es = self._attacher.endpoint_view(c, a, es)
             nets[net.name] = es
-            await asyncio.to_thread(self.checkpoint, c)
-            await self.follow_links(c)
-        self.events.log(
+            await asyncio.to_thread(self._state.checkpoint, c)
+            await self._link_dns.follow(c)
+        self._state.events.log(
             "network", "connect", net.id, {"container": c.id, "name": net.name, "type": net.driver}
         )
 
     async def disconnect(self, ref: str, body: dict[str, Any]) -> None:
-        net = self.lookup(ref)
-        c = self.container(str(body.get("Container") or ""))
-        await self.wait_teardown(c.id)
+        net = self._state.lookup(ref)
+        c = self._state.container(str(body.get("Container") or ""))
+        await self._attacher.wait_teardown(c.id)
         async with c.lock:
             nets: dict[str, Any] = c.network_settings.setdefault("Networks", {})
             if net.name not in nets:
@@ -344,24 +405,24 @@ class NetworksService(AttachMixin):
                     "container cannot be disconnected from host network or connected to host "
                     "network"
                 )
-            eps = [e for e in self.store.container_endpoints(c.id) if e.network_id == net.id]
+            eps = [e for e in self._state.store.container_endpoints(c.id) if e.network_id == net.id]
             if eps:
-                async with self.lock:
+                async with self._state.lock:
                     with contextlib.suppress(errdefs.BerthdError):
-                        await self.driver.teardown(
-                            self.driver.netns_path(c.id),
+                        await self._state.driver.teardown(
+                            self._state.driver.netns_path(c.id),
                             c.id,
                             c.name.lstrip("/"),
-                            self.attachments(eps),
+                            self._state.attachments(eps),
                         )
-                    await asyncio.to_thread(self.store.release, net.id, c.id)
+                    await asyncio.to_thread(self._state.store.release, net.id, c.id)
             del nets[net.name]
             if net.default:
-                self.clear_settings(c)
+                self._attacher.clear_settings(c)
                 c.network_settings["Networks"] = nets
-            await asyncio.to_thread(self.checkpoint, c)
-            await self.follow_links(c)
-        self.events.log(
+            await asyncio.to_thread(self._state.checkpoint, c)
+            await self._link_dns.follow(c)
+        self._state.events.log(
             "network",
             "disconnect",
             net.id,

@@ -97,3 +97,47 @@ def test_failed_startup_unwinds(config: DaemonConfig, monkeypatch: pytest.Monkey
     assert unwound == ["volumes"]
     assert _fds() - fds == set()
     assert _threads() - threads == set()
+
+
+@pytest.mark.parametrize("failing", ["volumes", "images"])
+def test_a_failed_parallel_open_closes_the_others(
+    config: DaemonConfig, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The layer and image stores and the volumes open in parallel: when one fails, the
+    others (finished, or still in their thread) are closed, and nothing is left."""
+    asyncio.run(_cycle(config))
+    fds, threads = _fds(), _threads()
+    unwound: list[str] = []
+    real_release = assemble.Daemon._release_layers
+    real_shutdown = assemble.VolumesService.shutdown
+
+    async def release(self: assemble.Daemon) -> None:
+        unwound.append("layers")
+        await real_release(self)
+
+    async def shutdown(self: assemble.VolumesService) -> None:
+        unwound.append("volumes")
+        await real_shutdown(self)
+
+    async def broken_volumes(*args: object, **kwargs: object) -> object:
+        raise OSError("no volumes today")
+
+    def broken_images(*args: object, **kwargs: object) -> object:
+        raise OSError("no images today")
+
+    monkeypatch.setattr(assemble.Daemon, "_release_layers", release)
+    monkeypatch.setattr(assemble.VolumesService, "shutdown", shutdown)
+    if failing == "volumes":
+        monkeypatch.setattr(assemble.VolumesService, "open", broken_volumes)
+    else:
+        monkeypatch.setattr(assemble, "ImageService", broken_images)
+
+    async def start() -> list[asyncio.Task[object]]:
+        with pytest.raises(OSError, match=f"no {failing} today"):
+            await Daemon.create(config)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(start()) == []
+    assert unwound == (["layers"] if failing == "volumes" else ["volumes"])
+    assert _fds() - fds == set()
+    assert _threads() - threads == set()
