@@ -92,8 +92,14 @@ def test_swarm_documents_and_errors_match_dockerd() -> None:
         assert not os.path.exists(os.path.join(b.data_root, "swarm"))  # etcd data gone too
     finally:
         b.cleanup()
-    with running_dockerd() as d:
-        theirs = _scenario(d.sock)
+    had_gwbridge = Path("/sys/class/net/docker_gwbridge").exists()
+    try:
+        with running_dockerd() as d:
+            theirs = _scenario(d.sock)
+    finally:
+        # dockerd's swarm makes docker_gwbridge and leaves it behind at leave
+        if not had_gwbridge and Path("/sys/class/net/docker_gwbridge").exists():
+            subprocess.run(["ip", "link", "del", "docker_gwbridge"], check=False)
     assert d.leaks == []
     assert theirs["stale"] == (
         500,
