@@ -16,6 +16,7 @@ import logging
 
 from berthd.cluster import Compare, EtcdClient, EtcdError, TxnOp
 from berthd.daemon.cluster.store import LEADER
+from berthd.lib.tasks import cancel_and_wait
 
 __all__ = ["LEADER_TTL", "LeaderElection", "leader_id"]
 
@@ -50,11 +51,8 @@ class LeaderElection:
 
     async def stop(self) -> None:
         """Stop campaigning; a leader resigns (revokes its lease) at once."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if self._lease:
             with contextlib.suppress(EtcdError):
                 await self.etcd.lease_revoke(self._lease)

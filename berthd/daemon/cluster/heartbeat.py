@@ -15,6 +15,7 @@ import logging
 
 from berthd.cluster import EtcdClient, EtcdError
 from berthd.daemon.cluster.store import ALIVE
+from berthd.lib.tasks import cancel_and_wait
 
 __all__ = ["DEFAULT_PERIOD_NS", "Heartbeat", "alive_nodes"]
 
@@ -44,11 +45,8 @@ class Heartbeat:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self, revoke: bool = True) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if revoke and self._lease:
             with contextlib.suppress(EtcdError):
                 await self.etcd.lease_revoke(self._lease)

@@ -17,6 +17,7 @@ from berthd.daemon.cluster.agent import TaskAgent
 from berthd.daemon.cluster.election import LeaderElection
 from berthd.daemon.cluster.heartbeat import DEFAULT_PERIOD_NS, Heartbeat
 from berthd.daemon.cluster.orchestrator import Orchestrator
+from berthd.lib.tasks import cancel_and_wait
 
 __all__ = ["NodeLoop"]
 
@@ -43,11 +44,8 @@ class NodeLoop:
 
     async def stop(self) -> None:
         """Stop the loop; a leader resigns at once, the heartbeat lease runs out on its own."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if self.election is not None:
             await self.election.stop()
         if self.heartbeat is not None:

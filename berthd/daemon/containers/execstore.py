@@ -17,12 +17,12 @@ finds it. The rules (moby daemon/exec.go, monitor.go, start.go's Cleanup):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.exec import ExecRecord
+from berthd.lib.tasks import cancel_and_wait
 
 __all__ = ["GC_INTERVAL", "ExecStore"]
 
@@ -93,7 +93,4 @@ class ExecStore:
     async def close(self) -> None:
         """At shutdown: stop the collector and await it."""
         task, self._gc_task = self._gc_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
