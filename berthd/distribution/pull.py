@@ -50,7 +50,7 @@ from berthd.distribution.remote import (
     open_pinged,
 )
 from berthd.distribution.stores import SharedRepository, Stores
-from berthd.image.config import ImageConfig
+from berthd.image.config import StoredConfig
 from berthd.image.reference import Reference
 
 __all__ = ["PullRequest", "Puller", "fetch_manifest", "sha256_of"]
@@ -309,9 +309,9 @@ class _Wrapped(Exception):
     pass
 
 
-def _parse_config(raw: bytes) -> ImageConfig:
+def _parse_config(raw: bytes) -> StoredConfig:
     try:
-        config = ImageConfig.from_json(raw)
+        config = StoredConfig.from_json(raw)
     except errdefs.InvalidParameter as err:
         if "RootFS" in str(err):
             raise errdefs.InvalidParameter(ERR_ROOTFS_INVALID) from None

@@ -43,7 +43,7 @@ from berthd.distribution.remote import (
 )
 from berthd.distribution.stores import Stores
 from berthd.distribution.upload import LayerUploadManager
-from berthd.image.config import ImageConfig
+from berthd.image.config import StoredConfig
 from berthd.image.digest import truncate_id
 from berthd.image.distribution_metadata import V2Metadata, compute_hmac
 from berthd.image.reference import Reference, parse_normalized_named
@@ -493,7 +493,7 @@ class Pusher:
             raise errdefs.NotFound(
                 f"could not find image from tag {ref.familiar_string()}: {err}"
             ) from None
-        config: ImageConfig = image.config
+        config: StoredConfig = image.config
         chain = config.chain_id()
         top: Layer | None = None
         if chain:

@@ -1,7 +1,7 @@
 """The image config: the JSON document stored in imagedb, and its ID.
 
 An image ID is ``sha256`` of the config *exactly as stored*: re-serialising would change
-the bytes and so the ID, which is why :class:`ImageConfig` keeps the raw bytes and only
+the bytes and so the ID, which is why :class:`StoredConfig` keeps the raw bytes and only
 reads fields out of them. The fields read are the ones dockerd's ``image.Image`` uses
 (architecture, os, config, container_config, created, history, rootfs, …).
 """
@@ -9,15 +9,14 @@ reads fields out of them. The fields read are the ones dockerd's ``image.Image``
 from __future__ import annotations
 
 import calendar
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from berthd import errdefs
 from berthd.image.digest import chain_id, sha256_digest
+from berthd.image.spec import Config, History, ImageConfig, parse_image_config
 
-__all__ = ["History", "ImageConfig", "RootFS", "parse_time_ns"]
+__all__ = ["StoredConfig", "StoredHistory", "StoredRootFS", "parse_time_ns"]
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
@@ -43,8 +42,12 @@ def parse_time_ns(value: str) -> int:
     return seconds * 1_000_000_000 + int(frac)
 
 
+def _empty_config() -> Config:
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
-class History:
+class StoredHistory:
     """One ``history`` entry (``docker history`` shows these)."""
 
     created: str = ""
@@ -54,20 +57,18 @@ class History:
     empty_layer: bool = False
 
     @classmethod
-    def from_json(cls, obj: Any) -> History:
-        if not isinstance(obj, dict):
-            raise ValueError("history entry is not an object")
+    def from_doc(cls, entry: History) -> StoredHistory:
         return cls(
-            created=_str(obj.get("created")),
-            author=_str(obj.get("author")),
-            created_by=_str(obj.get("created_by")),
-            comment=_str(obj.get("comment")),
-            empty_layer=bool(obj.get("empty_layer", False)),
+            created=entry.get("created", ""),
+            author=entry.get("author", ""),
+            created_by=entry.get("created_by", ""),
+            comment=entry.get("comment", ""),
+            empty_layer=entry.get("empty_layer", False),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class RootFS:
+class StoredRootFS:
     """``rootfs``: the ordered diff IDs of the image's layers."""
 
     type: str = "layers"
@@ -79,12 +80,14 @@ class RootFS:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageConfig:
-    """An image config as stored: raw bytes plus the fields berthd reads from it."""
+class StoredConfig:
+    """An image config as stored: raw bytes, its typed document, and the fields berthd
+    reads from it."""
 
     raw: bytes
     id: str
-    rootfs: RootFS
+    doc: ImageConfig
+    rootfs: StoredRootFS
     architecture: str = ""
     os: str = ""
     variant: str = ""
@@ -94,51 +97,38 @@ class ImageConfig:
     comment: str = ""
     docker_version: str = ""
     container: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    container_config: dict[str, Any] = field(default_factory=dict)
-    history: tuple[History, ...] = ()
+    config: Config = field(default_factory=_empty_config)
+    container_config: Config = field(default_factory=_empty_config)
+    history: tuple[StoredHistory, ...] = ()
     legacy_parent: str = ""  # the v1 "parent" field, not the imagedb parent link
 
     @classmethod
-    def from_json(cls, raw: bytes) -> ImageConfig:
-        """``image.NewFromJSON``: parse and require a ``rootfs`` key.
+    def from_json(cls, raw: bytes) -> StoredConfig:
+        """``image.NewFromJSON``: parse, check every field and require ``rootfs``.
 
         Raises ``errdefs.InvalidParameter`` for malformed input (it comes from clients:
-        ``docker load``, ``docker import``, a registry).
+        ``docker load``, ``docker import``, a registry), in Go's wording.
         """
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as err:  # deep nesting: a 400
-            raise errdefs.InvalidParameter(f"invalid image JSON: {err}") from None
-        if not isinstance(doc, dict):
-            raise errdefs.InvalidParameter("invalid image JSON: not an object")
-        rootfs = doc.get("rootfs")
-        if not isinstance(rootfs, dict):
-            raise errdefs.InvalidParameter("invalid image JSON, no RootFS key")
-        diff_ids = rootfs.get("diff_ids") or []
-        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
-            raise errdefs.InvalidParameter("invalid image JSON: bad rootfs.diff_ids")
-        try:
-            history = tuple(History.from_json(h) for h in (doc.get("history") or []))
-        except ValueError as err:
-            raise errdefs.InvalidParameter(f"invalid image JSON: {err}") from None
+        doc = parse_image_config(raw)
+        rootfs = doc["rootfs"]
         return cls(
             raw=raw,
             id=sha256_digest(raw),
-            rootfs=RootFS(type=_str(rootfs.get("type")), diff_ids=tuple(diff_ids)),
-            architecture=_str(doc.get("architecture")),
-            os=_str(doc.get("os")),
-            variant=_str(doc.get("variant")),
-            os_version=_str(doc.get("os.version")),
-            created=_str(doc.get("created")),
-            author=_str(doc.get("author")),
-            comment=_str(doc.get("comment")),
-            docker_version=_str(doc.get("docker_version")),
-            container=_str(doc.get("container")),
-            config=_dict(doc.get("config")),
-            container_config=_dict(doc.get("container_config")),
-            history=history,
-            legacy_parent=_str(doc.get("parent")),
+            doc=doc,
+            rootfs=StoredRootFS(type=rootfs["type"], diff_ids=tuple(rootfs.get("diff_ids") or ())),
+            architecture=doc.get("architecture", ""),
+            os=doc.get("os", ""),
+            variant=doc.get("variant", ""),
+            os_version=doc.get("os.version", ""),
+            created=doc.get("created", ""),
+            author=doc.get("author", ""),
+            comment=doc.get("comment", ""),
+            docker_version=doc.get("docker_version", ""),
+            container=doc.get("container", ""),
+            config=doc.get("config") or {},
+            container_config=doc.get("container_config") or {},
+            history=tuple(StoredHistory.from_doc(h) for h in doc.get("history") or ()),
+            legacy_parent=doc.get("parent", ""),
         )
 
     def validate_history(self) -> None:
@@ -162,10 +152,7 @@ class ImageConfig:
 
     def labels(self) -> dict[str, str]:
         """``config.Labels`` (what ``--filter label=`` matches)."""
-        labels = self.config.get("Labels")
-        if not isinstance(labels, dict):
-            return {}
-        return {str(k): str(v) for k, v in labels.items()}
+        return dict(self.config.get("Labels") or {})
 
     def created_ns(self) -> int:
         """Creation time in Unix nanoseconds; 0 when absent or unparsable."""
@@ -178,11 +165,3 @@ class ImageConfig:
 
     def chain_id(self) -> str:
         return self.rootfs.chain_id()
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}

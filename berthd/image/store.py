@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from berthd import errdefs
-from berthd.image.config import ImageConfig
+from berthd.image.config import StoredConfig
 from berthd.image.digest import digest_hex
 from berthd.image.fs_store import FSStoreBackend
 from berthd.image.layer_protocol import LayerGetReleaser
@@ -34,7 +34,7 @@ class AmbiguousImageID(errdefs.NotFound):
 class Image:
     """A stored image: its config plus the imagedb parent link."""
 
-    config: ImageConfig
+    config: StoredConfig
     parent: str = ""  # "" or "sha256:…"
 
     @property
@@ -63,7 +63,7 @@ class ImageStore:
     def _restore(self) -> None:
         for image_id in self._fs.walk():
             try:
-                config = ImageConfig.from_json(self._fs.get(image_id))
+                config = StoredConfig.from_json(self._fs.get(image_id))
             except (errdefs.BerthdError, OSError) as err:
                 log.error("invalid image %s, %s", image_id, err)
                 continue
@@ -90,7 +90,7 @@ class ImageStore:
         Idempotent: creating an existing image returns its ID without a second layer
         reference. The layer must already be registered.
         """
-        config = ImageConfig.from_json(raw_config)
+        config = StoredConfig.from_json(raw_config)
         config.validate_history()
         with self._lock:
             if config.id in self._images:
@@ -116,7 +116,7 @@ class ImageStore:
         with self._lock:
             if image_id not in self._images:
                 raise errdefs.NotFound(f"No such image: {image_id}")
-            config = ImageConfig.from_json(self._fs.get(image_id))
+            config = StoredConfig.from_json(self._fs.get(image_id))
             return Image(config, self._read_parent(image_id))
 
     def exists(self, image_id: str) -> bool:

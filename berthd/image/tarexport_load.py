@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from berthd import errdefs
 from berthd.image.archive_reader import ArchiveReader, decompress_stream
-from berthd.image.config import ImageConfig, parse_time_ns
+from berthd.image.config import StoredConfig, parse_time_ns
 from berthd.image.digest import chain_id, parse_digest, sha256_digest, truncate_id
 from berthd.image.jsonstream import progress_line, stream_line
 from berthd.image.layer_protocol import LayerStore
@@ -131,7 +131,7 @@ class ImageLoader:
         try:
             for item in items:
                 raw = archive.read_small(item.config)
-                config = ImageConfig.from_json(raw)
+                config = StoredConfig.from_json(raw)
                 if config.operating_system() != "linux":
                     raise errdefs.InvalidParameter(
                         f"cannot load {config.operating_system()} image on linux"

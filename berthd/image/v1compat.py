@@ -11,11 +11,9 @@ the top layer's JSON is a faithful best effort (it depends on every config field
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from berthd.image.config import ImageConfig
+from berthd.image.config import StoredConfig
 from berthd.image.digest import chain_id, sha256_digest
 from berthd.image.gojson import marshal
 
@@ -24,7 +22,7 @@ __all__ = ["go_container_config", "legacy_layer_configs"]
 EPOCH = "1970-01-01T00:00:00Z"
 
 # (field, default when absent, omitempty) in container.Config declaration order.
-_CONFIG_FIELDS: tuple[tuple[str, Any, bool], ...] = (
+_CONFIG_FIELDS: tuple[tuple[str, object, bool], ...] = (
     ("Hostname", "", False),
     ("Domainname", "", False),
     ("User", "", False),
@@ -68,18 +66,19 @@ _V1_ORDER = (
 _HEALTH_FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
 
 
-def _empty(value: Any) -> bool:
+def _empty(value: object) -> bool:
     return value in (None, "", False, 0) or value == [] or value == {}
 
 
-def _sorted_map(value: Any) -> Any:
+def _sorted_map(value: object) -> object:
     return dict(sorted(value.items())) if isinstance(value, dict) else value
 
 
-def go_container_config(cfg: dict[str, Any] | None) -> dict[str, Any]:
-    """A ``container.Config`` object as Go marshals it (all fields, declaration order)."""
+def go_container_config(cfg: Mapping[str, object] | None) -> dict[str, object]:
+    """A ``container.Config`` object as Go marshals it (all fields, declaration order):
+    JSON to write, not a document to read (that is :class:`~berthd.image.spec.Config`)."""
     cfg = cfg or {}
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for name, default, omitempty in _CONFIG_FIELDS:
         value = cfg.get(name, default)
         if omitempty and _empty(value):
@@ -90,26 +89,36 @@ def go_container_config(cfg: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _v1_image(config: ImageConfig) -> dict[str, Any]:
+def _v1_image(config: StoredConfig) -> dict[str, object]:
     """``img.V1Image`` as Go marshals it (ID left empty)."""
-    doc = json.loads(config.raw)
-    out: dict[str, Any] = {}
-    for key in ("comment", "created", "container"):
-        if doc.get(key):
-            out[key] = doc[key]
+    doc = config.doc
+    out: dict[str, object] = {}
+    for key, value in (
+        ("comment", doc.get("comment")),
+        ("created", doc.get("created")),
+        ("container", doc.get("container")),
+    ):
+        if value:
+            out[key] = value
     out["container_config"] = go_container_config(doc.get("container_config"))
-    for key in ("docker_version", "author"):
-        if doc.get(key):
-            out[key] = doc[key]
-    if isinstance(doc.get("config"), dict):
-        out["config"] = go_container_config(doc["config"])
-    for key in ("architecture", "variant", "os", "Size"):
-        if doc.get(key):
-            out[key] = doc[key]
+    for key, value in (("docker_version", doc.get("docker_version")), ("author", doc.get("author"))):
+        if value:
+            out[key] = value
+    if doc.get("config") is not None:
+        out["config"] = go_container_config(doc.get("config"))
+    tail: tuple[tuple[str, object], ...] = (
+        ("architecture", doc.get("architecture")),
+        ("variant", doc.get("variant")),
+        ("os", doc.get("os")),
+        ("Size", doc.get("Size")),
+    )
+    for key, tail_value in tail:
+        if tail_value:
+            out[key] = tail_value
     return out
 
 
-def _create_id(v1: dict[str, Any], layer_chain: str, parent: str) -> str:
+def _create_id(v1: dict[str, object], layer_chain: str, parent: str) -> str:
     """``v1.CreateID``: the struct round-tripped through a map, so keys end up sorted."""
     doc = {k: v for k, v in v1.items() if k != "id"}
     doc["layer_id"] = layer_chain
@@ -119,14 +128,14 @@ def _create_id(v1: dict[str, Any], layer_chain: str, parent: str) -> str:
     return sha256_digest(marshal(dict(sorted(doc.items()))))
 
 
-def legacy_layer_configs(config: ImageConfig) -> list[tuple[str, bytes]]:
+def legacy_layer_configs(config: StoredConfig) -> list[tuple[str, bytes]]:
     """For each layer: (v1 ID, v1 JSON bytes) as ``saveImage``/``saveLayer`` write them."""
     diff_ids: Sequence[str] = config.rootfs.diff_ids
     parent = ""
     out: list[tuple[str, bytes]] = []
     for i in range(len(diff_ids)):
         top = i == len(diff_ids) - 1
-        base: dict[str, Any] = (
+        base: dict[str, object] = (
             _v1_image(config)
             if top
             else {"created": EPOCH, "container_config": go_container_config(None)}
@@ -135,7 +144,7 @@ def legacy_layer_configs(config: ImageConfig) -> list[tuple[str, bytes]]:
         fields = dict(base)
         if config.os:
             fields["os"] = config.os  # Go sets OS after CreateID, on every layer
-        legacy: dict[str, Any] = {"id": v1_id.split(":", 1)[1]}
+        legacy: dict[str, object] = {"id": v1_id.split(":", 1)[1]}
         if parent:
             legacy["parent"] = parent.split(":", 1)[1]
         for key in _V1_ORDER:

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import time
 
-from berthd.image.config import ImageConfig
+from berthd.image.config import StoredConfig
 from berthd.image.fs_store import FSStoreBackend
 from berthd.image.reference import parse_docker_ref
 from berthd.image.reference_store import ReferenceStore
@@ -98,5 +98,5 @@ def seed_busybox(
     image_id = images.create(raw)
     refs.add_tag(parse_docker_ref(tag), image_id, force=True)
     layers.release(layer.chain_id)
-    assert ImageConfig.from_json(raw).id == image_id
+    assert StoredConfig.from_json(raw).id == image_id
     return image_id

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from berthd import errdefs
-from berthd.image.config import ImageConfig, parse_time_ns
+from berthd.image.config import StoredConfig, parse_time_ns
 from berthd.image.digest import chain_id, chain_ids, truncate_id
 
 from .fakes import make_config, make_layer_tar
@@ -13,7 +13,7 @@ from .fakes import make_config, make_layer_tar
 
 def test_id_is_sha256_of_raw_bytes_and_fields() -> None:
     raw = make_config([make_layer_tar({"a": b"1"})])
-    cfg = ImageConfig.from_json(raw)
+    cfg = StoredConfig.from_json(raw)
     assert cfg.id == "sha256:" + hashlib.sha256(raw).hexdigest()
     assert cfg.raw is raw
     assert cfg.architecture == "amd64" and cfg.operating_system() == "linux"
@@ -25,24 +25,24 @@ def test_id_is_sha256_of_raw_bytes_and_fields() -> None:
 
 def test_whitespace_changes_id() -> None:
     raw = make_config([])
-    assert ImageConfig.from_json(raw).id != ImageConfig.from_json(raw + b"\n").id
+    assert StoredConfig.from_json(raw).id != StoredConfig.from_json(raw + b"\n").id
 
 
 def test_rootfs_required_and_json_errors() -> None:
     with pytest.raises(errdefs.InvalidParameter, match="no RootFS key"):
-        ImageConfig.from_json(b'{"os":"linux"}')
+        StoredConfig.from_json(b'{"os":"linux"}')
     with pytest.raises(errdefs.InvalidParameter):
-        ImageConfig.from_json(b"{nope")
+        StoredConfig.from_json(b"{nope")
     with pytest.raises(errdefs.InvalidParameter):
-        ImageConfig.from_json(b"[]")
+        StoredConfig.from_json(b"[]")
 
 
 def test_history_validation() -> None:
     raw = make_config([], history=[{"created_by": "x"}])
     with pytest.raises(errdefs.InvalidParameter, match="too many non-empty layers"):
-        ImageConfig.from_json(raw).validate_history()
+        StoredConfig.from_json(raw).validate_history()
     ok = make_config([], history=[{"created_by": "x", "empty_layer": True}])
-    ImageConfig.from_json(ok).validate_history()
+    StoredConfig.from_json(ok).validate_history()
 
 
 def test_chain_id() -> None:
