@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from berthd.image.spec import History
+
 __all__ = [
     "Backend",
     "BaseImage",
@@ -37,7 +39,7 @@ class BaseImage:
     os: str
     architecture: str
     variant: str
-    history: list[dict[str, object]]
+    history: list[History]
     diff_ids: list[str]
     container_config: ContainerConfig  # what the cache compares ("container_config")
     created: str

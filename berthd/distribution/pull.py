@@ -52,6 +52,7 @@ from berthd.distribution.remote import (
 from berthd.distribution.stores import SharedRepository, Stores
 from berthd.image.config import StoredConfig
 from berthd.image.reference import Reference
+from berthd.image.spec import ERR_NO_ROOTFS
 
 __all__ = ["PullRequest", "Puller", "fetch_manifest", "sha256_of"]
 
@@ -310,10 +311,12 @@ class _Wrapped(Exception):
 
 
 def _parse_config(raw: bytes) -> StoredConfig:
+    """The pulled config, checked at the edge (Go's wording for a malformed field); no
+    ``rootfs`` is moby's ``errRootFSInvalid``."""
     try:
         config = StoredConfig.from_json(raw)
     except errdefs.InvalidParameter as err:
-        if "RootFS" in str(err):
+        if str(err) == ERR_NO_ROOTFS:
             raise errdefs.InvalidParameter(ERR_ROOTFS_INVALID) from None
         raise
     return config

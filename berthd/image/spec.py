@@ -25,6 +25,7 @@ from typing import TypedDict
 from berthd import errdefs
 
 __all__ = [
+    "ERR_NO_ROOTFS",
     "Config",
     "HealthConfig",
     "History",
@@ -33,6 +34,8 @@ __all__ = [
     "parse_container_config",
     "parse_image_config",
 ]
+
+ERR_NO_ROOTFS = "invalid image JSON, no RootFS key"
 
 
 class HealthConfig(TypedDict, total=False):
@@ -305,13 +308,14 @@ def _health(value: object, path: str) -> HealthConfig | None:
 
 def parse_container_config(value: object, path: str = "config") -> Config:
     """One ``container.Config`` object, checked field by field (``path`` is where it
-    sits in the document, for the error); ``{}`` for ``null``."""
+    sits in the document, for the error: ``""`` when it is the whole document);
+    ``{}`` for ``null``."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise _fail(value, "Image", path, "container.Config")
     f = _fields(dict(value), _CONFIG_NAMES)
-    p = path + "."
+    p = path + "." if path else ""
     for name, v in f.items():
         if name in _CONFIG_CHECKS:
             _CONFIG_CHECKS[name](v, p + name)
@@ -504,7 +508,7 @@ def parse_image_config(raw: bytes) -> ImageConfig:
         elif v is not None:
             strings[name] = _string(v, _I, name, "time.Time" if name == "created" else "string")
     if rootfs is None:
-        raise errdefs.InvalidParameter("invalid image JSON, no RootFS key")
+        raise errdefs.InvalidParameter(ERR_NO_ROOTFS)
     out: ImageConfig = {"rootfs": rootfs}
     if "config" in f:
         out["config"] = config

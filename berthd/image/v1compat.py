@@ -101,7 +101,10 @@ def _v1_image(config: StoredConfig) -> dict[str, object]:
         if value:
             out[key] = value
     out["container_config"] = go_container_config(doc.get("container_config"))
-    for key, value in (("docker_version", doc.get("docker_version")), ("author", doc.get("author"))):
+    for key, value in (
+        ("docker_version", doc.get("docker_version")),
+        ("author", doc.get("author")),
+    ):
         if value:
             out[key] = value
     if doc.get("config") is not None:

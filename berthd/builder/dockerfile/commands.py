@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from berthd import errdefs
+from berthd.image.spec import HealthConfig
 
 from .runmount import Mount, MountError, parse_mount
 
@@ -227,20 +228,21 @@ class HealthCheckCommand(Command):
     start_interval_ns: int = 0
     retries: int = 0
 
-    def to_config(self) -> dict[str, object]:
-        """The ``container.HealthConfig`` dict (zero fields omitted, as Go's omitempty)."""
+    def to_config(self) -> HealthConfig:
+        """The ``container.HealthConfig`` (zero fields omitted, as Go's omitempty)."""
         if self.test == ["NONE"]:
             return {"Test": ["NONE"]}
-        out: dict[str, object] = {"Test": list(self.test)}
-        for key, value in (
-            ("Interval", self.interval_ns),
-            ("Timeout", self.timeout_ns),
-            ("StartPeriod", self.start_period_ns),
-            ("StartInterval", self.start_interval_ns),
-            ("Retries", self.retries),
-        ):
-            if value:
-                out[key] = value
+        out: HealthConfig = {"Test": list(self.test)}
+        if self.interval_ns:
+            out["Interval"] = self.interval_ns
+        if self.timeout_ns:
+            out["Timeout"] = self.timeout_ns
+        if self.start_period_ns:
+            out["StartPeriod"] = self.start_period_ns
+        if self.start_interval_ns:
+            out["StartInterval"] = self.start_interval_ns
+        if self.retries:
+            out["Retries"] = self.retries
         return out
 
 

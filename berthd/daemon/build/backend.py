@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from berthd import errdefs
 from berthd.builder.backend import (
@@ -32,13 +32,15 @@ from berthd.builder.backend import (
 )
 from berthd.builder.options import host_arch
 from berthd.builder.scoped import resolve_in_scope
+from berthd.container import Container
 from berthd.daemon.build.copychild import copy_parts
 from berthd.daemon.build.names import JOURNAL_DIR, LAYER_PREFIX
 from berthd.daemon.containers.commit import child_image_config
 from berthd.daemon.containers.seams import CreateRequest
+from berthd.image.digest import chain_id
 from berthd.image.lookup import get_image
 from berthd.image.reference import parse_normalized_named
-from berthd.image.v1compat import go_container_config
+from berthd.image.spec import ImageConfig, parse_container_config
 
 if TYPE_CHECKING:
     from berthd.daemon.containers.service import ContainerService
@@ -70,18 +72,17 @@ class DaemonBuildBackend:
     def _base(self, image_id: str) -> BaseImage:
         store = self.images.images
         img = store.get(image_id)
-        doc: dict[str, Any] = json.loads(img.config.raw)
-        rootfs = doc.get("rootfs") or {}
+        doc = img.config.doc
         return BaseImage(
             id=img.id,
             config=dict(doc.get("config") or {}),
-            os=str(doc.get("os") or ""),
-            architecture=str(doc.get("architecture") or ""),
-            variant=str(doc.get("variant") or ""),
+            os=doc.get("os", ""),
+            architecture=doc.get("architecture", ""),
+            variant=doc.get("variant", ""),
             history=list(doc.get("history") or []),
-            diff_ids=list(rootfs.get("diff_ids") or []),
+            diff_ids=list(doc["rootfs"].get("diff_ids") or []),
             container_config=dict(doc.get("container_config") or {}),
-            created=str(doc.get("created") or ""),
+            created=doc.get("created", ""),
             built_locally=store.is_built_locally(img.id),
             parent=img.parent,
         )
@@ -229,39 +230,34 @@ class DaemonBuildBackend:
         await asyncio.to_thread(self._journal, container_id, False)
 
     # -- commits --------------------------------------------------------------------------
-    def _finish_image(self, raw: bytes, parent: str) -> str:
-        store = self.images.images
-        image_id = store.create(raw)
-        if parent:
-            with contextlib.suppress(errdefs.NotFound):
-                store.set_parent(image_id, parent)
-        store.set_built_locally(image_id)
-        return image_id
-
-    def _parent_doc(self, parent: str) -> dict[str, Any]:
+    def _parent_config(self, parent: str) -> ImageConfig:
         if not parent:
-            return {"architecture": host_arch(), "os": "linux"}
-        doc: dict[str, Any] = json.loads(self.images.images.get(parent).config.raw)
-        return doc
+            return {"rootfs": {"type": "layers"}, "architecture": host_arch(), "os": "linux"}
+        return self.images.config_of(parent)
+
+    def _child(
+        self, parent: str, c: Container | None, diff_id: str, step: CommitStep | CopyToLayer
+    ) -> str:
+        """The step's image over ``parent``'s layers plus ``diff_id``: its image ID."""
+        raw, _ = child_image_config(
+            self._parent_config(parent),
+            c,
+            parse_container_config(step.config),
+            diff_id,
+            step.author,
+            "",
+            container_config=parse_container_config(step.container_config, "container_config"),
+        )
+        return self.images.register(raw, parent=parent, built_locally=True)
 
     async def commit(self, req: CommitStep) -> str:
         c = self.containers.get(req.container_id)
         layers = self.containers.layers
 
         def work() -> str:
-            parent_doc = self._parent_doc(c.image_id)
             layer = layers.commit(c.id)
             try:
-                raw, _ = child_image_config(
-                    parent_doc,
-                    c,
-                    go_container_config(dict(req.config)),
-                    layer.diff_id,
-                    req.author,
-                    "",
-                    container_config=dict(req.container_config),
-                )
-                return self._finish_image(raw, c.image_id)
+                return self._child(c.image_id, c, layer.diff_id, req)
             finally:
                 layers.release(layer.chain_id)
 
@@ -271,8 +267,7 @@ class DaemonBuildBackend:
     def _chain_of(self, image_id: str) -> str | None:
         if not image_id:
             return None
-        cfg = self.images.images.get(image_id).config
-        return cfg.rootfs.chain_id() if cfg.rootfs.diff_ids else None
+        return chain_id(self.images.config_of(image_id)["rootfs"].get("diff_ids") or []) or None
 
     async def copy_to_layer(self, req: CopyToLayer) -> str:
         layers = self.containers.layers
@@ -290,16 +285,7 @@ class DaemonBuildBackend:
                         layers.unmount(name)
                 layer = layers.commit(name)
                 try:
-                    raw, _ = child_image_config(
-                        self._parent_doc(req.parent),
-                        None,
-                        go_container_config(dict(req.config)),
-                        layer.diff_id,
-                        req.author,
-                        "",
-                        container_config=dict(req.container_config),
-                    )
-                    return self._finish_image(raw, req.parent)
+                    return self._child(req.parent, None, layer.diff_id, req)
                 finally:
                     layers.release(layer.chain_id)
             finally:

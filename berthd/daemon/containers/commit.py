@@ -14,16 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from berthd import errdefs
 from berthd.container import Container
 from berthd.daemon.containers.seams import ContainerOps, ImageRegistrar
 from berthd.image.gojson import marshal
 from berthd.image.reference import Reference
+from berthd.image.spec import Config, HealthConfig, History, ImageConfig, parse_container_config
 from berthd.image.v1compat import go_container_config
 from berthd.lib.timefmt import format_ns, now_ns
 from berthd.version import VERSION
@@ -45,10 +43,10 @@ class CommitRequest:
     author: str
     pause: bool
     changes: list[str]
-    config: Mapping[str, object] | None
+    config: Config | None
 
 
-def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+def merge_config(user: Config, image: Config) -> Config:
     """moby's ``merge``: fill what ``user`` leaves empty from ``image``."""
     out = copy.deepcopy(user)
     if not out.get("User"):
@@ -80,11 +78,7 @@ def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
         if uhc is None:
             out["Healthcheck"] = ihc
         else:
-            uhc = dict(uhc)
-            for key in ("Test", "Interval", "Timeout", "StartPeriod", "Retries"):
-                if not uhc.get(key):
-                    uhc[key] = ihc.get(key)
-            out["Healthcheck"] = uhc
+            out["Healthcheck"] = _merge_health(uhc, ihc)
     if not out.get("WorkingDir"):
         out["WorkingDir"] = image.get("WorkingDir", "")
     vols = dict(out.get("Volumes") or {})
@@ -98,40 +92,58 @@ def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def new_config(c: Container, req: CommitRequest) -> dict[str, Any]:
-    """The committed image's ``config`` (Go's ``container.Config`` marshalling)."""
-    base = req.config if req.config is not None else c.config
+def _merge_health(user: HealthConfig, image: HealthConfig) -> HealthConfig:
+    """Each healthcheck field the user left unset comes from the image."""
+    out = user.copy()
+    if not out.get("Test"):
+        out["Test"] = image.get("Test")
+    if not out.get("Interval") and "Interval" in image:
+        out["Interval"] = image["Interval"]
+    if not out.get("Timeout") and "Timeout" in image:
+        out["Timeout"] = image["Timeout"]
+    if not out.get("StartPeriod") and "StartPeriod" in image:
+        out["StartPeriod"] = image["StartPeriod"]
+    if not out.get("Retries") and "Retries" in image:
+        out["Retries"] = image["Retries"]
+    return out
+
+
+def new_config(c: Container, req: CommitRequest) -> Config:
+    """The committed image's ``config``: the request's (or the container's) with the
+    ``--change`` lines applied, the container's config merged under it."""
+    own = parse_container_config(c.config, "")
+    base = own if req.config is None else req.config
     # the Dockerfile parser: imported by the first request, not at start-up
     from berthd.daemon.images.changes import apply_changes
 
-    built = apply_changes(dict(base), req.changes)
-    return go_container_config(merge_config(built, c.config))
+    return merge_config(apply_changes(base, req.changes), own)
 
 
 def child_image_config(
-    parent: dict[str, Any],
+    parent: ImageConfig | None,
     c: Container | None,
-    config: dict[str, Any],
+    config: Config,
     diff_id: str,
     author: str,
     comment: str,
-    container_config: dict[str, Any] | None = None,
+    container_config: Config | None = None,
 ) -> tuple[bytes, bool]:
     """``image.NewChildImage`` as Go marshals it; and whether the layer is kept.
 
-    ``container_config`` (a build step's probe config) replaces the container's
-    own config as ``container_config`` and as the history line; a COPY step has
-    no container at all (``c`` None: no ``container`` field).
+    ``parent`` None: no parent image (no layers, no history, linux).
+    ``container_config`` (a build step's probe config) replaces the container's own
+    config as ``container_config`` and as the history line; a COPY step has no
+    container at all (``c`` None: no ``container`` field).
     """
     if container_config is None:
-        container_config = c.config if c is not None else {}
+        container_config = parse_container_config(c.config, "") if c is not None else {}
+    parent = parent if parent is not None else {"rootfs": {"type": "layers"}}
     empty = diff_id == EMPTY_DIFF_ID
-    rootfs = parent.get("rootfs") or {"type": "layers"}
-    diff_ids = list(rootfs.get("diff_ids") or [])
+    diff_ids = list(parent["rootfs"].get("diff_ids") or [])
     if not empty:
         diff_ids.append(diff_id)
     created = format_ns(now_ns())
-    entry: dict[str, Any] = {"created": created}
+    entry: History = {"created": created}
     if author:
         entry["author"] = author
     created_by = " ".join(container_config.get("Cmd") or [])
@@ -141,24 +153,25 @@ def child_image_config(
         entry["comment"] = comment
     if empty:
         entry["empty_layer"] = True
-    doc: dict[str, Any] = {"created": created}
+    # JSON to marshal, in image.Image's field order (Go writes struct fields in order)
+    doc: dict[str, object] = {"created": created}
     if c is not None:
         doc["container"] = c.id
     doc["container_config"] = go_container_config(container_config)
     doc["docker_version"] = VERSION
     if author:
         doc["author"] = author
-    doc["config"] = config
+    doc["config"] = go_container_config(config)
     doc["architecture"] = parent.get("architecture") or ""
     if parent.get("variant"):
-        doc["variant"] = parent["variant"]
+        doc["variant"] = parent.get("variant")
     doc["os"] = parent.get("os") or "linux"
     doc["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
     doc["history"] = [*(parent.get("history") or []), entry]
     if parent.get("os.version"):
-        doc["os.version"] = parent["os.version"]
+        doc["os.version"] = parent.get("os.version")
     if parent.get("os.features"):
-        doc["os.features"] = parent["os.features"]
+        doc["os.features"] = parent.get("os.features")
     return marshal(doc), not empty
 
 
@@ -194,20 +207,14 @@ async def commit_container(
 
 
 def _commit_blocking(
-    images: ImageRegistrar, c: Container, config: dict[str, Any], req: CommitRequest
+    images: ImageRegistrar, c: Container, config: Config, req: CommitRequest
 ) -> str:
-    parent_doc: dict[str, Any] = {}
-    if c.image_id:
-        parent_doc = json.loads(images.images.get(c.image_id).config.raw)
+    parent = images.config_of(c.image_id) if c.image_id else None
     layers = images.layers
     layer = layers.commit(c.id)
     try:
-        raw, _ = child_image_config(parent_doc, c, config, layer.diff_id, req.author, req.comment)
-        image_id: str = images.images.create(raw)
-        images.images.set_built_locally(image_id)  # v26 CommitImage: a build-cache candidate
+        raw, _ = child_image_config(parent, c, config, layer.diff_id, req.author, req.comment)
+        image_id = images.register(raw, parent=c.image_id, built_locally=True)
     finally:
         layers.release(layer.chain_id)
-    if c.image_id:
-        with contextlib.suppress(errdefs.NotFound):
-            images.images.set_parent(image_id, c.image_id)
     return image_id

@@ -8,7 +8,9 @@ container code never depends on how images are stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from berthd.image.spec import Config
 
 __all__ = ["ImageLookup", "ResolvedImage"]
 
@@ -16,7 +18,7 @@ __all__ = ["ImageLookup", "ResolvedImage"]
 @dataclass(frozen=True)
 class ResolvedImage:
     id: str  # "sha256:…"
-    config: dict[str, Any]  # the image config's "config" section (Env, Cmd, …)
+    config: Config  # the image config's "config" section (Env, Cmd, …)
     chain_id: str | None  # top layer; None for an image without layers
 
 

@@ -23,6 +23,7 @@ from berthd.daemon.containers.seams import ContainerOps, ImageRegistrar
 from berthd.daemon.containers.sizes import container_sizes
 from berthd.daemon.containers.view import summary
 from berthd.image.reference import repo_tag_reference
+from berthd.image.spec import parse_container_config
 from berthd.lib.filters import FilterArgs
 
 __all__ = ["ContainerFSService"]
@@ -79,7 +80,11 @@ class ContainerFSService:
         ref = repo_tag_reference(repo, tag)
         if config is not None and not isinstance(config, dict):
             raise errdefs.InvalidParameter("invalid JSON: config must be an object")
-        req = CommitRequest(container, ref, comment, author, pause, changes, config)
+        try:
+            typed = None if config is None else parse_container_config(config, "")
+        except errdefs.InvalidParameter as err:  # dockerd's decoder: "invalid JSON: json: …"
+            raise errdefs.InvalidParameter(f"invalid JSON: {err}") from None
+        req = CommitRequest(container, ref, comment, author, pause, changes, typed)
         return await self.commit_request(req)
 
     async def commit_request(self, req: CommitRequest) -> str:

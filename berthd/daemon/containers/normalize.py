@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from berthd.errdefs import InvalidParameter
+from berthd.image.spec import Config
 from berthd.logger import log_opts
 
 __all__ = [
@@ -77,7 +78,7 @@ def parse_create_body(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[s
     return config, dict(host_config), dict(networking)
 
 
-def merge_image_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+def merge_image_config(user: dict[str, Any], image: Config) -> dict[str, Any]:
     out = dict(user)
     if not out.get("User"):
         out["User"] = image.get("User") or ""
@@ -110,11 +111,11 @@ def merge_image_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str,
     out["Volumes"] = volumes or None
     if not out.get("StopSignal") and image.get("StopSignal"):
         out["StopSignal"] = image["StopSignal"]
-    if out.get("Healthcheck") is None and image.get("Healthcheck") is not None:
-        out["Healthcheck"] = image["Healthcheck"]
-    elif out.get("Healthcheck") is not None and image.get("Healthcheck") is not None:
+    base = image.get("Healthcheck")
+    if out.get("Healthcheck") is None and base is not None:
+        out["Healthcheck"] = base
+    elif out.get("Healthcheck") is not None and base is not None:
         hc = dict(out["Healthcheck"])
-        base = image["Healthcheck"]
         if not hc.get("Test"):
             hc["Test"] = base.get("Test")
         for k in ("Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):

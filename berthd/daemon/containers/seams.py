@@ -16,7 +16,7 @@ from berthd.container import Container, ContainerStore
 from berthd.daemon.containers.files import ContainerPaths
 from berthd.daemon.events import EventsService
 from berthd.image.reference import Reference
-from berthd.image.store import ImageStore
+from berthd.image.spec import ImageConfig
 from berthd.layer import LayerStore
 from berthd.runtime.supervisor import Supervisor
 
@@ -91,10 +91,11 @@ class ProbeHost(ContainerEvents, Protocol):
 
 
 class ImageRegistrar(Protocol):
-    """What commit uses of the image service: its stores, and tagging."""
+    """What commit and the builder use of the image service (all blocking): the layer
+    store, an image's config, registering a config over layers, tagging."""
 
     @property
-    def images(self) -> ImageStore: ...
-    @property
     def layers(self) -> LayerStore: ...
+    def config_of(self, image_id: str) -> ImageConfig: ...
+    def register(self, config: bytes, parent: str = "", built_locally: bool = False) -> str: ...
     def tag(self, image_id: str, ref: Reference) -> None: ...

@@ -12,7 +12,6 @@ Kept apart from import so commit can use it.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from berthd import errdefs
 from berthd.builder.dockerfile.commands import (
@@ -33,6 +32,7 @@ from berthd.builder.dockerfile.commands import (
 from berthd.builder.dockerfile.instructions import parse_command
 from berthd.builder.dockerfile.parser import parse
 from berthd.builder.dockerfile.shell import Lex, build_envs
+from berthd.image.spec import Config
 from berthd.lib.gopath import clean as go_clean
 from berthd.oci import parse_signal
 
@@ -53,9 +53,9 @@ VALID = (
 )
 
 
-def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
-    """Apply the change lines to a copy of ``config`` (a ``container.Config`` dict)."""
-    cfg = dict(config)
+def apply_changes(config: Config, changes: list[str]) -> Config:
+    """Apply the change lines to a copy of ``config``."""
+    cfg = config.copy()
     if not changes:
         return cfg
     result = parse("\n".join(changes).encode("utf-8", "surrogateescape"))
@@ -81,9 +81,7 @@ class _State:
     cmd_set = False
 
 
-def _dispatch(
-    cfg: dict[str, Any], cmd: Command, lex: Lex, env: dict[str, str], state: _State
-) -> None:
+def _dispatch(cfg: Config, cmd: Command, lex: Lex, env: dict[str, str], state: _State) -> None:
     if isinstance(cmd, EnvCommand):
         env_list = list(cfg.get("Env") or [])
         for key, value in cmd.env:

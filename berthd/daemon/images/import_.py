@@ -99,7 +99,7 @@ def import_image(svc: ImageContext, req: ImportRequest, body: BinaryIO, out: Out
             source.close()
     try:
         created = format_ns(now_ns())
-        doc: dict[str, Any] = {}
+        doc: dict[str, object] = {}
         if req.message:
             doc["comment"] = req.message
         doc.update(

@@ -11,6 +11,7 @@ them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -39,6 +40,7 @@ from berthd.image.fs_store import FSStoreBackend
 from berthd.image.lookup import get_image
 from berthd.image.reference import Reference
 from berthd.image.reference_store import ReferenceStore
+from berthd.image.spec import ImageConfig
 from berthd.image.store import ImageStore
 from berthd.layer import LayerStore
 from berthd.lib.filters import FilterArgs
@@ -184,7 +186,7 @@ class ImageService:
         image = get_image(self.images, self.references, ref)
         cfg = image.config
         chain = cfg.rootfs.chain_id() if cfg.rootfs.diff_ids else None
-        return ResolvedImage(id=image.id, config=dict(cfg.config), chain_id=chain)
+        return ResolvedImage(id=image.id, config=cfg.config.copy(), chain_id=chain)
 
     def image_in_use(self, image_id: str) -> None:
         """Nothing to record: rmi asks the container store who uses an image."""
@@ -192,8 +194,29 @@ class ImageService:
     def image_children(self, image_id: str) -> list[str]:
         return self.images.children(image_id)
 
+    def config_of(self, image_id: str) -> ImageConfig:
+        """Blocking: the config document of the image with this full ID (checked when
+        read); ``errdefs.NotFound`` when there is none."""
+        return self.images.get(image_id).config.doc
+
+    def register(self, config: bytes, parent: str = "", built_locally: bool = False) -> str:
+        """Blocking ``CreateImage``: store ``config`` over the layer chain its
+        ``rootfs.diff_ids`` name (registered already; the caller still holds the top
+        layer), link it to ``parent`` (an image since removed is no error), and mark an
+        image built here as a build-cache candidate; return the image ID.
+
+        ``config`` is bytes because they are the image's identity (the ID is their
+        digest); they are parsed and checked here (``errdefs.InvalidParameter``)."""
+        image_id = self.images.create(config)
+        if parent:
+            with contextlib.suppress(errdefs.NotFound):
+                self.images.set_parent(image_id, parent)
+        if built_locally:
+            self.images.set_built_locally(image_id)
+        return image_id
+
     def tag(self, image_id: str, ref: Reference) -> None:
-        """Blocking ``TagImage`` (import and commit use it)."""
+        """Blocking ``TagImage`` (import, commit and the builder use it)."""
         tag_verb.add_tag(self.ctx, image_id, ref)
 
     # -- load / save / import (streams) ------------------------------------------------
