@@ -163,6 +163,27 @@ def _string(value: object, struct: str, path: str, go_type: str = "string") -> s
     return value
 
 
+_RFC3339_LAYOUT = '"2006-01-02T15:04:05Z07:00"'
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _time(value: object) -> str:
+    """A ``time.Time`` field: a JSON string. Anything else fails in its UnmarshalJSON,
+    whose error (the layout's opening quote not found) Go reports as it is."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        text = json.dumps(value, separators=(",", ":"))
+        raise errdefs.InvalidParameter(
+            f"parsing time {_go_quote(text)} as {_go_quote(_RFC3339_LAYOUT)}: "
+            f"cannot parse {_go_quote(text)} as {_go_quote(chr(34))}"
+        )
+    return value
+
+
 def _bool(value: object, struct: str, path: str) -> bool:
     if value is None:
         return False
@@ -458,7 +479,7 @@ def _history(value: object) -> list[History] | None:
                 if v is not None:
                     h["empty_layer"] = _bool(v, "History", path)
                 continue
-            text = _string(v, "History", path, "time.Time" if name == "created" else "string")
+            text = _time(v) if name == "created" else _string(v, "History", path)
             if v is None:
                 continue
             if name == "created":
@@ -506,7 +527,7 @@ def parse_image_config(raw: bytes) -> ImageConfig:
         elif name == "os.features":
             features = _strings(v, _I, "os.features")
         elif v is not None:
-            strings[name] = _string(v, _I, name, "time.Time" if name == "created" else "string")
+            strings[name] = _time(v) if name == "created" else _string(v, _I, name)
     if rootfs is None:
         raise errdefs.InvalidParameter(ERR_NO_ROOTFS)
     out: ImageConfig = {"rootfs": rootfs}

@@ -17,7 +17,13 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["APPLETS", "BUSYBOX", "build_busybox_archive", "build_random_archive"]
+__all__ = [
+    "APPLETS",
+    "BUSYBOX",
+    "build_busybox_archive",
+    "build_random_archive",
+    "write_raw_archive",
+]
 
 BUSYBOX = "/usr/bin/busybox"
 APPLETS = ("sh", "ls", "cat", "echo", "true", "false", "sleep", "env", "id", "touch", "rm")
@@ -89,6 +95,18 @@ def write_archive(
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }
     raw = json.dumps(config, separators=(",", ":")).encode()
+    return write_raw_archive(path, raw, layers, tag, oci=oci)
+
+
+def write_raw_archive(
+    path: str | os.PathLike[str],
+    raw: bytes,
+    layers: list[bytes],
+    tag: str | None,
+    oci: bool = False,
+) -> str:
+    """Write a save archive (or an OCI layout) of the config ``raw`` as given (it may be
+    malformed) and ``layers``; return the image ID it would have."""
     config_hex = _sha(raw)
     files: dict[str, bytes] = {f"blobs/sha256/{config_hex}": raw}
     for layer in layers:
