@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import TypedDict
 
 from berthd import errdefs
+from berthd.lib.gotime import json_time_error
 
 __all__ = [
     "ERR_NO_ROOTFS",
@@ -163,24 +164,14 @@ def _string(value: object, struct: str, path: str, go_type: str = "string") -> s
     return value
 
 
-_RFC3339_LAYOUT = '"2006-01-02T15:04:05Z07:00"'
-
-
-def _go_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _time(value: object) -> str:
-    """A ``time.Time`` field: a JSON string. Anything else fails in its UnmarshalJSON,
-    whose error (the layout's opening quote not found) Go reports as it is."""
+    """A ``time.Time`` field: a JSON string ``time.Parse`` takes as RFC 3339."""
     if value is None:
         return ""
-    if not isinstance(value, str):
-        text = json.dumps(value, separators=(",", ":"))
-        raise errdefs.InvalidParameter(
-            f"parsing time {_go_quote(text)} as {_go_quote(_RFC3339_LAYOUT)}: "
-            f"cannot parse {_go_quote(text)} as {_go_quote(chr(34))}"
-        )
+    error = json_time_error(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    if error is not None:
+        raise errdefs.InvalidParameter(error)
+    assert isinstance(value, str)  # anything else fails at the opening quote
     return value
 
 
