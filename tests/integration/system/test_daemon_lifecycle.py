@@ -1,15 +1,18 @@
 """Daemon.create and Daemon.shutdown, in process: symmetric, and nothing left behind.
 
 Fifty start-ups and shutdowns in one process (tmp data and exec roots, the vfs
-driver, no containers) leave no task, file descriptor or thread; a start-up that
-fails midway unwinds what it had started.
+driver, no containers) leave no task, file descriptor or thread, both of the daemon
+alone and of ``serve`` (listener, API, signal handlers: what ``berthd`` runs); a
+start-up that fails midway unwinds what it had started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from berthd.cli.flags import parse_command_line
+from berthd.cli.main import serve
 from berthd.config import DaemonConfig
 from berthd.daemon import assemble
 from berthd.daemon.assemble import Daemon
@@ -139,5 +144,47 @@ def test_a_failed_parallel_open_closes_the_others(
 
     assert asyncio.run(start()) == []
     assert unwound == (["layers"] if failing == "volumes" else ["volumes"])
+    assert _fds() - fds == set()
+    assert _threads() - threads == set()
+
+
+async def _get(sock: str, path: str) -> bytes:
+    reader, writer = await asyncio.open_unix_connection(sock)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def _serve_cycle(config: DaemonConfig) -> list[asyncio.Task[object]]:
+    """``serve`` as ``berthd`` runs it (pid file, listener, API, signal handlers): up,
+    two requests, SIGTERM, down; the tasks still alive after it returned."""
+    sock = config.hosts[0].removeprefix("unix://")
+    before = signal.getsignal(signal.SIGTERM)
+    server = asyncio.create_task(serve(config, parse_command_line([])))
+    while signal.getsignal(signal.SIGTERM) == before:  # handlers in: it is up
+        assert not server.done(), server.exception()
+        await asyncio.sleep(0.01)
+    assert (await _get(sock, "/_ping")).endswith(b"\r\n\r\nOK")
+    assert b" 200 OK\r\n" in await _get(sock, "/v1.43/images/json")
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await server == 0
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+def test_fifty_serves_leave_nothing(config: DaemonConfig) -> None:
+    """The whole daemon, API listener included, fifty times in one process."""
+    root = Path(config.data_root).parent
+    config = dataclasses.replace(
+        config, hosts=(f"unix://{root}/api.sock",), pidfile=str(root / "berthd.pid")
+    )
+    assert asyncio.run(_serve_cycle(config)) == []
+    fds, threads = _fds(), _threads()
+    for _ in range(CYCLES - 1):
+        assert asyncio.run(_serve_cycle(config)) == []
+        assert not (root / "api.sock").exists() and not (root / "berthd.pid").exists()
     assert _fds() - fds == set()
     assert _threads() - threads == set()
