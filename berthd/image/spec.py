@@ -19,7 +19,7 @@ the builder and ``docker commit`` pass as a mapping).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TypedDict
 
 from berthd import errdefs
@@ -239,17 +239,19 @@ def _set(
     return out
 
 
-def _fields(value: Mapping[str, object], names: tuple[str, ...]) -> dict[str, object]:
-    """The object's known fields by their declared name (Go folds case; the later key
-    wins), in document order."""
+def _each(value: Mapping[str, object], names: tuple[str, ...]) -> Iterator[tuple[str, object]]:
+    """Every occurrence of a known field, by its declared name (Go folds case), in
+    document order: a repeated key is decoded (and can fail) each time, as in Go."""
     folded = {n.lower(): n for n in names}
-    out: dict[str, object] = {}
     for key, v in value.items():
         name = key if key in names else folded.get(key.lower())
         if name is not None:
-            out.pop(name, None)
-            out[name] = v
-    return out
+            yield name, v
+
+
+def _fields(value: Mapping[str, object], names: tuple[str, ...]) -> dict[str, object]:
+    """The object's known fields by their declared name; the later key wins."""
+    return dict(_each(value, names))
 
 
 # --- container.Config --------------------------------------------------------------------
@@ -297,7 +299,7 @@ def _health(value: object, path: str) -> HealthConfig | None:
         raise _fail(value, _C, path, "container.HealthConfig")
     f = _fields(value, _HEALTH_NAMES)
     s, p = "HealthConfig", path + "."
-    for name, v in f.items():  # document order: the first error is Go's
+    for name, v in _each(value, _HEALTH_NAMES):  # document order: the first error is Go's
         if name == "Test":
             _strings(v, s, p + name)
         else:
@@ -326,9 +328,9 @@ def parse_container_config(value: object, path: str = "config") -> Config:
         return {}
     if not isinstance(value, Mapping):
         raise _fail(value, "Image", path, "container.Config")
-    f = _fields(dict(value), _CONFIG_NAMES)
+    f = _fields(value, _CONFIG_NAMES)
     p = path + "." if path else ""
-    for name, v in f.items():
+    for name, v in _each(value, _CONFIG_NAMES):
         if name in _CONFIG_CHECKS:
             _CONFIG_CHECKS[name](v, p + name)
     out: Config = {}
@@ -437,9 +439,8 @@ def _rootfs(value: object) -> RootFS | None:
         return None
     if not isinstance(value, dict):
         raise _fail(value, _I, "rootfs", "image.RootFS")
-    f = _fields(value, ("type", "diff_ids"))
     out: RootFS = {"type": "", "diff_ids": []}
-    for name, v in f.items():
+    for name, v in _each(value, ("type", "diff_ids")):
         if name == "type":
             out["type"] = _string(v, "RootFS", "rootfs.type")
         else:
@@ -462,9 +463,8 @@ def _history(value: object) -> list[History] | None:
             continue
         if not isinstance(entry, dict):
             raise _fail(entry, _I, "history", "image.History")
-        f = _fields(entry, names)
         h: History = {}
-        for name, v in f.items():
+        for name, v in _each(entry, names):
             path = "history." + name
             if name == "empty_layer":
                 if v is not None:
@@ -504,7 +504,7 @@ def parse_image_config(raw: bytes) -> ImageConfig:
     strings: dict[str, str] = {}
     size = 0
     features: list[str] | None = None
-    for name, v in f.items():  # document order: the first error is Go's
+    for name, v in _each(doc, _IMAGE_NAMES):  # document order: the first error is Go's
         if name == "rootfs":
             rootfs = _rootfs(v)
         elif name == "config":
@@ -518,7 +518,8 @@ def parse_image_config(raw: bytes) -> ImageConfig:
         elif name == "os.features":
             features = _strings(v, _I, "os.features")
         elif v is not None:
-            strings[name] = _time(v) if name == "created" else _string(v, _I, name)
+            go_type = "image.ID" if name == "parent" else "string"  # Image.Parent shadows V1's
+            strings[name] = _time(v) if name == "created" else _string(v, _I, name, go_type)
     if rootfs is None:
         raise errdefs.InvalidParameter(ERR_NO_ROOTFS)
     out: ImageConfig = {"rootfs": rootfs}

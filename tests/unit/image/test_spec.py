@@ -102,6 +102,17 @@ CASES = [
         GO + "string into Go struct field Config.config.Env of type []string",
     ),
     (b"[]", GO + "array into Go value of type image.Image"),
+    (doc(parent=5), GO + "number into Go struct field Image.parent of type image.ID"),
+    (doc(Size=1.5), GO + "number 1.5 into Go struct field Image.Size of type int64"),
+    (
+        doc(config={"Healthcheck": "x"}),
+        GO + "string into Go struct field Config.config.Healthcheck of type container.HealthConfig",
+    ),
+    (
+        # a repeated key is decoded each time: the first one's error stands
+        b'{"rootfs":{"type":"layers","diff_ids":[]},"os":1,"OS":"linux"}',
+        GO + "number into Go struct field Image.os of type string",
+    ),
     (doc(rootfs=None), "invalid image JSON, no RootFS key"),
     (
         doc(created=5),
