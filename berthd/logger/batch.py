@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from berthd.logger.message import LogMessage
+from berthd.logger.message import LogMessage, stamp_text
 
 __all__ = ["Batch"]
 
@@ -21,11 +21,19 @@ class Batch:
     lines: list[bytes] = field(default_factory=list)
     # parallel to ``lines`` when the reader keeps times, else empty
     times: list[int] = field(default_factory=list)
+    # the reader was asked for ``docker logs -t`` text: every line already starts with
+    # its stamp and a space (``2026-11-23T07:22:27.706093639Z ``), ``times`` stays empty
+    stamped: bool = False
 
     def __len__(self) -> int:
         return len(self.lines)
 
     def extend(self, msgs: Iterable[LogMessage], times: bool) -> None:
+        if self.stamped:
+            for msg in msgs:
+                self.streams.append(msg.stream)
+                self.lines.append(stamp_text(msg.ts_ns) + b" " + msg.line)
+            return
         for msg in msgs:
             self.streams.append(msg.stream)
             self.lines.append(msg.line)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-__all__ = ["LogMessage", "format_timestamp"]
+__all__ = ["LogMessage", "format_timestamp", "stamp_text"]
 
 
 class LogMessage(NamedTuple):
@@ -31,3 +31,16 @@ def format_timestamp(ts_ns: int) -> str:
     """
     sec, frac = divmod(ts_ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
+
+
+_last_second: list[tuple[int, bytes]] = [(-1, b"")]
+
+
+def stamp_text(ts_ns: int) -> bytes:
+    """:func:`format_timestamp` as bytes, the seconds part formatted once per second."""
+    sec, frac = divmod(ts_ns, 1_000_000_000)
+    last_sec, prefix = _last_second[0]
+    if sec != last_sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)).encode()
+        _last_second[0] = (sec, prefix)
+    return b"%s.%09dZ" % (prefix, frac)

@@ -53,7 +53,7 @@ from berthd.logger.k8sfile import (
     parse_k8s_chunk,
     parse_k8s_line,
 )
-from berthd.logger.message import LogMessage
+from berthd.logger.message import LogMessage, stamp_text
 from berthd.logger.rotate import rotated_files
 from berthd.logger.tail import find_tail_start
 from berthd.logger.watch import POLL_INTERVAL, FileWatcher
@@ -306,6 +306,7 @@ async def read_log_batches(
     stopped: StopSignal | None = None,
     poll_interval: float = POLL_INTERVAL,
     times: bool = True,
+    stamps: bool = False,
 ) -> AsyncGenerator[_T, None]:
     """The log in batches: ``render(batch)`` of each non-empty step, in order.
 
@@ -316,10 +317,14 @@ async def read_log_batches(
     has stopped and conmon has written its last output (its exit file exists).
     ``times=False``: ``render`` does not need the times (``batch.times`` stays empty,
     and without since/until they are not even parsed: the fast path).
+    ``stamps=True``: every line comes already after its ``docker logs -t`` text and a
+    space (``batch.stamped``); a whole line stamped in UTC (conmon's ``+00:00``) takes
+    its text from the file as it is, with no time parsed or formatted.
     """
     if not (stdout or stderr):
         raise errdefs.InvalidParameter("You must choose at least one stream")
-    need_ts = bool(times or since_ns or until_ns)
+    need_ts = bool(times or stamps or since_ns or until_ns)
+    times = times and not stamps
     cursor = _Cursor(path, need_ts)
     worker = _Worker()
     run = worker.call
@@ -337,7 +342,7 @@ async def read_log_batches(
 
     def read_step(cur: _Cursor, limit: int | None) -> tuple[_T | None, bool]:
         body, at_end = cur.read(limit)
-        out = Batch()
+        out = Batch(stamped=stamps)
         if filt.plain():
             _whole_lines(body, assembler, filt, out, cur.parser)
         else:
@@ -361,7 +366,7 @@ async def read_log_batches(
     def _rendered(msgs: list[LogMessage]) -> _T | None:
         if not msgs:
             return None
-        out = Batch()
+        out = Batch(stamped=stamps)
         out.extend(msgs, times)
         return render(out)
 
@@ -464,10 +469,24 @@ def _whole_lines(
     whole = WHOLE
     raw = body.split(b"\n")
     raw.pop()  # what follows the last newline
+    stamped = out.stamped
     for line in raw:
         stream = whole.get(line[TS_LEN:TEXT_AT])
         if stream is not None and not pending:
             if wanted[stream]:
+                if stamped:
+                    if line[_ZONE_AT:TS_LEN] == _UTC:
+                        # "…T07:22:27.706093639+00:00" is "…T07:22:27.706093639Z" in UTC
+                        lines.append(b"%sZ %s\n" % (line[:_ZONE_AT], line[TEXT_AT:]))
+                    else:
+                        assert parse is not None
+                        try:
+                            text = stamp_text(parse(line[:TS_LEN]))
+                        except (ValueError, UnicodeDecodeError):
+                            continue
+                        lines.append(b"%s %s\n" % (text, line[TEXT_AT:]))
+                    streams.append(stream)
+                    continue
                 if parse is not None:
                     try:
                         times.append(parse(line[:TS_LEN]))
@@ -482,6 +501,10 @@ def _whole_lines(
             filt.accept(assembler.add(rec), msgs)
             out.extend(msgs, parse is not None)
 
+
+# where the zone of conmon's 35-byte stamp starts, and its text for UTC
+_ZONE_AT = TS_LEN - 6
+_UTC = b"+00:00"
 
 _Step = Callable[[_Cursor, "int | None"], "tuple[_T | None, bool]"]
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from berthd import errdefs
 from berthd.container import Container
 from berthd.lib.stdcopy import HEADER
-from berthd.logger import Batch, format_timestamp, log_opts, read_log_batches
+from berthd.logger import Batch, log_opts, read_log_batches
 from berthd.logger.request import LogsOptions
 
 __all__ = ["LogsOptions", "check_logs", "stream_logs"]
@@ -38,7 +38,7 @@ async def stream_logs(
         stopped.set()
     gen = read_log_batches(
         c.log_path,
-        _renderer(c.tty, opts.timestamps),
+        _renderer(c.tty),
         follow=opts.follow,
         since_ns=opts.since_ns,
         until_ns=opts.until_ns,
@@ -46,23 +46,22 @@ async def stream_logs(
         stdout=opts.stdout,
         stderr=opts.stderr,
         stopped=stopped,
-        times=opts.timestamps,
+        times=False,
+        stamps=opts.timestamps,
     )
     async with contextlib.aclosing(gen):
         async for chunk in gen:
             yield chunk
 
 
-def _renderer(tty: bool, timestamps: bool) -> Callable[[Batch], bytes]:
+def _renderer(tty: bool) -> Callable[[Batch], bytes]:
     """Bytes of a batch (run in the reader's worker thread): multiplexed frames (one
-    per line, as dockerd writes them) without a TTY, raw bytes with one, each line
-    after its RFC 3339 timestamp when asked."""
+    per line, as dockerd writes them) without a TTY, raw bytes with one. With
+    ``--timestamps`` the reader has put each line after its RFC 3339 stamp already."""
     pack = HEADER.pack
 
     def render(batch: Batch) -> bytes:
         lines = batch.lines
-        if timestamps:
-            lines = _stamped(batch.times, lines)
         if tty:
             return b"".join(lines)
         parts: list[bytes] = []
@@ -73,18 +72,3 @@ def _renderer(tty: bool, timestamps: bool) -> Callable[[Batch], bytes]:
         return b"".join(parts)
 
     return render
-
-
-def _stamped(times: list[int], lines: list[bytes]) -> list[bytes]:
-    """Each line after its ``--timestamps`` text (the seconds part formatted once per
-    second, not once per line)."""
-    out: list[bytes] = []
-    last_sec = -1
-    prefix = b""
-    for ts, line in zip(times, lines, strict=True):
-        sec, frac = divmod(ts, 1_000_000_000)
-        if sec != last_sec:
-            last_sec = sec
-            prefix = format_timestamp(sec * 1_000_000_000)[:-11].encode()
-        out.append(b"%s.%09dZ %s" % (prefix, frac, line))
-    return out

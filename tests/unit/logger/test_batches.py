@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from berthd.daemon.containers.logs import _renderer
-from berthd.logger import Batch, read_log_batches
+from berthd.logger import Batch, format_timestamp, read_log_batches, read_logs
 
 from .conftest import T0, lines
 
@@ -65,15 +65,50 @@ async def test_frames_and_timestamps(tmp_path: Path) -> None:
         lines((0, "stdout", b"one", False), (1, "stderr", b"t", True), (2, "stderr", b"wo", False))
     )
     frames: list[bytes] = []
-    gen = read_log_batches(str(log), _renderer(False, False), times=False)
+    gen = read_log_batches(str(log), _renderer(False), times=False)
     async with contextlib.aclosing(gen):
         frames = [b async for b in gen]
     assert (
         b"".join(frames)
         == b"\x01\x00\x00\x00\x00\x00\x00\x04one\n\x02\x00\x00\x00\x00\x00\x00\x04two\n"
     )
-    gen = read_log_batches(str(log), _renderer(True, True), times=True)
+    gen = read_log_batches(str(log), _renderer(True), times=False, stamps=True)
     async with contextlib.aclosing(gen):
         raw = b"".join([b async for b in gen])
     assert raw == (b"2023-11-14T22:13:20.000000000Z one\n2023-11-14T22:13:21.000000000Z two\n")
     assert T0 == 1_700_000_000 * S
+
+
+def _zoned(body: bytes, seed: int) -> bytes:
+    """Some of the log's UTC stamps rewritten to the same instant in another zone."""
+    rnd = random.Random(seed)
+    out: list[bytes] = []
+    for line in body.splitlines(keepends=True):
+        if line[29:35] == b"+00:00" and rnd.random() < 0.3:
+            hh = int(line[11:13])
+            # 22:mm UTC is 00:mm+02:00 the next day (the log's day is 2023-11-14)
+            if hh >= 22:
+                line = b"2023-11-15T%02d%s+02:00%s" % (hh - 22, line[13:29], line[35:])
+            else:
+                line = b"%s%02d%s+02:00%s" % (line[:11], hh + 2, line[13:29], line[35:])
+        out.append(line)
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "kw", [{}, {"since_ns": T0 + 500 * S}, {"until_ns": T0 + 2000 * S}, {"tail": 700}]
+)
+async def test_stamped_lines_are_the_times_formatted(
+    tmp_path: Path, seed: int, kw: dict[str, int]
+) -> None:
+    """``stamps=True`` (the -t fast path: a UTC stamp copied from the file) gives each
+    line after exactly the text ``format_timestamp`` makes of its parsed time."""
+    log = tmp_path / "ctr.log"
+    log.write_bytes(_zoned(_random_log(seed), seed))
+    stamped = await _read(log, times=False, stamps=True, **kw)
+    gen = read_logs(str(log), **kw)  # type: ignore[arg-type]
+    async with contextlib.aclosing(gen):
+        want = [(m.stream, format_timestamp(m.ts_ns).encode() + b" " + m.line) async for m in gen]
+    assert stamped == want
+    assert len(want) > 100
