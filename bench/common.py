@@ -604,13 +604,54 @@ def section_logs(d: Daemon, files: Files, a: argparse.Namespace) -> Results:
                 with open(os.devnull, "wb") as null:
                     subprocess.run([DOCKER, *args], env=d.env(), stdout=null, check=True)
                 samples.append(time.perf_counter() - t0)
+        follow = _follow_lag(d, line, size)
     finally:
         d.wipe()
     mb = size / 1e6
     return {
         f"`docker logs` of {mb:.0f} MB, median of {a.log_runs}": _rate(mb, plain),
         f"`docker logs -t` of {mb:.0f} MB, median of {a.log_runs}": _rate(mb, stamped),
+        f"`docker logs -f` of a container writing {mb:.0f} MB as fast as it can": follow,
     }
+
+
+def _follow_lag(d: Daemon, line: str, size: int) -> str:
+    """``docker logs -f`` started with the container: how fast the container wrote (its
+    own StartedAt..FinishedAt), how long after its end the follow ended, and whether every
+    line came through."""
+    d.cli(
+        *CREATE,
+        "--name",
+        "lf",
+        "busybox",
+        "sh",
+        "-c",
+        f"busybox yes {line} | busybox head -c {size}",
+    )
+    d.cli("start", "lf")
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [DOCKER, "logs", "-f", "lf"], env=d.env(), stdout=subprocess.PIPE, check=True
+    ).stdout
+    took = time.perf_counter() - t0
+    fmt = "{{.State.StartedAt}} {{.State.FinishedAt}}"
+    started, finished = (_go_time(t) for t in d.cli("inspect", "-f", fmt, "lf").split())
+    wrote = finished - started
+    rate = size / 1e6 / wrote if wrote > 0 else float("inf")
+    whole = "all lines" if len(out) == size else f"{len(out)} of {size} bytes"
+    return (
+        f"container wrote for {wrote:.2f} s ({rate:.0f} MB/s, {size / 100 / max(wrote, 1e-9) / 1000:.0f}k lines/s); "
+        f"follow ended after {took:.2f} s, {whole}"
+    )
+
+
+def _go_time(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time with up to 9 fraction digits."""
+    from datetime import datetime
+
+    base, _, frac = text.rstrip("Z").partition(".")
+    whole = datetime.fromisoformat(base + "+00:00").timestamp()
+    return whole + (float("0." + frac) if frac else 0.0)
 
 
 BUILD_DOCKERFILE = """\
