@@ -40,6 +40,18 @@ def _stage_index(stages: list[ins.Stage], name: str) -> int:
     return -1
 
 
+def _check_stage_names(stages: list[ins.Stage]) -> None:
+    """dockerd reaches every stage up to the target and refuses a name used twice there;
+    the stages berthd skips (not needed by the target) are checked all the same."""
+    seen: set[str] = set()
+    for stage in stages:
+        if stage.name:
+            key = stage.name.lower()
+            if key in seen:
+                raise BuildFailed(f"{stage.name} stage name already used")
+            seen.add(key)
+
+
 def plan_stages(
     stages: list[ins.Stage], target: str, expand: Callable[[str], str]
 ) -> tuple[int, list[int]]:
@@ -148,12 +160,11 @@ class Builder:
             for key, value in d.expand_arg_values(meta, lex, build_args.all_allowed()):
                 build_args.add_arg(key, value)
                 build_args.add_meta_arg(key, value)
+        _check_stage_names(stages[: last + 1])
         state = StageState(build_args.clone())
         for i in order:
             stage = stages[i]
             self.current_stage = i
-            if stage.name and stage.name.lower() in self.stage_names:
-                raise BuildFailed(f"{stage.name} stage name already used")
             state = StageState(build_args.clone())
             state.build_args.reset_allowed()
             self.out.step(index, total, stage.original)

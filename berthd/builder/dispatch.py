@@ -591,7 +591,12 @@ async def _from_image(d: Dispatch, ref: str) -> str:
             return b.stage_results[i].image
         what = "refers to current build stage" if i == current else "index out of bounds"
         raise BuildFailed(f"invalid from flag value {ref}: {what}")
-    image = await _get_image(b, ref, b.platform)
+    try:
+        image = await _get_image(b, ref, b.platform)
+    except errdefs.BerthdError as exc:
+        # moby wraps whatever getImageMount says
+        exc.message = f"invalid from flag value {ref}: {exc.message}"
+        raise
     return str(image.id)
 
 

@@ -255,6 +255,22 @@ def test_query_errors(build_env: BuildEnv) -> None:
     assert api.df()["BuildCache"] == []
 
 
+def test_stage_errors_as_dockerd(build_env: BuildEnv) -> None:
+    """A stage name used twice fails even when the target does not need the first one
+    (dockerd reaches every stage), and a COPY --from image that cannot be had is
+    "invalid from flag value <x>: <why>"."""
+    dup = "FROM busybox AS a\nFROM busybox AS A\nRUN true\n"
+    status, body = build_env.raw_build(context_tar({"Dockerfile": dup}))
+    assert status == 200 and _messages(body)[-1]["error"] == "a stage name already used", body
+    from tests.helpers.ports import free_port
+
+    gone = f"127.0.0.1:{free_port()}/nosuch/img:1"
+    df = f"FROM busybox\nCOPY --from={gone} /x /y\n"
+    status, body = build_env.raw_build(context_tar({"Dockerfile": df}))
+    err = str(_messages(body)[-1].get("error", ""))
+    assert status == 200 and err.startswith(f"invalid from flag value {gone}: "), body
+
+
 def test_hostile_context_is_refused(build_env: BuildEnv) -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
