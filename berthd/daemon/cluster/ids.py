@@ -18,7 +18,20 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RootCA", "join_token", "new_id", "new_root_ca", "unlock_key"]
+__all__ = [
+    "INVALID_JOIN_TOKEN",
+    "JoinToken",
+    "RootCA",
+    "join_token",
+    "new_id",
+    "new_root_ca",
+    "parse_join_token",
+    "token_matches",
+    "unlock_key",
+]
+
+# SwarmKit's ca.ParseJoinToken answers every malformed token with this one sentence
+INVALID_JOIN_TOKEN = "invalid join token"
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # the DER of the subject "CN=swarm-ca" (PrintableString), as SwarmKit's root names it
@@ -60,6 +73,42 @@ class RootCA:
 
 def join_token(ca: RootCA) -> str:
     return f"SWMTKN-1-{ca.digest}-{new_id()}"
+
+
+@dataclass(frozen=True)
+class JoinToken:
+    """A parsed ``SWMTKN-1-<digest>-<secret>``: ``digest`` pins the root CA (base 36)."""
+
+    digest: str
+    secret: str
+
+    def pins(self, ca_cert_pem: str) -> bool:
+        """Whether a fetched root CA PEM is the one this token names."""
+        ca = RootCA(cert_pem=ca_cert_pem, key_pem="", public_key_der=b"")
+        return secrets.compare_digest(ca.digest, self.digest)
+
+
+def parse_join_token(token: str) -> JoinToken:
+    """SwarmKit's v1 parse: four dash-separated parts, a 50-digit base-36 digest and a
+    25-character secret; anything else is ``ValueError(INVALID_JOIN_TOKEN)``."""
+    parts = token.split("-")
+    if len(parts) != 4 or parts[0] != "SWMTKN" or parts[1] != "1":
+        raise ValueError(INVALID_JOIN_TOKEN)
+    digest, secret = parts[2], parts[3]
+    if len(secret) != 25 or not digest or len(digest) > 50:
+        raise ValueError(INVALID_JOIN_TOKEN)
+    if any(c not in _DIGITS for c in digest.lower()) or any(c not in _DIGITS for c in secret):
+        raise ValueError(INVALID_JOIN_TOKEN)
+    return JoinToken(digest=digest.lower().rjust(50, "0"), secret=secret)
+
+
+def token_matches(presented: str, issued: str) -> bool:
+    """Whether a presented token is one of the cluster's (constant-time on the secret)."""
+    try:
+        a, b = parse_join_token(presented), parse_join_token(issued)
+    except ValueError:
+        return False
+    return a.digest == b.digest and secrets.compare_digest(a.secret, b.secret)
 
 
 def unlock_key() -> str:
