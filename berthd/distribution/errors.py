@@ -10,6 +10,7 @@ from __future__ import annotations
 from berthd import errdefs
 from berthd.image.reference import Reference
 from berthd.registry.errors import (
+    AuthorizeError,
     RegistryError,
     TransportError,
     UnexpectedHTTPResponse,
@@ -58,6 +59,8 @@ def retry_on_error(err: BaseException) -> BaseException:
     """moby ``retryOnError``: wrap in DoNotRetry what a retry cannot fix."""
     if isinstance(err, DoNotRetry):
         return err
+    if isinstance(err, AuthorizeError):
+        return DoNotRetry(err.cause)
     if not retryable(err):
         return DoNotRetry(err)
     if isinstance(err, errdefs.InvalidParameter) and not isinstance(err, RegistryError):

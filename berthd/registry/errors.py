@@ -22,6 +22,7 @@ __all__ = [
     "BlobUnknown",
     "ErrorEntry",
     "ManifestTooLarge",
+    "AuthorizeError",
     "NoBasicAuthCredentials",
     "NoToken",
     "RegistryError",
@@ -180,6 +181,16 @@ class TransportError(errdefs.System):
         self.url = url
         self.why = why
         super().__init__(f'{method.capitalize()} "{url}": {why}')
+
+
+class AuthorizeError(TransportError):
+    """The authorizer refused to sign a request (no credentials, no token): Go's url.Error
+    around it. moby's ``retryOnError`` unwraps it (``cause``), so push and blob pulls say
+    the bare sentence and the manifest step of a pull says ``Head "<url>": …``."""
+
+    def __init__(self, method: str, url: str, cause: errdefs.BerthdError) -> None:
+        super().__init__(method, url, str(cause))
+        self.cause = cause
 
 
 def _parse_body(status: int, body: bytes) -> errdefs.BerthdError:

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from berthd.registry.errors import TransportError
+from berthd.registry.errors import AuthorizeError, NoBasicAuthCredentials, NoToken, TransportError
 from berthd.registry.tls import ssl_context
 
 __all__ = ["HTTPClient", "Authorize", "MAX_REDIRECTS"]
@@ -197,7 +197,10 @@ class HTTPClient:
         while True:
             hop_headers = dict(headers)
             if authorize is not None:
-                hop_headers.update(await authorize(url))
+                try:
+                    hop_headers.update(await authorize(url))
+                except (NoBasicAuthCredentials, NoToken) as e:
+                    raise AuthorizeError(method, str(url), e) from e
             # A pooled connection the server closed while idle fails at once on reuse:
             # a GET or HEAD is sent again, once, on a fresh connection.
             for attempt in (0, 1):

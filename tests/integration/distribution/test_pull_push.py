@@ -363,6 +363,8 @@ def test_push_and_pull_with_credentials(
     client = sdk(berthd_a)
     try:
         out = list(client.api.push(repo, "v1", stream=True, decode=True))
+        if mode == "htpasswd":  # as dockerd: the bare sentence (retryOnError unwraps it)
+            assert out[-1]["error"] == "no basic auth credentials", out
         assert "error" in out[-1]
         creds = {"username": USER, "password": PASSWORD}
         out = list(client.api.push(repo, "v1", stream=True, decode=True, auth_config=creds))
@@ -372,8 +374,11 @@ def test_push_and_pull_with_credentials(
     client = sdk(berthd_b)
     try:
         if mode == "htpasswd":
-            with pytest.raises(docker.errors.APIError):
+            with pytest.raises(docker.errors.APIError) as e:
                 client.api.pull(repo, "v1")
+            url = f"http://{repo.replace('/', '/v2/', 1)}/manifests/v1"
+            assert e.value.explanation == f'Head "{url}": no basic auth credentials'
+            assert e.value.status_code == 500
         img = client.images.pull(repo, "v1", auth_config=creds)
         assert img.id == iid
     finally:

@@ -13,6 +13,7 @@ from berthd import errdefs
 from berthd.registry.auth_config import AuthConfig
 from berthd.registry.config import ServiceOptions
 from berthd.registry.errors import (
+    AuthorizeError,
     BlobUnknown,
     NoBasicAuthCredentials,
     RegistryError,
@@ -123,8 +124,11 @@ async def test_htpasswd_without_credentials(htpasswd_registry: RegistryServer) -
     svc = RegistryService(ServiceOptions())
     try:
         repo = await _open(svc, htpasswd_registry, "t/app", AuthConfig(), ("pull",))
-        with pytest.raises(NoBasicAuthCredentials, match=r"^no basic auth credentials$"):
+        with pytest.raises(AuthorizeError) as e:
             await repo.resolve("latest")
+        url = f"http://{htpasswd_registry.host}/v2/t/app/manifests/latest"
+        assert str(e.value) == f'Head "{url}": no basic auth credentials'
+        assert isinstance(e.value.cause, NoBasicAuthCredentials)
     finally:
         await svc.close()
 
