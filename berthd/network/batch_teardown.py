@@ -81,9 +81,12 @@ async def last_on_bridge(net: Network, netns: str, interface: str) -> bool:
     return await asyncio.to_thread(_has_interface, netns, interface)
 
 
-def network_rule_lines(saved: str, subnet: str) -> tuple[list[str], list[str]]:
-    """From ``iptables-save`` output: the ``-D``/``-X`` lines that remove netavark's
-    rules for ``subnet`` from the filter table and from the nat table."""
+def network_rule_lines(
+    saved: str, subnet: str, drop_chain: bool = False
+) -> tuple[list[str], list[str]]:
+    """From ``iptables-save`` output: the ``-D`` lines that remove netavark's rules for
+    ``subnet`` from the filter table and from the nat table (and, with ``drop_chain``,
+    the ``-X`` of the network's NAT chain after them)."""
     filter_lines: list[str] = []
     nat_lines: list[str] = []
     table = ""
@@ -112,6 +115,8 @@ def network_rule_lines(saved: str, subnet: str) -> tuple[list[str], list[str]]:
             t, line = r.split(" ", 1)
             if t == "nat" and line.startswith(f"-A {chain} "):
                 nat_lines.append("-D" + line[2:])
+        if drop_chain:
+            nat_lines.append(f"-X {chain}")
     return filter_lines, nat_lines
 
 
@@ -126,9 +131,10 @@ async def _run(argv: list[str], data: bytes | None = None) -> tuple[int, str]:
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-async def remove_network_rules(net: Network) -> None:
+async def remove_network_rules(net: Network, drop_chain: bool = False) -> None:
     """One ``iptables-restore --noflush`` (and one for ip6tables on a v6 network)
-    removing the network's own rules. A failure leaves them to netavark."""
+    removing the network's own rules (``drop_chain``: its NAT chain too). A failure
+    leaves them to netavark."""
     families = [("iptables", net.subnet)]
     if net.ipv6 and net.subnet6:
         families.append(("ip6tables", net.subnet6))
@@ -138,7 +144,7 @@ async def remove_network_rules(net: Network) -> None:
         rc, saved = await _run([f"{cmd}-save"])
         if rc:
             continue
-        filter_lines, nat_lines = network_rule_lines(saved, subnet)
+        filter_lines, nat_lines = network_rule_lines(saved, subnet, drop_chain)
         text = ""
         if filter_lines:
             text += "*filter\n" + "".join(f"{x}\n" for x in filter_lines) + "COMMIT\n"

@@ -36,6 +36,7 @@ from berthd.lib.atomicfile import write_atomic
 from berthd.lib.libc import LIBC
 from berthd.lib.resolvconf import host_resolv_lines, loopback_nameserver, nameserver
 from berthd.network.batch_teardown import last_on_bridge, remove_network_rules
+from berthd.network.bridge_keeper import keep_bridge, release_bridge
 from berthd.network.bridge_mac import pin_bridge_mac
 from berthd.network.model import Endpoint, Network
 
@@ -184,10 +185,19 @@ class Netavark:
         self.used = True
         out = await self._call("setup", netns, container_id, name, attachments)
         result: dict[str, Any] = orjson.loads(out) if out.strip() else {}
-        for a in attachments:
-            if a.network.bridge:
-                await pin_bridge_mac(a.network.bridge)
+        bridges = [a.network.bridge for a in attachments if a.network.bridge]
+        if bridges:
+            async with host_lock():
+                for bridge in bridges:
+                    await pin_bridge_mac(bridge)  # first: the keeper's MAC never counts
+                    await keep_bridge(bridge)
         return result
+
+    async def release(self, net: Network) -> bool:
+        """The network's end (``network rm``, shutdown): its bridge and rules go, if
+        no container is on the bridge any more (bridge_keeper.py)."""
+        async with host_lock():
+            return await release_bridge(net)
 
     async def teardown(
         self, netns: str, container_id: str, name: str, attachments: list[Attachment]

@@ -238,6 +238,11 @@ class NetworksService:
                 await self._attacher.stop_daemon_side(cid)
         await self._proxies.stop_all()
         await self._link_dns.stop_all()
+        # the bridges no container uses any more (with live-restore, the others stay)
+        used = {e.network_id for e in await asyncio.to_thread(self._state.store.endpoints)}
+        for net in list(self._state.networks.values()):
+            if net.bridge and net.id not in used:
+                await self._state.driver.release(net)
         # only a daemon that used netavark cleans up after it: the shared chains may
         # be another daemon's (they are removed only when empty in any case)
         if self._state.driver.used and not await asyncio.to_thread(self._state.store.endpoints):
@@ -330,6 +335,8 @@ class NetworksService:
         if net.predefined:
             raise errdefs.Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         await self._attacher.wait_all_teardowns()  # `rm -f c && network rm n` must work
+        if net.bridge and not await asyncio.to_thread(self._state.store.endpoints, net.id):
+            await self._state.driver.release(net)
         async with self._state.lock:
             await asyncio.to_thread(self._state.store.delete_network, net)
             self._state.networks.pop(net.id, None)

@@ -1,14 +1,19 @@
-"""A network's NAT and forwarding rules are removed with its last container, and only
-then (berthd removes them itself in one ``iptables-restore`` before netavark's
-teardown, network/batch_teardown.py): a container that leaves while another stays
-must not cut the one that stays off (masquerade, forwarding, its published port)."""
+"""A network's bridge, NAT and forwarding rules live as long as the network, as
+dockerd's do: a container that leaves (the last one included) must not cut the ones
+that stay off (masquerade, forwarding, a published port), and ``network rm`` removes
+them all (berthd keeps a port of its own on each bridge, network/bridge_keeper.py,
+and removes the rules in one ``iptables-restore``, network/batch_teardown.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
+import docker
 import pytest
 
+from berthd.network.bridge_keeper import keeper_name
 from tests.helpers.ports import free_port
 from tests.integration.networks.conftest import NetEnv, _run
 from tests.integration.networks.test_networks import HTTPD, fetch
@@ -25,6 +30,15 @@ def gone(subnet: str) -> list[str]:
             return left
         time.sleep(0.1)
     return left
+
+
+def settled(subnet: str, want: list[str]) -> list[str]:
+    """The subnet's rules once they are ``want`` (background teardowns: at most 10 s)."""
+    for _ in range(100):
+        if (now := subnet_rules(subnet)) == want:
+            return now
+        time.sleep(0.1)
+    return now
 
 
 def subnet_rules(subnet: str) -> list[str]:
@@ -54,25 +68,28 @@ def test_rules_go_with_the_last_container_only(net_env: NetEnv) -> None:
         assert subnet_rules(subnet) == before
         assert b"hello-" in fetch(port)
         b.remove(force=True)
+        # the last container is gone: the network (bridge, rules) stays, as dockerd's
+        bridge = "br-" + net.id[:12]
+        own = [r for r in before if "NETAVARK-DN-" not in r]  # b's published port goes
+        assert own and settled(subnet, own) == own
+        assert os.path.isdir(f"/sys/class/net/{bridge}")
+        # a container joining the emptied network works at once
+        c = net_env.client.containers.run(BB, ["sleep", "60"], detach=True, network="td-net")
+        c.remove(force=True)
+        assert settled(subnet, own) == own
+        net.remove()
         assert gone(subnet) == []
-        # the network's NAT chain is gone too (nothing jumps to a NETAVARK- chain of it)
+        # the network's NAT chain and its bridge (and the keeper port) are gone too
         nat = _run("iptables", "-w", "-t", "nat", "-S")
         chains = [r.split()[-1] for r in before if r.startswith("-A POSTROUTING")]
         assert chains and all(f"-N {c}" not in nat for c in chains), nat
-        # a container joining the emptied network gets its rules back
-        c = net_env.client.containers.run(BB, ["sleep", "60"], detach=True, network="td-net")
-        try:
-            again = subnet_rules(subnet)
-            assert any("POSTROUTING" in r for r in again) and any(
-                "NETAVARK_FORWARD" in r for r in again
-            ), again
-        finally:
-            c.remove(force=True)
-        assert gone(subnet) == []
+        assert not os.path.exists(f"/sys/class/net/{bridge}")
+        assert not os.path.exists(f"/sys/class/net/{keeper_name(bridge)}")
     finally:
         for x in (a, b):
             try:
                 x.remove(force=True)
             except Exception:
                 pass
-        net.remove()
+        with contextlib.suppress(docker.errors.NotFound):
+            net.remove()

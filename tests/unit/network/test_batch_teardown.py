@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from berthd.network.batch_teardown import network_rule_lines
+from berthd.network.bridge_keeper import keeper_name
 
 SAVED = """\
 *filter
@@ -42,3 +43,16 @@ def test_only_the_subnets_own_rules() -> None:
 
 def test_unknown_subnet_removes_nothing() -> None:
     assert network_rule_lines(SAVED, "10.9.0.0/24") == ([], [])
+
+
+def test_a_networks_end_drops_its_chain_last() -> None:
+    _, nat = network_rule_lines(SAVED, "10.1.0.0/24", drop_chain=True)
+    assert nat[-1] == "-X NETAVARK-AAA" and len(nat) == 4
+    assert network_rule_lines(SAVED, "10.9.0.0/24", drop_chain=True) == ([], [])
+
+
+def test_keeper_names_fit_an_interface_name() -> None:
+    name = keeper_name("br-0123456789ab")
+    assert len(name) == 15 and name.startswith("bk")
+    assert keeper_name("br-0123456789ab", "bq")[2:] == name[2:]
+    assert keeper_name("bt-aaaaaa") != name
