@@ -7,9 +7,13 @@ benchmark range; nothing is routed out, there is no default route). The veths ar
 created straight in their namespaces, so the host's own namespace never sees them.
 
 Each node runs one berthd (``NodeDaemon``), started inside its netns with
-``ip netns exec`` on private paths (data-root, exec-root, socket, bridge, cgroup
-parent) under a temporary directory; the docker CLI talks to its unix socket from
-the host. ``ip netns exec`` gives berthd a slave mount namespace of its own, so its
+``nsenter --net=/run/netns/<ns>`` on private paths (data-root, exec-root, socket,
+bridge, cgroup parent) under a temporary directory; the docker CLI talks to its unix
+socket from the host. Not ``ip netns exec``: that mounts a fresh /sys without the
+cgroup hierarchies, and no OCI runtime works there. Each berthd gets a mount namespace
+of its own (``unshare -m``, slave propagation) with a private tmpfs on /run/lock: a
+node is a host of its own, and the host-wide lock berthd takes around netavark must not
+be shared with other berthds on the machine (a stuck one would stall every node). Its
 mounts go with its processes. The swarm's etcd members are its children (their pid
 files are under the data-root).
 
@@ -37,6 +41,8 @@ __all__ = ["DOCKER", "ETCD", "Fabric", "NodeDaemon", "fabric", "needs"]
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 ETCD = "/usr/bin/etcd"
 IP = shutil.which("ip") or "/usr/sbin/ip"
+NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 SUBNET = "198.18.0"
 
 
@@ -44,7 +50,7 @@ def needs() -> str:
     """Why the harness cannot run here ("" when it can)."""
     if os.geteuid() != 0:
         return "needs root"
-    for path in (DOCKER, ETCD, IP):
+    for path in (DOCKER, ETCD, IP, NSENTER, UNSHARE):
         if not os.access(path, os.X_OK):
             return f"needs {path}"
     return ""
@@ -70,7 +76,11 @@ class NodeDaemon(BerthdProcess):
         self.addr = addr
 
     def argv(self) -> list[str]:
-        return [IP, "netns", "exec", self.netns, *super().argv()]
+        private = 'mount -t tmpfs -o mode=0755 tmpfs /run/lock && exec "$@"'
+        return [
+            UNSHARE, "-m", "--propagation", "slave", "sh", "-c", private, "sh",
+            NSENTER, f"--net=/run/netns/{self.netns}", "--", *super().argv(),
+        ]  # fmt: skip
 
     def etcd_pid(self) -> int | None:
         try:
