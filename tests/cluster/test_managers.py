@@ -145,3 +145,72 @@ def test_replicated_service_spreads_over_the_nodes(three: Fabric) -> None:
     for d in three.nodes:
         ps = d.cli("ps", "--filter", "label=com.docker.swarm.service.name=spread", "-q")
         assert len(ps.stdout.split()) == 1, (d.netns, ps)
+
+
+def test_a_manager_leaves(three: Fabric) -> None:
+    n1, n2 = three.nodes[0], three.nodes[1]
+    n2_id = n2.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    assert err(n2.cli("swarm", "leave")) == (
+        "You are attempting to leave the swarm on a node that is participating as a manager. "
+        "The only way to restore a swarm that has lost consensus is to reinitialize it with "
+        "`--force-new-cluster`. Use `--force` to suppress this message."
+    )
+    r = n2.cli("swarm", "leave", "--force")
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "Node left the swarm."
+    assert n2.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    assert n2.etcd_pid() is None
+    assert n2.cli("ps", "-aq").stdout.strip() == ""  # its task container went with it
+
+    def gone() -> bool:
+        row = {str(x["ID"]): x for x in nodes(n1)}.get(n2_id)
+        return row is not None and (row["Status"], row["ManagerStatus"]) == ("Down", "")
+
+    eventually(gone, 30, "the node that left is Down and no manager")
+    assert n1.cli("node", "rm", n2_id).returncode == 0
+    assert len(nodes(n1)) == 2
+    # the swarm keeps working without it: its task is placed again, writes succeed
+    eventually(lambda: _running_nodes(n1, "spread") == 3, 60, "3 tasks running again")
+    assert n1.cli("service", "scale", "-d", "spread=2").returncode == 0
+
+
+def _running_nodes(d: NodeDaemon, service: str) -> int:
+    """How many tasks of ``service`` are running (desired and current)."""
+    out = d.cli(
+        "service", "ps", "--filter", "desired-state=running", "--format", "{{.CurrentState}}",
+        service,
+    )  # fmt: skip
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("Running"))
+
+
+def test_a_killed_node_is_down_and_its_task_moves(three: Fabric) -> None:
+    n1, n3 = three.nodes[0], three.nodes[2]
+    n3_id = n3.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    eventually(lambda: _running_nodes(n1, "spread") == 2, 60, "2 tasks running")
+    n3.kill9()  # berthd only: its etcd member (and its containers) stay
+
+    def down() -> bool:
+        row = {str(x["ID"]): x for x in nodes(n1)}.get(n3_id)
+        return row is not None and (row["Status"], row["ManagerStatus"]) == (
+            "Down",
+            "Unreachable",
+        )
+
+    eventually(down, 45, "the killed node is Down / Unreachable")
+
+    def moved() -> bool:
+        ids = n1.cli("service", "ps", "-q", "--filter", "desired-state=running", "spread")
+        placed = []
+        for tid in ids.stdout.split():
+            t = json.loads(n1.cli("inspect", "--type", "task", tid).stdout)[0]
+            if t["Status"]["State"] == "running":
+                placed.append(t["NodeID"])
+        return len(placed) == 2 and n3_id not in placed
+
+    eventually(moved, 60, "its task runs again on the node left")
+    # back: Ready again, and the stale task container it left is removed
+    n3.start(wait=True)
+    eventually(lambda: not down(), 45, "the node is back")
+    eventually(
+        lambda: n3.cli("ps", "-aq").stdout.strip() == "", 30, "its stale task container is gone"
+    )
