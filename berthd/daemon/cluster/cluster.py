@@ -486,13 +486,17 @@ class Cluster:
             await agent.stop()
         with contextlib.suppress(Unavailable):
             await self._remove_task_containers(manager, node_id)
-        with contextlib.suppress(BerthdError, EtcdError):
-            obj = await manager.store.get("node", node_id)
-            if obj is not None:
-                obj.pop("ManagerStatus", None)
-                obj["Spec"]["Role"] = "worker"
-                obj["Status"] = dict(obj.get("Status") or {}, State="down")
-                await manager.store.update("node", obj, obj["Version"]["Index"])
+        for _ in range(3):  # the leader may write the node's status meanwhile
+            try:
+                obj = await manager.store.get("node", node_id)
+                if obj is not None:
+                    obj.pop("ManagerStatus", None)
+                    obj["Spec"]["Role"] = "worker"
+                    obj["Status"] = dict(obj.get("Status") or {}, State="down")
+                    await manager.store.update("node", obj, obj["Version"]["Index"])
+                break
+            except (BerthdError, EtcdError) as e:
+                log.info("swarm: leaving, the node object: %s", e)
         try:
             for member in await manager.store.etcd.member_list():
                 if member.name == node_id:
