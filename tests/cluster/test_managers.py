@@ -214,3 +214,45 @@ def test_a_killed_node_is_down_and_its_task_moves(three: Fabric) -> None:
     eventually(
         lambda: n3.cli("ps", "-aq").stdout.strip() == "", 30, "its stale task container is gone"
     )
+
+
+def test_a_worker_joins_runs_a_task_and_leaves(three: Fabric) -> None:
+    n1, n2 = three.nodes[0], three.nodes[1]  # n2 left the swarm above
+    r = n1.cli("swarm", "join-token", "-q", "worker")
+    token = r.stdout.strip()
+    r = n2.cli("swarm", "join", "--token", token, f"{n1.addr}:2377", timeout=90)
+    assert r.returncode == 0, r.stderr[:1200]
+    assert r.stdout.strip() == "This node joined a swarm as a worker."
+    swarm = json.loads(n2.cli("info", "--format", "{{json .Swarm}}").stdout)
+    assert (swarm["LocalNodeState"], swarm["ControlAvailable"]) == ("active", False)
+    assert swarm["NodeAddr"] == n2.addr
+    assert n2.etcd_pid() is None  # a worker runs no etcd member
+    assert err(n2.cli("node", "ls")).startswith("This node is not a swarm manager.")
+    wid = swarm["NodeID"]
+
+    def ready() -> bool:
+        row = {str(x["ID"]): x for x in nodes(n1)}.get(wid)
+        return row is not None and (row["Status"], row["ManagerStatus"]) == ("Ready", "")
+
+    eventually(ready, 30, "the worker is Ready, no manager status")
+    # a global service runs on every node, the worker included
+    r = n1.cli(
+        "service", "create", "-d", "--name", "everywhere", "--mode", "global",
+        "--stop-grace-period", "1s", "busybox", "sleep", "1000",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+
+    def on_worker() -> bool:
+        ps = n2.cli("ps", "-q", "--filter", "label=com.docker.swarm.service.name=everywhere")
+        return len(ps.stdout.split()) == 1
+
+    eventually(on_worker, 60, "the global service's task runs on the worker")
+    r = n2.cli("swarm", "leave")
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "Node left the swarm."
+    assert n2.cli("ps", "-aq").stdout.strip() == ""
+    eventually(
+        lambda: {str(x["ID"]): x for x in nodes(n1)}.get(wid, {}).get("Status") == "Down",
+        30,
+        "the worker that left is Down",
+    )

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from berthd.cluster import EtcdError, EtcdProcess, EtcdSettings
+from berthd.cluster import EtcdClient, EtcdError, EtcdProcess, EtcdSettings
 from berthd.cluster.rpc import JoinListener, RpcError, call_join
 from berthd.daemon.cluster.addresses import validate_init_request, validate_join_request
 from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
@@ -140,6 +140,8 @@ class Cluster:
         self._rejoin: asyncio.Task[None] | None = None
         self._listener: JoinListener | None = None
         self._refresher: asyncio.Task[None] | None = None
+        # a worker: its node and its store, an etcd client of the manager it joined
+        self._worker: tuple[LocalNode, ObjectStore, str] | None = None
         self._lock = asyncio.Lock()
         # set by the daemon once its container service exists: tasks run as containers
         self.runtime: TaskRuntime | None = None
@@ -167,6 +169,10 @@ class Cluster:
         node = LocalNode(
             state["NodeID"], state["AdvertiseAddr"], state["ListenAddr"], state["DataPathAddr"]
         )
+        if state.get("Role") == "worker":
+            store = ObjectStore(EtcdClient(str(state["ManagerURL"])))
+            self._activate_worker(node, store, str(state.get("RemoteAddr") or ""))
+            return
         settings = _settings(self.root, state)
         etcd = EtcdProcess(settings)
         try:
@@ -230,6 +236,13 @@ class Cluster:
             except Exception as e:  # etcd without quorum for a while: /info keeps the last
                 log.debug("swarm: refresh of /info's view: %s", e)
 
+    def _activate_worker(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
+        self._worker = (node, store, remote)
+        if self.runtime is not None:
+            agent = TaskAgent(store, node.node_id, self.runtime, self.files_root)
+            self._agent = NodeLoop(agent, manager=False)
+            self._agent.start()
+
     def _poke(self) -> None:
         if self._agent is not None:
             self._agent.poke()
@@ -250,6 +263,9 @@ class Cluster:
         if self._etcd is not None:
             await self._etcd.stop()
             self._etcd = None
+        if self._worker is not None:
+            await self._worker[1].etcd.close()
+            self._worker = None
         self._manager = None
 
     def swarm_store(self) -> ObjectStore | None:
@@ -269,9 +285,21 @@ class Cluster:
     def status(self) -> str:
         if self._manager is not None:
             return "active/manager"
+        if self._worker is not None:
+            return "active/worker"
         return "pending" if self._pending() else "inactive"
 
     def info(self) -> dict[str, Any]:
+        if self._worker is not None:
+            node, _, remote = self._worker
+            return {
+                "NodeID": node.node_id,
+                "NodeAddr": node.addr,
+                "LocalNodeState": "active",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": [{"NodeID": "", "Addr": remote}] if remote else None,
+            }
         if self._manager is None:
             out = self._inactive.info()
             if self._pending():
@@ -283,7 +311,7 @@ class Cluster:
     async def init(self, req: dict[str, Any]) -> str:
         await self._ready()
         async with self._lock:
-            if self._manager is not None:
+            if self._manager is not None or self._worker is not None:
                 raise Unavailable(SWARM_EXISTS)
             validate_init_request(req)
             if req.get("ForceNewCluster"):
@@ -342,7 +370,7 @@ class Cluster:
         etcd cluster (the manager has added it), then register this node."""
         await self._ready()
         async with self._lock:
-            if self._manager is not None:
+            if self._manager is not None or self._worker is not None:
                 raise Unavailable(SWARM_EXISTS)
             validate_join_request(req)
             token = str(req.get("JoinToken") or "")
@@ -389,11 +417,41 @@ class Cluster:
                     raise InvalidParameter(e.message) from None
                 raise Unavailable(e.message) from None
             if reply.get("Role") != "manager":
-                raise NotImplemented_(
-                    "This node cannot join a swarm as a worker: workers are not supported "
-                    "by berthd yet (join with the manager token)"
-                )
+                await self._join_as_worker(req, node, remote, reply)
+                return
             await self._join_as_manager(req, node, settings, reply)
+
+    async def _join_as_worker(
+        self, req: dict[str, Any], node: LocalNode, remote: str, reply: dict[str, Any]
+    ) -> None:
+        """A worker runs no etcd: its agent and heartbeat use the etcd of the manager it
+        joined, through that manager's client URL (a phase-1 simplification: SwarmKit
+        workers talk to a manager's dispatcher only)."""
+        urls = [str(u) for u in reply.get("ClientURLs") or []]
+        if not urls:
+            raise Unavailable("the manager sent no address to reach the swarm's store")
+        await asyncio.to_thread(self._clear)
+        store = ObjectStore(EtcdClient(urls[0]))
+        try:
+            availability = str(req.get("Availability") or "active")
+            registrar = SwarmManager(store, node, self._events)
+            await registrar.register("worker", availability, self._describe())
+            state = {
+                "NodeID": node.node_id,
+                "AdvertiseAddr": node.advertise_addr,
+                "ListenAddr": node.listen_addr,
+                "DataPathAddr": node.data_path_addr,
+                "Role": "worker",
+                "ManagerURL": urls[0],
+                "RemoteAddr": remote,
+            }
+            await asyncio.to_thread(self.root.mkdir, 0o700, True, True)
+            await asyncio.to_thread(self._write_state, state)
+        except BaseException:
+            await store.etcd.close()
+            await asyncio.to_thread(self._clear)
+            raise
+        self._activate_worker(node, store, remote)
 
     async def _join_as_manager(
         self,
@@ -439,6 +497,9 @@ class Cluster:
     async def leave(self, force: bool) -> None:
         await self._ready()
         async with self._lock:
+            if self._worker is not None:
+                await self._leave_worker()
+                return
             manager = self._manager
             if manager is None:
                 raise Unavailable(NOT_IN_SWARM)
@@ -452,7 +513,7 @@ class Cluster:
                 await self._agent.stop()
                 self._agent = None
             with contextlib.suppress(Unavailable):
-                await self._remove_task_containers(manager)
+                await self._remove_task_containers(manager.store)
                 await manager.store.wipe()
             if self.files_root is not None:
                 await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
@@ -485,7 +546,7 @@ class Cluster:
                 await agent.heartbeat.stop(revoke=True)
             await agent.stop()
         with contextlib.suppress(Unavailable):
-            await self._remove_task_containers(manager, node_id)
+            await self._remove_task_containers(manager.store, node_id)
         for _ in range(3):  # the leader may write the node's status meanwhile
             try:
                 obj = await manager.store.get("node", node_id)
@@ -509,11 +570,28 @@ class Cluster:
         await self.shutdown()
         await asyncio.to_thread(self._clear)
 
-    async def _remove_task_containers(self, manager: SwarmManager, node_id: str = "") -> None:
+    async def _leave_worker(self) -> None:
+        """A worker leaves: its heartbeat revoked (it is Down in the managers' list, as in
+        dockerd, until ``docker node rm``), its task containers removed."""
+        assert self._worker is not None
+        node, store, _ = self._worker
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            if agent.heartbeat is not None:
+                await agent.heartbeat.stop(revoke=True)
+            await agent.stop()
+        with contextlib.suppress(Unavailable):
+            await self._remove_task_containers(store, node.node_id)
+        if self.files_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
+        await self.shutdown()
+        await asyncio.to_thread(self._clear)
+
+    async def _remove_task_containers(self, store: ObjectStore, node_id: str = "") -> None:
         """A node leaving its swarm removes the containers of its tasks, as dockerd does."""
         if self.runtime is None:
             return
-        for task in await manager.store.list("task"):
+        for task in await store.list("task"):
             if node_id and task.get("NodeID") != node_id:
                 continue
             cid = (task.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID")
