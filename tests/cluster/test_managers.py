@@ -256,3 +256,19 @@ def test_a_worker_joins_runs_a_task_and_leaves(three: Fabric) -> None:
         30,
         "the worker that left is Down",
     )
+
+
+def test_the_leader_killed_another_manager_leads(three: Fabric) -> None:
+    n1, n3 = three.nodes[0], three.nodes[2]
+    n1_id = n1.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    n3_id = n3.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    assert {str(x["ID"]): x for x in nodes(n3)}[n1_id]["ManagerStatus"] == "Leader"
+    n1.kill9()  # its etcd member stays: 2 of 2 members, the quorum holds
+
+    def n3_leads() -> bool:
+        rows = {str(x["ID"]): x for x in nodes(n3)}
+        return rows[n3_id]["ManagerStatus"] == "Leader" and rows[n1_id]["Status"] == "Down"
+
+    eventually(n3_leads, 45, "n3 leads and n1 is Down")
+    assert n3.cli("service", "scale", "-d", "spread=1").returncode == 0
+    eventually(lambda: _running_nodes(n3, "spread") == 1, 60, "the new leader scales down")
