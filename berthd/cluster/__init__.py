@@ -8,7 +8,16 @@ containerd. The swarm logic above it is ``berthd.daemon.cluster``.
 
 from __future__ import annotations
 
-from berthd.cluster.client import Compare, EtcdClient, EtcdError, KeyValue, Lease, TxnOp, TxnResult
+from berthd.cluster.client import (
+    Compare,
+    EtcdClient,
+    EtcdError,
+    KeyValue,
+    Lease,
+    Member,
+    TxnOp,
+    TxnResult,
+)
 from berthd.cluster.process import EtcdProcess, EtcdSettings
 
 __all__ = [
@@ -20,5 +29,6 @@ __all__ = [
     "EtcdSettings",
     "KeyValue",
     "Lease",
+    "Member",
     "TxnOp",
 ]

@@ -17,7 +17,7 @@ import orjson
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["EtcdClient", "EtcdError", "KeyValue", "Lease", "TxnOp", "prefix_end"]
+__all__ = ["EtcdClient", "EtcdError", "KeyValue", "Lease", "Member", "TxnOp", "prefix_end"]
 
 
 class EtcdError(Exception):
@@ -107,6 +107,25 @@ def _kv(raw: dict[str, Any]) -> KeyValue:
         create_revision=int(raw.get("create_revision", 0)),
         mod_revision=int(raw.get("mod_revision", 0)),
         lease=int(raw.get("lease", 0)),
+    )
+
+
+@dataclass(frozen=True)
+class Member:
+    """An etcd cluster member; ``name`` is "" until the member has started."""
+
+    id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+
+
+def _member(raw: dict[str, Any]) -> Member:
+    return Member(
+        id=int(raw.get("ID", 0)),
+        name=str(raw.get("name", "")),
+        peer_urls=tuple(raw.get("peerURLs") or ()),
+        client_urls=tuple(raw.get("clientURLs") or ()),
     )
 
 
@@ -241,3 +260,16 @@ class EtcdClient:
             revision=int(out.get("header", {}).get("revision", 0)),
             responses=list(out.get("responses") or []),
         )
+
+    # -- membership (``/v3/cluster/member/*``) ----------------------------------------
+    async def member_list(self) -> list[Member]:
+        out = await self._call("/v3/cluster/member/list", {})
+        return [_member(m) for m in out.get("members") or []]
+
+    async def member_add(self, peer_url: str) -> tuple[Member, list[Member]]:
+        """MemberAdd of a voting member at ``peer_url``: the new member and every member."""
+        out = await self._call("/v3/cluster/member/add", {"peerURLs": [peer_url]})
+        return _member(out.get("member") or {}), [_member(m) for m in out.get("members") or []]
+
+    async def member_remove(self, member_id: int) -> None:
+        await self._call("/v3/cluster/member/remove", {"ID": str(member_id)})

@@ -1,7 +1,8 @@
 """The etcd child process a swarm manager runs, supervised as dockerd supervises containerd.
 
 etcd runs on private paths under ``<data-root>/swarm`` (its data dir, its log,
-its pid file) with its client and peer ports on loopback. berthd starts it,
+its pid file) with its client and peer ports on the node's address (loopback for a swarm of one
+host; the client port also on loopback, where berthd itself talks to it). berthd starts it,
 waits for ``/health``, restarts it if it dies, and stops it by PID at
 shutdown. An etcd left behind by a berthd killed with SIGKILL is found by its
 pid file (and its command line, so a reused PID is never signalled) and
@@ -38,8 +39,11 @@ class EtcdSettings:
     name: str  # the member name: the swarm node ID
     client_port: int
     peer_port: int
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the node's address: peers (and workers' clients) reach it there
     binary: str = ETCD_BINARY
+    # joining an existing cluster: every member's ``name=peer-url``, as MemberAdd answered
+    initial_cluster: str = ""
+    cluster_token: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -55,6 +59,11 @@ class EtcdSettings:
 
     @property
     def client_url(self) -> str:
+        """Where this berthd talks to its member: always loopback."""
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def advertise_client_url(self) -> str:
         return f"http://{self.host}:{self.client_port}"
 
     @property
@@ -69,19 +78,19 @@ class EtcdSettings:
             "--data-dir",
             str(self.data_dir),
             "--listen-client-urls",
-            self.client_url,
+            ",".join(dict.fromkeys([self.client_url, self.advertise_client_url])),
             "--advertise-client-urls",
-            self.client_url,
+            self.advertise_client_url,
             "--listen-peer-urls",
             self.peer_url,
             "--initial-advertise-peer-urls",
             self.peer_url,
             "--initial-cluster",
-            f"{self.name}={self.peer_url}",
+            self.initial_cluster or f"{self.name}={self.peer_url}",
             "--initial-cluster-state",
-            "new",
+            "existing" if self.initial_cluster else "new",
             "--initial-cluster-token",
-            f"berthd-{self.name}",
+            self.cluster_token or f"berthd-{self.name}",
             "--listen-metrics-urls",
             "",
             "--logger",
@@ -89,6 +98,15 @@ class EtcdSettings:
             "--log-outputs",
             str(self.log_file),
         ]
+
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+
+
+def _etcd_env() -> dict[str, str]:
+    """berthd's environment without proxy settings: etcd's peer and client transports
+    honour them, and members must reach each other directly."""
+    return {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARS}
 
 
 def _pid_of(path: Path, data_dir: Path) -> int | None:
@@ -168,6 +186,7 @@ class EtcdProcess:
         s = self.settings
         self._proc = await asyncio.create_subprocess_exec(
             *s.argv(),
+            env=_etcd_env(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

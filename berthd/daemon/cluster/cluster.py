@@ -14,33 +14,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import shutil
-import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from berthd.cluster import EtcdProcess, EtcdSettings
+from berthd.cluster import EtcdClient, EtcdError, EtcdProcess, EtcdSettings
+from berthd.cluster.rpc import JoinListener, RpcError, call_join
 from berthd.daemon.cluster.addresses import validate_init_request, validate_join_request
 from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
-from berthd.daemon.cluster.ids import new_id
+from berthd.daemon.cluster.heartbeat import alive_nodes
+from berthd.daemon.cluster.ids import new_id, parse_join_token
 from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, InactiveCluster
 from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
+from berthd.daemon.cluster.membership import JoinHandler, free_port, local_addr_towards
 from berthd.daemon.cluster.objects import EventLog
 from berthd.daemon.cluster.runner import NodeLoop
 from berthd.daemon.cluster.store import ObjectStore
-from berthd.errdefs import BerthdError, NotImplemented_, System, Unavailable
+from berthd.errdefs import BerthdError, InvalidParameter, NotImplemented_, System, Unavailable
 from berthd.lib.filters import FilterArgs
+from berthd.lib.tasks import cancel_and_wait
 
 __all__ = ["Cluster"]
 
 log = logging.getLogger("berthd.cluster")
 
 _REJOIN_WAIT = 20.0  # dockerd's swarmConnectTimeout
+_REFRESH_SECONDS = 2.0
 
 SWARM_EXISTS = (
     'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm '
@@ -53,10 +58,51 @@ LAST_MANAGER = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _leave_refusal(others: list[dict[str, Any]]) -> str:
+    """dockerd's answer to ``swarm leave`` without ``--force`` on a manager."""
+    if not others:
+        return LAST_MANAGER
+    reachable = 1 + sum(1 for n in others if n["alive"])
+    unreachable = len(others) + 1 - reachable
+    msg = "You are attempting to leave the swarm on a node that is participating as a manager. "
+    if reachable - 2 <= unreachable:
+        msg += (
+            f"Removing this node leaves {reachable - 1} managers out of "
+            f"{reachable + unreachable}. Without a Raft quorum your swarm will be "
+            "inaccessible. "
+        )
+    return msg + (
+        "The only way to restore a swarm that has lost consensus is to reinitialize it with "
+        "`--force-new-cluster`. Use `--force` to suppress this message."
+    )
+
+
+def _etcd_host(addr: str) -> str:
+    """Where this node's etcd listens for peers: the advertise address when it is one of
+    this node's, else loopback (a swarm that can then never have a second manager)."""
+    try:
+        free_port(addr)
+    except OSError:
+        log.warning("swarm: %s is not an address of this node; etcd listens on loopback", addr)
+        return "127.0.0.1"
+    return addr
+
+
+def _settings(root: Path, state: Mapping[str, Any]) -> EtcdSettings:
+    return EtcdSettings(
+        root,
+        str(state["NodeID"]),
+        int(state["ClientPort"]),
+        int(state["PeerPort"]),
+        host=str(state.get("EtcdHost") or "127.0.0.1"),
+        initial_cluster=str(state.get("InitialCluster") or ""),
+        cluster_token=str(state.get("ClusterToken") or ""),
+    )
+
+
+def _listen_host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port or 2377)
 
 
 def _advertise(req: dict[str, Any]) -> str:
@@ -92,6 +138,10 @@ class Cluster:
         self._manager: SwarmManager | None = None
         self._agent: NodeLoop | None = None
         self._rejoin: asyncio.Task[None] | None = None
+        self._listener: JoinListener | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        # a worker: its node and its store, an etcd client of the manager it joined
+        self._worker: tuple[LocalNode, ObjectStore, str] | None = None
         self._lock = asyncio.Lock()
         # set by the daemon once its container service exists: tasks run as containers
         self.runtime: TaskRuntime | None = None
@@ -119,7 +169,11 @@ class Cluster:
         node = LocalNode(
             state["NodeID"], state["AdvertiseAddr"], state["ListenAddr"], state["DataPathAddr"]
         )
-        settings = EtcdSettings(self.root, node.node_id, state["ClientPort"], state["PeerPort"])
+        if state.get("Role") == "worker":
+            store = ObjectStore(EtcdClient(str(state["ManagerURL"])))
+            self._activate_worker(node, store, str(state.get("RemoteAddr") or ""))
+            return
+        settings = _settings(self.root, state)
         etcd = EtcdProcess(settings)
         try:
             await etcd.start()
@@ -132,7 +186,7 @@ class Cluster:
             log.exception("cannot bring back the swarm of %s", self.root)
             await etcd.stop()
             return
-        self._activate(etcd, manager)
+        await self._activate(etcd, manager)
 
     async def _ready(self) -> None:
         """Wait (bounded, as dockerd's swarmConnectTimeout) for a rejoin under way."""
@@ -146,12 +200,47 @@ class Cluster:
                 "the swarm of this node is still starting; try again in a moment"
             ) from None
 
-    def _activate(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
+    async def _activate(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         self._etcd, self._manager = etcd, manager
+        await self._listen(etcd, manager)
+        self._refresher = asyncio.create_task(self._refresh_loop(manager))
         if self.runtime is not None:
             self._agent = NodeLoop(
                 TaskAgent(manager.store, manager.node.node_id, self.runtime, self.files_root)
             )
+            self._agent.start()
+
+    async def _listen(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
+        """Every manager admits joiners on its swarm listen address (dockerd fails init
+        when it cannot listen there; berthd logs it and the swarm works without joins)."""
+        host, port = _listen_host_port(manager.node.listen_addr)
+        s = etcd.settings
+        token = s.cluster_token or f"berthd-{s.name}"
+        listener = JoinListener(
+            host, port, JoinHandler(manager.store, s.advertise_client_url, token)
+        )
+        try:
+            await listener.start()
+        except OSError as e:
+            log.warning("swarm: cannot listen on %s:%d for joining nodes: %s", host, port, e)
+            return
+        self._listener = listener
+
+    @staticmethod
+    async def _refresh_loop(manager: SwarmManager) -> None:
+        """/info's cached counts follow the other managers' writes too (joins, leaves)."""
+        while True:
+            await asyncio.sleep(_REFRESH_SECONDS)
+            try:
+                await manager.refresh()
+            except Exception as e:  # etcd without quorum for a while: /info keeps the last
+                log.debug("swarm: refresh of /info's view: %s", e)
+
+    def _activate_worker(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
+        self._worker = (node, store, remote)
+        if self.runtime is not None:
+            agent = TaskAgent(store, node.node_id, self.runtime, self.files_root)
+            self._agent = NodeLoop(agent, manager=False)
             self._agent.start()
 
     def _poke(self) -> None:
@@ -163,12 +252,20 @@ class Cluster:
             self._rejoin.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rejoin
+        await cancel_and_wait(self._refresher)
+        self._refresher = None
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
         if self._agent is not None:
             await self._agent.stop()
             self._agent = None
         if self._etcd is not None:
             await self._etcd.stop()
             self._etcd = None
+        if self._worker is not None:
+            await self._worker[1].etcd.close()
+            self._worker = None
         self._manager = None
 
     def swarm_store(self) -> ObjectStore | None:
@@ -188,9 +285,21 @@ class Cluster:
     def status(self) -> str:
         if self._manager is not None:
             return "active/manager"
+        if self._worker is not None:
+            return "active/worker"
         return "pending" if self._pending() else "inactive"
 
     def info(self) -> dict[str, Any]:
+        if self._worker is not None:
+            node, _, remote = self._worker
+            return {
+                "NodeID": node.node_id,
+                "NodeAddr": node.addr,
+                "LocalNodeState": "active",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": [{"NodeID": "", "Addr": remote}] if remote else None,
+            }
         if self._manager is None:
             out = self._inactive.info()
             if self._pending():
@@ -202,7 +311,7 @@ class Cluster:
     async def init(self, req: dict[str, Any]) -> str:
         await self._ready()
         async with self._lock:
-            if self._manager is not None:
+            if self._manager is not None or self._worker is not None:
                 raise Unavailable(SWARM_EXISTS)
             validate_init_request(req)
             if req.get("ForceNewCluster"):
@@ -213,7 +322,10 @@ class Cluster:
                 str(req["ListenAddr"]),
                 str(req.get("DataPathAddr") or ""),
             )
-            settings = EtcdSettings(self.root, node.node_id, _free_port(), _free_port())
+            host = await asyncio.to_thread(_etcd_host, node.addr)
+            settings = EtcdSettings(
+                self.root, node.node_id, free_port(host), free_port(host), host=host
+            )
             await asyncio.to_thread(self._clear)
             etcd = EtcdProcess(settings)
             try:
@@ -230,13 +342,15 @@ class Cluster:
                     "DataPathAddr": node.data_path_addr,
                     "ClientPort": settings.client_port,
                     "PeerPort": settings.peer_port,
+                    "EtcdHost": host,
+                    "Role": "manager",
                 }
                 await asyncio.to_thread(self._write_state, state)
             except BaseException:
                 await etcd.stop()
                 await asyncio.to_thread(self._clear)
                 raise
-            self._activate(etcd, manager)
+            await self._activate(etcd, manager)
             self._events(
                 "node", "create", node.node_id, {"name": self._describe()["Hostname"]}, "swarm"
             )
@@ -251,28 +365,155 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     async def join(self, req: dict[str, Any]) -> None:
+        """Join the swarm of the manager at ``RemoteAddrs[0]``: present the token on its
+        swarm port; as a manager, start this node's etcd as a new member of the swarm's
+        etcd cluster (the manager has added it), then register this node."""
         await self._ready()
-        if self._manager is not None:
-            raise Unavailable(SWARM_EXISTS)
-        validate_join_request(req)
-        raise NotImplemented_(
-            "This node cannot join a swarm: joining another node's swarm is not supported "
-            "by berthd yet"
+        async with self._lock:
+            if self._manager is not None or self._worker is not None:
+                raise Unavailable(SWARM_EXISTS)
+            validate_join_request(req)
+            token = str(req.get("JoinToken") or "")
+            try:
+                parse_join_token(token)
+            except ValueError as e:
+                raise InvalidParameter(str(e)) from None
+            remote = str(req["RemoteAddrs"][0])
+            advertise = str(req.get("AdvertiseAddr") or "")
+            if not advertise:
+                rhost = remote.rsplit(":", 1)[0].strip("[]")
+                try:
+                    advertise = await asyncio.to_thread(local_addr_towards, rhost)
+                except OSError as e:
+                    raise InvalidParameter(
+                        f"could not find the local address to reach {remote}: {e}"
+                    ) from None
+            listen = str(req["ListenAddr"])
+            node = LocalNode(
+                new_id(),
+                _advertise({"AdvertiseAddr": advertise, "ListenAddr": listen}),
+                listen,
+                str(req.get("DataPathAddr") or ""),
+            )
+            try:
+                host = node.addr
+                settings = EtcdSettings(
+                    self.root, node.node_id, free_port(host), free_port(host), host=host
+                )
+            except OSError as e:
+                raise InvalidParameter(
+                    f"advertise address {node.addr} is not an address of this node: {e}"
+                ) from None
+            body = {
+                "Token": token,
+                "NodeID": node.node_id,
+                "PeerURL": settings.peer_url,
+                "Addr": node.advertise_addr,
+            }
+            try:
+                reply = await call_join(remote, body)
+            except RpcError as e:
+                if 400 <= e.status < 500:
+                    raise InvalidParameter(e.message) from None
+                raise Unavailable(e.message) from None
+            if reply.get("Role") != "manager":
+                await self._join_as_worker(req, node, remote, reply)
+                return
+            await self._join_as_manager(req, node, settings, reply)
+
+    async def _join_as_worker(
+        self, req: dict[str, Any], node: LocalNode, remote: str, reply: dict[str, Any]
+    ) -> None:
+        """A worker runs no etcd: its agent and heartbeat use the etcd of the manager it
+        joined, through that manager's client URL (a phase-1 simplification: SwarmKit
+        workers talk to a manager's dispatcher only)."""
+        urls = [str(u) for u in reply.get("ClientURLs") or []]
+        if not urls:
+            raise Unavailable("the manager sent no address to reach the swarm's store")
+        await asyncio.to_thread(self._clear)
+        store = ObjectStore(EtcdClient(urls[0]))
+        try:
+            availability = str(req.get("Availability") or "active")
+            registrar = SwarmManager(store, node, self._events)
+            await registrar.register("worker", availability, self._describe())
+            state = {
+                "NodeID": node.node_id,
+                "AdvertiseAddr": node.advertise_addr,
+                "ListenAddr": node.listen_addr,
+                "DataPathAddr": node.data_path_addr,
+                "Role": "worker",
+                "ManagerURL": urls[0],
+                "RemoteAddr": remote,
+            }
+            await asyncio.to_thread(self.root.mkdir, 0o700, True, True)
+            await asyncio.to_thread(self._write_state, state)
+        except BaseException:
+            await store.etcd.close()
+            await asyncio.to_thread(self._clear)
+            raise
+        self._activate_worker(node, store, remote)
+
+    async def _join_as_manager(
+        self,
+        req: dict[str, Any],
+        node: LocalNode,
+        settings: EtcdSettings,
+        reply: dict[str, Any],
+    ) -> None:
+        settings = dataclasses.replace(
+            settings,
+            initial_cluster=str(reply["InitialCluster"]),
+            cluster_token=str(reply.get("ClusterToken") or ""),
         )
+        await asyncio.to_thread(self._clear)
+        etcd = EtcdProcess(settings)
+        try:
+            try:
+                await etcd.start()
+            except (OSError, RuntimeError) as e:
+                raise System(f"swarm component could not be started: {e}") from e
+            manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
+            availability = str(req.get("Availability") or "active")
+            await manager.register("manager", availability, self._describe())
+            state = {
+                "NodeID": node.node_id,
+                "AdvertiseAddr": node.advertise_addr,
+                "ListenAddr": node.listen_addr,
+                "DataPathAddr": node.data_path_addr,
+                "ClientPort": settings.client_port,
+                "PeerPort": settings.peer_port,
+                "EtcdHost": settings.host,
+                "InitialCluster": settings.initial_cluster,
+                "ClusterToken": settings.cluster_token,
+                "Role": "manager",
+            }
+            await asyncio.to_thread(self._write_state, state)
+        except BaseException:
+            await etcd.stop()
+            await asyncio.to_thread(self._clear)
+            raise
+        await self._activate(etcd, manager)
 
     async def leave(self, force: bool) -> None:
         await self._ready()
         async with self._lock:
+            if self._worker is not None:
+                await self._leave_worker()
+                return
             manager = self._manager
             if manager is None:
                 raise Unavailable(NOT_IN_SWARM)
+            others = await self._other_managers(manager)
             if not force:
-                raise Unavailable(LAST_MANAGER)
+                raise Unavailable(_leave_refusal(others))
+            if others:
+                await self._leave_managers(manager)
+                return
             if self._agent is not None:
                 await self._agent.stop()
                 self._agent = None
             with contextlib.suppress(Unavailable):
-                await self._remove_task_containers(manager)
+                await self._remove_task_containers(manager.store)
                 await manager.store.wipe()
             if self.files_root is not None:
                 await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
@@ -280,11 +521,79 @@ class Cluster:
             await self.shutdown()
             await asyncio.to_thread(self._clear)
 
-    async def _remove_task_containers(self, manager: SwarmManager) -> None:
+    async def _other_managers(self, manager: SwarmManager) -> list[dict[str, Any]]:
+        """The other managers' node objects, each with ``alive`` (its heartbeat); none
+        when etcd cannot answer (this node then leaves as the last one would)."""
+        try:
+            nodes = await manager.store.list("node")
+            alive = await alive_nodes(manager.store.etcd)
+        except (Unavailable, EtcdError):
+            return []
+        return [
+            dict(n, alive=n["ID"] in alive)
+            for n in nodes
+            if n.get("ManagerStatus") and n["ID"] != manager.node.node_id
+        ]
+
+    async def _leave_managers(self, manager: SwarmManager) -> None:
+        """A manager leaving a swarm that keeps other managers: its node object becomes a
+        worker's (Down once its heartbeat is revoked, so ``docker node rm`` can remove
+        it), its etcd member is removed (MemberRemove), and its local state goes."""
+        node_id = manager.node.node_id
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            if agent.heartbeat is not None:
+                await agent.heartbeat.stop(revoke=True)
+            await agent.stop()
+        with contextlib.suppress(Unavailable):
+            await self._remove_task_containers(manager.store, node_id)
+        for _ in range(3):  # the leader may write the node's status meanwhile
+            try:
+                obj = await manager.store.get("node", node_id)
+                if obj is not None:
+                    obj.pop("ManagerStatus", None)
+                    obj["Spec"]["Role"] = "worker"
+                    obj["Status"] = dict(obj.get("Status") or {}, State="down")
+                    await manager.store.update("node", obj, obj["Version"]["Index"])
+                break
+            except (BerthdError, EtcdError) as e:
+                log.info("swarm: leaving, the node object: %s", e)
+        try:
+            for member in await manager.store.etcd.member_list():
+                if member.name == node_id:
+                    await manager.store.etcd.member_remove(member.id)
+        except EtcdError as e:
+            log.warning("swarm: could not remove this node's etcd member: %s", e)
+        if self.files_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
+        self._manager = None
+        await self.shutdown()
+        await asyncio.to_thread(self._clear)
+
+    async def _leave_worker(self) -> None:
+        """A worker leaves: its heartbeat revoked (it is Down in the managers' list, as in
+        dockerd, until ``docker node rm``), its task containers removed."""
+        assert self._worker is not None
+        node, store, _ = self._worker
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            if agent.heartbeat is not None:
+                await agent.heartbeat.stop(revoke=True)
+            await agent.stop()
+        with contextlib.suppress(Unavailable):
+            await self._remove_task_containers(store, node.node_id)
+        if self.files_root is not None:
+            await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
+        await self.shutdown()
+        await asyncio.to_thread(self._clear)
+
+    async def _remove_task_containers(self, store: ObjectStore, node_id: str = "") -> None:
         """A node leaving its swarm removes the containers of its tasks, as dockerd does."""
         if self.runtime is None:
             return
-        for task in await manager.store.list("task"):
+        for task in await store.list("task"):
+            if node_id and task.get("NodeID") != node_id:
+                continue
             cid = (task.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID")
             if cid and self.runtime.state(cid) is not None:
                 with contextlib.suppress(BerthdError):

@@ -1,8 +1,8 @@
 """The swarm this node manages: the cluster object, its join tokens, and /info's view.
 
-Phase 0 of issue 18: one manager, its etcd a single member. ``bootstrap``
-writes the cluster object and this node at ``swarm init``; ``load`` reads them
-back at every start. ``info`` must answer without I/O (/info and /_ping are
+``bootstrap`` writes the cluster object and this node at ``swarm init``;
+``register`` writes the node object of a node that has just joined; ``load``
+reads them back at every start. ``info`` must answer without I/O (/info and /_ping are
 synchronous), so the cluster object and the node counts are cached and
 refreshed after every write this manager makes.
 """
@@ -51,6 +51,7 @@ class SwarmManager:
         self._cluster: dict[str, Any] = {}
         self._nodes = 0
         self._managers = 0
+        self._remotes: list[dict[str, str]] = []
 
     # -- bootstrap and load -----------------------------------------------------------
     async def bootstrap(self, req: dict[str, Any], description: dict[str, Any]) -> None:
@@ -100,6 +101,31 @@ class SwarmManager:
         await self.store.create("network", dict(ingress, ID=ingress["Id"]), "ingress")
         await self.refresh()
 
+    async def register(self, role: str, availability: str, description: dict[str, Any]) -> None:
+        """This node's object, written by a node that has just joined (its etcd member is
+        up, or it is a worker talking to a manager's)."""
+        if availability not in ("active", "pause", "drain"):
+            raise InvalidParameter(f'invalid Availability: "{availability}"')
+        cluster = await self.store.get("cluster", "")
+        if cluster is None:
+            raise System("the swarm's cluster object is missing from etcd")
+        now = format_ns(now_ns())
+        node: dict[str, Any] = {
+            "ID": self.node.node_id,
+            "CreatedAt": now,
+            "UpdatedAt": now,
+            "Spec": {"Labels": {}, "Role": role, "Availability": availability},
+            "Description": dict(description, TLSInfo=cluster["TLSInfo"]),
+            "Status": {"State": "ready", "Addr": self.node.addr},
+        }
+        if role == "manager":
+            node["ManagerStatus"] = {
+                "Reachability": "reachable",
+                "Addr": self.node.advertise_addr,
+            }
+        await self.store.create("node", node)
+        await self.refresh()
+
     async def load(self) -> None:
         await self.refresh()
 
@@ -110,7 +136,12 @@ class SwarmManager:
         self._cluster = cluster
         nodes = await self.store.list("node")
         self._nodes = len(nodes)
-        self._managers = sum(1 for n in nodes if n.get("ManagerStatus"))
+        self._remotes = [
+            {"NodeID": n["ID"], "Addr": n["ManagerStatus"].get("Addr", "")}
+            for n in nodes
+            if n.get("ManagerStatus")
+        ]
+        self._managers = len(self._remotes)
 
     # -- /swarm ---------------------------------------------------------------------
     def _public(self, with_tokens: bool) -> dict[str, Any]:
@@ -174,7 +205,8 @@ class SwarmManager:
             "LocalNodeState": "active",
             "ControlAvailable": True,
             "Error": "",
-            "RemoteManagers": [{"NodeID": self.node.node_id, "Addr": self.node.advertise_addr}],
+            "RemoteManagers": copy.deepcopy(self._remotes)
+            or [{"NodeID": self.node.node_id, "Addr": self.node.advertise_addr}],
             "Nodes": self._nodes,
             "Managers": self._managers,
             "Cluster": self._public(with_tokens=False),

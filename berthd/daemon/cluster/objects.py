@@ -13,6 +13,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from berthd.cluster import EtcdError
+from berthd.daemon.cluster.election import leader_id
+from berthd.daemon.cluster.heartbeat import alive_nodes
 from berthd.daemon.cluster.ids import new_id
 from berthd.daemon.cluster.specs import (
     insert_service_defaults,
@@ -148,6 +151,8 @@ class SwarmObjects:
         out = [self._shown(kind, o) for o in await self.store.list(kind)]
         if kind == "task":
             return await self._tasks(out, filters)
+        if kind == "node":
+            await self._manager_status(out)
         out = [o for o in out if _matches(kind, o, filters)]
         if kind == "service" and status:
             await self._service_status(out)
@@ -208,9 +213,31 @@ class SwarmObjects:
 
     async def get(self, kind: str, ref: str, insert_defaults: bool) -> dict[str, Any]:
         obj = self._shown(kind, await self.find(kind, ref))
+        if kind == "node":
+            await self._manager_status([obj])
         if kind == "service" and insert_defaults:
             obj["Spec"] = insert_service_defaults(obj["Spec"])
         return obj
+
+    async def _manager_status(self, nodes: list[dict[str, Any]]) -> None:
+        """A manager's ``Leader`` is the elected leader (the ``leader`` key) and its
+        ``Reachability`` its heartbeat; what is stored stands while neither exists yet
+        (no node loop has run)."""
+        try:
+            leader = await leader_id(self.store.etcd)
+            alive = await alive_nodes(self.store.etcd)
+        except EtcdError:
+            return
+        for n in nodes:
+            status = n.get("ManagerStatus")
+            if not status:
+                continue
+            if leader == n["ID"]:
+                status["Leader"] = True
+            elif leader:
+                status.pop("Leader", None)  # omitempty in dockerd's types
+            if alive:
+                status["Reachability"] = "reachable" if n["ID"] in alive else "unreachable"
 
     @staticmethod
     def _shown(kind: str, obj: dict[str, Any]) -> dict[str, Any]:

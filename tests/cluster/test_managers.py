@@ -1,0 +1,274 @@
+"""Swarm managers on three nodes (issue 18, phase 1): join, node list, a service spread.
+
+One fabric for the module; the tests run in file order on the same swarm: n1 inits,
+a wrong token is refused, n2 and n3 join as managers, a 3-replica service gets one
+task per node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.harness import Fabric, NodeDaemon, eventually, fabric, needs
+from tests.integration.images_build import build_busybox_archive
+
+pytestmark = pytest.mark.skipif(bool(needs()), reason=needs() or "runs")
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fabric]:
+    archive = tmp_path_factory.mktemp("img") / "busybox.tar"
+    build_busybox_archive(archive)
+    with fabric(3, images=archive) as f:
+        yield f
+
+
+def err(r: object) -> str:
+    assert getattr(r, "returncode", 0) == 1, r
+    return str(getattr(r, "stderr", "")).strip().removeprefix("Error response from daemon: ")
+
+
+def manager_token(d: NodeDaemon) -> str:
+    r = d.cli("swarm", "join-token", "-q", "manager")
+    assert r.returncode == 0, r
+    return r.stdout.strip()
+
+
+def nodes(d: NodeDaemon) -> list[dict[str, object]]:
+    r = d.cli("node", "ls", "--format", "{{json .}}")
+    assert r.returncode == 0, r
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def test_init_listens_on_the_swarm_port(three: Fabric) -> None:
+    n1 = three.nodes[0]
+    r = n1.cli("swarm", "init", "--advertise-addr", n1.addr)
+    assert r.returncode == 0, r
+    assert f"{n1.addr}:2377" in r.stdout
+    # etcd's peer port is on the node's address, for the members to come
+    pid = n1.etcd_pid()
+    assert pid is not None
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    peer = argv[argv.index(b"--listen-peer-urls") + 1].decode()
+    assert peer.startswith(f"http://{n1.addr}:")
+
+
+def test_join_refuses_a_wrong_token(three: Fabric) -> None:
+    n1, n2 = three.nodes[0], three.nodes[1]
+    token = manager_token(n1)
+    wrong = token[:-5] + ("aaaaa" if not token.endswith("aaaaa") else "bbbbb")
+    assert err(n2.cli("swarm", "join", "--token", wrong, f"{n1.addr}:2377")) == (
+        "rpc error: code = InvalidArgument desc = A valid join token is necessary to join "
+        "this cluster"
+    )
+    assert err(n2.cli("swarm", "join", "--token", "SWMTKN-1-nope", f"{n1.addr}:2377")) == (
+        "invalid join token"
+    )
+    r = n2.cli("info", "--format", "{{.Swarm.LocalNodeState}}")
+    assert r.stdout.strip() == "inactive"
+
+
+def test_managers_join(three: Fabric) -> None:
+    n1 = three.nodes[0]
+    token = manager_token(n1)
+    for d in three.nodes[1:]:
+        r = d.cli("swarm", "join", "--token", token, f"{n1.addr}:2377", timeout=90)
+        assert r.returncode == 0, r.stderr[:1200]
+        assert r.stdout.strip() == "This node joined a swarm as a manager."
+    ids = {}
+    for d in three.nodes:
+        r = d.cli("info", "--format", "{{json .Swarm}}")
+        swarm = json.loads(r.stdout)
+        assert (swarm["LocalNodeState"], swarm["ControlAvailable"]) == ("active", True)
+        assert swarm["NodeAddr"] == d.addr
+        ids[d.addr] = swarm["NodeID"]
+    assert len(set(ids.values())) == 3
+
+    def listed() -> bool:
+        rows = nodes(n1)
+        if len(rows) != 3:
+            return False
+        return sorted((str(r["Status"]), str(r["Availability"])) for r in rows) == [
+            ("Ready", "Active")
+        ] * 3 and sorted(str(r["ManagerStatus"]) for r in rows) == [
+            "Leader",
+            "Reachable",
+            "Reachable",
+        ]
+
+    eventually(listed, 30, "node ls shows 3 Ready/Active managers, one Leader")
+    # every manager sees the same swarm
+    for d in three.nodes[1:]:
+        rows = nodes(d)
+        assert {r["ID"] for r in rows} == set(ids.values())
+        assert [r["Self"] for r in rows].count(True) == 1
+        n = json.loads(d.cli("node", "inspect", "self").stdout)[0]
+        assert n["ManagerStatus"]["Addr"] == f"{d.addr}:2377"
+        assert n["Status"]["Addr"] == d.addr
+
+    def counted() -> bool:
+        r = n1.cli("info", "--format", "{{.Swarm.Managers}} {{.Swarm.Nodes}}")
+        return r.stdout.split() == ["3", "3"]
+
+    eventually(counted, 10, "/info counts 3 managers, 3 nodes")
+    r = n1.cli("info", "--format", "{{json .Swarm.RemoteManagers}}")
+    assert sorted(m["Addr"] for m in json.loads(r.stdout)) == [
+        f"{d.addr}:2377" for d in three.nodes
+    ]
+
+
+def test_replicated_service_spreads_over_the_nodes(three: Fabric) -> None:
+    n1 = three.nodes[0]
+    r = n1.cli(
+        "service", "create", "-d", "--name", "spread", "--replicas", "3",
+        "--stop-grace-period", "1s", "busybox", "sleep", "1000",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+
+    def running() -> list[dict[str, object]]:
+        out = n1.cli("service", "ps", "spread", "--format", "{{json .}}")
+        rows = [json.loads(x) for x in out.stdout.splitlines()]
+        return [x for x in rows if str(x["CurrentState"]).startswith("Running")]
+
+    eventually(lambda: len(running()) == 3, 90, "3 tasks running")
+    ids = n1.cli("service", "ps", "-q", "--filter", "desired-state=running", "spread")
+    nodes_of = set()
+    for tid in ids.stdout.split():
+        t = json.loads(n1.cli("inspect", "--type", "task", tid).stdout)[0]
+        nodes_of.add(t["NodeID"])
+    assert len(nodes_of) == 3
+    # each node runs its own task container
+    for d in three.nodes:
+        ps = d.cli("ps", "--filter", "label=com.docker.swarm.service.name=spread", "-q")
+        assert len(ps.stdout.split()) == 1, (d.netns, ps)
+
+
+def test_a_manager_leaves(three: Fabric) -> None:
+    n1, n2 = three.nodes[0], three.nodes[1]
+    n2_id = n2.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    assert err(n2.cli("swarm", "leave")) == (
+        "You are attempting to leave the swarm on a node that is participating as a manager. "
+        "The only way to restore a swarm that has lost consensus is to reinitialize it with "
+        "`--force-new-cluster`. Use `--force` to suppress this message."
+    )
+    r = n2.cli("swarm", "leave", "--force")
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "Node left the swarm."
+    assert n2.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    assert n2.etcd_pid() is None
+    assert n2.cli("ps", "-aq").stdout.strip() == ""  # its task container went with it
+
+    def gone() -> bool:
+        row = {str(x["ID"]): x for x in nodes(n1)}.get(n2_id)
+        return row is not None and (row["Status"], row["ManagerStatus"]) == ("Down", "")
+
+    eventually(gone, 30, "the node that left is Down and no manager")
+    assert n1.cli("node", "rm", n2_id).returncode == 0
+    assert len(nodes(n1)) == 2
+    # the swarm keeps working without it: its task is placed again, writes succeed
+    eventually(lambda: _running_nodes(n1, "spread") == 3, 60, "3 tasks running again")
+    assert n1.cli("service", "scale", "-d", "spread=2").returncode == 0
+
+
+def _running_nodes(d: NodeDaemon, service: str) -> int:
+    """How many tasks of ``service`` are running (desired and current)."""
+    out = d.cli(
+        "service", "ps", "--filter", "desired-state=running", "--format", "{{.CurrentState}}",
+        service,
+    )  # fmt: skip
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("Running"))
+
+
+def test_a_killed_node_is_down_and_its_task_moves(three: Fabric) -> None:
+    n1, n3 = three.nodes[0], three.nodes[2]
+    n3_id = n3.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    eventually(lambda: _running_nodes(n1, "spread") == 2, 60, "2 tasks running")
+    n3.kill9()  # berthd only: its etcd member (and its containers) stay
+
+    def down() -> bool:
+        row = {str(x["ID"]): x for x in nodes(n1)}.get(n3_id)
+        return row is not None and (row["Status"], row["ManagerStatus"]) == (
+            "Down",
+            "Unreachable",
+        )
+
+    eventually(down, 45, "the killed node is Down / Unreachable")
+
+    def moved() -> bool:
+        ids = n1.cli("service", "ps", "-q", "--filter", "desired-state=running", "spread")
+        placed = []
+        for tid in ids.stdout.split():
+            t = json.loads(n1.cli("inspect", "--type", "task", tid).stdout)[0]
+            if t["Status"]["State"] == "running":
+                placed.append(t["NodeID"])
+        return len(placed) == 2 and n3_id not in placed
+
+    eventually(moved, 60, "its task runs again on the node left")
+    # back: Ready again, and the stale task container it left is removed
+    n3.start(wait=True)
+    eventually(lambda: not down(), 45, "the node is back")
+    eventually(
+        lambda: n3.cli("ps", "-aq").stdout.strip() == "", 30, "its stale task container is gone"
+    )
+
+
+def test_a_worker_joins_runs_a_task_and_leaves(three: Fabric) -> None:
+    n1, n2 = three.nodes[0], three.nodes[1]  # n2 left the swarm above
+    r = n1.cli("swarm", "join-token", "-q", "worker")
+    token = r.stdout.strip()
+    r = n2.cli("swarm", "join", "--token", token, f"{n1.addr}:2377", timeout=90)
+    assert r.returncode == 0, r.stderr[:1200]
+    assert r.stdout.strip() == "This node joined a swarm as a worker."
+    swarm = json.loads(n2.cli("info", "--format", "{{json .Swarm}}").stdout)
+    assert (swarm["LocalNodeState"], swarm["ControlAvailable"]) == ("active", False)
+    assert swarm["NodeAddr"] == n2.addr
+    assert n2.etcd_pid() is None  # a worker runs no etcd member
+    assert err(n2.cli("node", "ls")).startswith("This node is not a swarm manager.")
+    wid = swarm["NodeID"]
+
+    def ready() -> bool:
+        row = {str(x["ID"]): x for x in nodes(n1)}.get(wid)
+        return row is not None and (row["Status"], row["ManagerStatus"]) == ("Ready", "")
+
+    eventually(ready, 30, "the worker is Ready, no manager status")
+    # a global service runs on every node, the worker included
+    r = n1.cli(
+        "service", "create", "-d", "--name", "everywhere", "--mode", "global",
+        "--stop-grace-period", "1s", "busybox", "sleep", "1000",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+
+    def on_worker() -> bool:
+        ps = n2.cli("ps", "-q", "--filter", "label=com.docker.swarm.service.name=everywhere")
+        return len(ps.stdout.split()) == 1
+
+    eventually(on_worker, 60, "the global service's task runs on the worker")
+    r = n2.cli("swarm", "leave")
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "Node left the swarm."
+    assert n2.cli("ps", "-aq").stdout.strip() == ""
+    eventually(
+        lambda: {str(x["ID"]): x for x in nodes(n1)}.get(wid, {}).get("Status") == "Down",
+        30,
+        "the worker that left is Down",
+    )
+
+
+def test_the_leader_killed_another_manager_leads(three: Fabric) -> None:
+    n1, n3 = three.nodes[0], three.nodes[2]
+    n1_id = n1.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    n3_id = n3.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    assert {str(x["ID"]): x for x in nodes(n3)}[n1_id]["ManagerStatus"] == "Leader"
+    n1.kill9()  # its etcd member stays: 2 of 2 members, the quorum holds
+
+    def n3_leads() -> bool:
+        rows = {str(x["ID"]): x for x in nodes(n3)}
+        return rows[n3_id]["ManagerStatus"] == "Leader" and rows[n1_id]["Status"] == "Down"
+
+    eventually(n3_leads, 45, "n3 leads and n1 is Down")
+    assert n3.cli("service", "scale", "-d", "spread=1").returncode == 0
+    eventually(lambda: _running_nodes(n3, "spread") == 1, 60, "the new leader scales down")
