@@ -182,18 +182,37 @@ class EtcdClient:
         except (orjson.JSONDecodeError, AttributeError):
             return False
 
-    async def get(self, key: str) -> KeyValue | None:
-        out = await self._call("/v3/kv/range", {"key": _b64(key)})
+    async def has_leader(self) -> bool:
+        """Whether this member knows a Raft leader (its status, answered locally and at
+        once; without quorum a linearizable read or a write waits ~7 s and fails)."""
+        out = await self._call("/v3/maintenance/status", {})
+        return bool(out.get("leader")) and not out.get("errors")
+
+    async def get(self, key: str, serializable: bool = False) -> KeyValue | None:
+        """``serializable``: answered from this member's own copy, without the leader
+        (what it has applied; works without quorum)."""
+        body: dict[str, Any] = {"key": _b64(key)}
+        if serializable:
+            body["serializable"] = True
+        out = await self._call("/v3/kv/range", body)
         kvs = out.get("kvs") or []
         return _kv(kvs[0]) if kvs else None
 
-    async def get_prefix(self, prefix: str) -> list[KeyValue]:
-        body = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
+    async def get_prefix(self, prefix: str, serializable: bool = False) -> list[KeyValue]:
+        body: dict[str, Any] = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
+        if serializable:
+            body["serializable"] = True
         out = await self._call("/v3/kv/range", body)
         return [_kv(kv) for kv in out.get("kvs") or []]
 
-    async def count_prefix(self, prefix: str) -> int:
-        body = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix)), "count_only": True}
+    async def count_prefix(self, prefix: str, serializable: bool = False) -> int:
+        body: dict[str, Any] = {
+            "key": _b64(prefix),
+            "range_end": _b64(prefix_end(prefix)),
+            "count_only": True,
+        }
+        if serializable:
+            body["serializable"] = True
         out = await self._call("/v3/kv/range", body)
         return int(out.get("count", 0))
 

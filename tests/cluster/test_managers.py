@@ -8,6 +8,9 @@ task per node.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -272,3 +275,47 @@ def test_the_leader_killed_another_manager_leads(three: Fabric) -> None:
     eventually(n3_leads, 45, "n3 leads and n1 is Down")
     assert n3.cli("service", "scale", "-d", "spread=1").returncode == 0
     eventually(lambda: _running_nodes(n3, "spread") == 1, 60, "the new leader scales down")
+
+
+QUORUM = (
+    "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that "
+    "too few managers are online. Make sure more than half of the managers are online."
+)
+
+
+def test_without_quorum_writes_fail_with_swarms_words_and_reads_work(three: Fabric) -> None:
+    n1, n3 = three.nodes[0], three.nodes[2]  # n1's berthd is dead, its etcd member runs
+    etcd1 = n1.etcd_pid()
+    assert etcd1 is not None
+    before = sorted(n3.cli("ps", "-q", "--no-trunc").stdout.split())
+    assert before  # the tasks of spread and everywhere
+    os.kill(etcd1, signal.SIGSTOP)  # 1 of the 2 members answers: no quorum
+    try:
+
+        def leaderless() -> bool:
+            r = n3.cli("service", "create", "-d", "--name", "nope", "busybox", "true")
+            return r.returncode == 1 and err(r) == QUORUM
+
+        eventually(leaderless, 30, "a write fails with Swarm's quorum sentence")
+        t0 = time.monotonic()
+        r = n3.cli("service", "scale", "-d", "spread=2")
+        assert r.returncode == 1 and r.stderr.strip().endswith(QUORUM), r
+        assert time.monotonic() - t0 < 5  # at once, not after etcd's request timeout
+        # reads are served from n3's own member
+        r = n3.cli("service", "ls", "--format", "{{.Name}}")
+        assert r.returncode == 0, r
+        assert sorted(r.stdout.split()) == ["everywhere", "spread"]
+        rows = nodes(n3)
+        assert len(rows) >= 3 and not any(x["ManagerStatus"] == "Leader" for x in rows)
+        assert n3.cli("service", "inspect", "spread").returncode == 0
+        # the task keeps running: nothing is stopped for want of a leader
+        time.sleep(2)
+        assert sorted(n3.cli("ps", "-q", "--no-trunc").stdout.split()) == before
+    finally:
+        os.kill(etcd1, signal.SIGCONT)
+
+    def writable() -> bool:
+        return n3.cli("service", "scale", "-d", "spread=2").returncode == 0
+
+    eventually(writable, 30, "writes work again once the member is back")
+    assert set(before) <= set(n3.cli("ps", "-q", "--no-trunc").stdout.split())

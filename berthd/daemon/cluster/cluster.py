@@ -35,7 +35,7 @@ from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.membership import JoinHandler, free_port, local_addr_towards
 from berthd.daemon.cluster.objects import EventLog
 from berthd.daemon.cluster.runner import NodeLoop
-from berthd.daemon.cluster.store import ObjectStore
+from berthd.daemon.cluster.store import NoLeader, ObjectStore
 from berthd.errdefs import BerthdError, InvalidParameter, NotImplemented_, System, Unavailable
 from berthd.lib.filters import FilterArgs
 from berthd.lib.tasks import cancel_and_wait
@@ -512,7 +512,7 @@ class Cluster:
             if self._agent is not None:
                 await self._agent.stop()
                 self._agent = None
-            with contextlib.suppress(Unavailable):
+            with contextlib.suppress(NoLeader):
                 await self._remove_task_containers(manager.store)
                 await manager.store.wipe()
             if self.files_root is not None:
@@ -527,7 +527,7 @@ class Cluster:
         try:
             nodes = await manager.store.list("node")
             alive = await alive_nodes(manager.store.etcd)
-        except (Unavailable, EtcdError):
+        except (NoLeader, EtcdError):
             return []
         return [
             dict(n, alive=n["ID"] in alive)
@@ -545,7 +545,7 @@ class Cluster:
             if agent.heartbeat is not None:
                 await agent.heartbeat.stop(revoke=True)
             await agent.stop()
-        with contextlib.suppress(Unavailable):
+        with contextlib.suppress(NoLeader):
             await self._remove_task_containers(manager.store, node_id)
         for _ in range(3):  # the leader may write the node's status meanwhile
             try:
@@ -580,7 +580,7 @@ class Cluster:
             if agent.heartbeat is not None:
                 await agent.heartbeat.stop(revoke=True)
             await agent.stop()
-        with contextlib.suppress(Unavailable):
+        with contextlib.suppress(NoLeader):
             await self._remove_task_containers(store, node.node_id)
         if self.files_root is not None:
             await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)

@@ -96,7 +96,7 @@ class LeaderElection:
             await asyncio.sleep(_RENEW if self.leading else _RENEW / 2)
 
 
-async def leader_id(etcd: EtcdClient) -> str:
+async def leader_id(etcd: EtcdClient, serializable: bool = False) -> str:
     """The node ID of the current leader, "" when there is none."""
-    kv = await etcd.get(LEADER)
+    kv = await etcd.get(LEADER, serializable)
     return kv.value.decode() if kv is not None else ""

@@ -69,5 +69,5 @@ class Heartbeat:
             await asyncio.sleep(self.period)
 
 
-async def alive_nodes(etcd: EtcdClient) -> set[str]:
-    return {kv.key[len(ALIVE) :] for kv in await etcd.get_prefix(ALIVE)}
+async def alive_nodes(etcd: EtcdClient, serializable: bool = False) -> set[str]:
+    return {kv.key[len(ALIVE) :] for kv in await etcd.get_prefix(ALIVE, serializable)}

@@ -223,9 +223,11 @@ class SwarmObjects:
         """A manager's ``Leader`` is the elected leader (the ``leader`` key) and its
         ``Reachability`` its heartbeat; what is stored stands while neither exists yet
         (no node loop has run)."""
+        local = await self.store.leaderless()
         try:
-            leader = await leader_id(self.store.etcd)
-            alive = await alive_nodes(self.store.etcd)
+            # without quorum the leader key's lease cannot expire: no node is shown Leader
+            leader = "" if local else await leader_id(self.store.etcd)
+            alive = await alive_nodes(self.store.etcd, local)
         except EtcdError:
             return
         for n in nodes:
@@ -234,7 +236,7 @@ class SwarmObjects:
                 continue
             if leader == n["ID"]:
                 status["Leader"] = True
-            elif leader:
+            elif leader or local:
                 status.pop("Leader", None)  # omitempty in dockerd's types
             if alive:
                 status["Reachability"] = "reachable" if n["ID"] in alive else "unreachable"

@@ -19,15 +19,19 @@ holds the leader's half (spec, desired state, NodeID); a read of a task merges t
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import orjson
 
 from berthd.cluster import Compare, EtcdClient, EtcdError, TxnOp
 from berthd.daemon.cluster.specs import rpc_error
-from berthd.errdefs import Conflict, System, Unavailable
+from berthd.errdefs import Conflict, System
 
-__all__ = ["ALIVE", "LEADER", "PREFIX", "STATUS", "ObjectStore"]
+__all__ = ["ALIVE", "LEADER", "NO_LEADER", "PREFIX", "STATUS", "NoLeader", "ObjectStore"]
+
+log = logging.getLogger("berthd.cluster")
 
 PREFIX = "/berthd/v1/"
 LEADER = PREFIX + "leader"
@@ -36,11 +40,24 @@ STATUS = PREFIX + "status/"
 _NAMED = ("service", "secret", "config", "network")
 
 
-def _unavailable(e: EtcdError) -> Unavailable:
-    return Unavailable(
-        "rpc error: code = Unavailable desc = The swarm does not have a leader. "
-        f"It's possible that too few managers are online. ({e})"
-    )
+NO_LEADER = (
+    "The swarm does not have a leader. It's possible that too few managers are online. "
+    "Make sure more than half of the managers are online."
+)
+_LEADER_CHECK_S = 1.0
+
+
+class NoLeader(System):
+    """The swarm's store cannot take a write: its etcd has no quorum, or the node's
+    member does not answer. dockerd's 500 with SwarmKit's sentence (code Unknown)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"rpc error: code = Unknown desc = {NO_LEADER}")
+
+
+def _unavailable(e: EtcdError) -> NoLeader:
+    log.info("swarm store: %s", e)
+    return NoLeader()
 
 
 def _decode(raw: bytes, revision: int) -> dict[str, Any]:
@@ -65,6 +82,28 @@ class ObjectStore:
 
     def __init__(self, client: EtcdClient) -> None:
         self.etcd = client
+        self._leader_checked = 0.0
+        self._leaderless = False
+
+    async def leaderless(self) -> bool:
+        """True while this node's etcd member knows no leader (no quorum). Asked of the
+        member at most once a second: its status is local and immediate, where a write
+        or a linearizable read without quorum hangs for etcd's 7 s request timeout.
+        Reads are then served from the member's own copy (``serializable``), so the
+        swarm can still be listed and inspected; writes fail at once with Swarm's
+        sentence."""
+        now = time.monotonic()
+        if now - self._leader_checked >= _LEADER_CHECK_S:
+            try:
+                self._leaderless = not await self.etcd.has_leader()
+            except EtcdError:
+                self._leaderless = True
+            self._leader_checked = now
+        return self._leaderless
+
+    async def _writable(self) -> None:
+        if await self.leaderless():
+            raise NoLeader()
 
     @staticmethod
     def key(kind: str, oid: str) -> str:
@@ -75,9 +114,10 @@ class ObjectStore:
         return f"{PREFIX}names/{kind}/{name.lower()}"
 
     async def get(self, kind: str, oid: str) -> dict[str, Any] | None:
+        local = await self.leaderless()
         try:
-            kv = await self.etcd.get(self.key(kind, oid))
-            status = await self.etcd.get(STATUS + oid) if kind == "task" and kv else None
+            kv = await self.etcd.get(self.key(kind, oid), local)
+            status = await self.etcd.get(STATUS + oid, local) if kind == "task" and kv else None
         except EtcdError as e:
             raise _unavailable(e) from None
         if kv is None:
@@ -88,9 +128,10 @@ class ObjectStore:
         return obj
 
     async def list(self, kind: str) -> list[dict[str, Any]]:
+        local = await self.leaderless()
         try:
-            kvs = await self.etcd.get_prefix(f"{PREFIX}{kind}s/")
-            statuses = await self.etcd.get_prefix(STATUS) if kind == "task" else []
+            kvs = await self.etcd.get_prefix(f"{PREFIX}{kind}s/", local)
+            statuses = await self.etcd.get_prefix(STATUS, local) if kind == "task" else []
         except EtcdError as e:
             raise _unavailable(e) from None
         out = [_decode(kv.value, kv.mod_revision) for kv in kvs]
@@ -105,6 +146,7 @@ class ObjectStore:
         """The running node's half of a task: its Status (only that node writes it).
         Written only while the task exists, so a reaped task leaves no status behind."""
         key = self.key("task", task_id)
+        await self._writable()
         try:
             await self.etcd.txn(
                 [_exists(key)], [TxnOp("put", STATUS + task_id, orjson.dumps(status))]
@@ -127,6 +169,7 @@ class ObjectStore:
             nkey = self.name_key(kind, name)
             ops.append(TxnOp("put", nkey, obj["ID"].encode()))
             compare.append(Compare(nkey, 0, "CREATE"))
+        await self._writable()
         try:
             result = await self.etcd.txn(compare, ops)
         except EtcdError as e:
@@ -148,6 +191,7 @@ class ObjectStore:
         """Replace an object if its version is still ``version`` (and, with ``fence``,
         the leader is still the one that holds that token)."""
         key = self.key(kind, obj.get("ID", "")) if kind != "cluster" else self.key(kind, "")
+        await self._writable()
         try:
             result = await self.etcd.txn(
                 [Compare(key, version), *_fenced(fence)], [TxnOp("put", key, self._encode(obj))]
@@ -167,6 +211,7 @@ class ObjectStore:
             ops.append(TxnOp("delete", self.name_key(kind, name)))
         if kind == "task":
             ops.append(TxnOp("delete", STATUS + oid))
+        await self._writable()
         try:
             result = await self.etcd.txn(_fenced(fence), ops)
         except EtcdError as e:
@@ -174,13 +219,15 @@ class ObjectStore:
         return result.succeeded
 
     async def count(self, kind: str) -> int:
+        local = await self.leaderless()
         try:
-            return await self.etcd.count_prefix(f"{PREFIX}{kind}s/")
+            return await self.etcd.count_prefix(f"{PREFIX}{kind}s/", local)
         except EtcdError as e:
             raise _unavailable(e) from None
 
     async def wipe(self) -> int:
         """Remove every key of the swarm (``swarm leave --force``)."""
+        await self._writable()
         try:
             return await self.etcd.delete_prefix(PREFIX)
         except EtcdError as e:

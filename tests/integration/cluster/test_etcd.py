@@ -43,6 +43,11 @@ def test_etcd_kv_txn_and_supervision() -> None:
             await c.put("/p/b", b"2")
             assert [x.key for x in await c.get_prefix("/p/")] == ["/p/a", "/p/b"]
             assert await c.count_prefix("/p/") == 2
+            # a one-member etcd is its own leader; a serializable read sees the same
+            assert await c.has_leader()
+            local = await c.get_prefix("/p/", serializable=True)
+            assert [x.value for x in local] == [b"1", b"2"]
+            assert await c.count_prefix("/p/", serializable=True) == 2
             # etcd killed: the supervisor starts it again on the same data
             pid = etcd.pid
             assert pid is not None
