@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 if TYPE_CHECKING:
+    import ssl
+
     import aiohttp
 
 __all__ = ["EtcdClient", "EtcdError", "KeyValue", "Lease", "Member", "TxnOp", "prefix_end"]
@@ -130,11 +132,15 @@ def _member(raw: dict[str, Any]) -> Member:
 
 
 class EtcdClient:
-    """The KV calls the swarm needs, against one client URL (``http://127.0.0.1:port``)."""
+    """The KV calls the swarm needs, against one client URL (``https://127.0.0.1:port``
+    with ``ssl_context``, the node's certificate, or plain ``http://``)."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, timeout: float = 10.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self._timeout = timeout
+        self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -142,7 +148,9 @@ class EtcdClient:
             import aiohttp
 
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout)
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                connector=aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True),
+                trust_env=False,
             )
         return self._session
 

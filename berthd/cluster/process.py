@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berthd.cluster.client import EtcdClient
+from berthd.cluster.tls import NodeTLS
 
 __all__ = ["ETCD_BINARY", "EtcdProcess", "EtcdSettings"]
 
@@ -44,6 +45,12 @@ class EtcdSettings:
     # joining an existing cluster: every member's ``name=peer-url``, as MemberAdd answered
     initial_cluster: str = ""
     cluster_token: str = ""
+    # the node's certificates: https and mutual TLS on both ports (None: plain http)
+    tls: NodeTLS | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     @property
     def data_dir(self) -> Path:
@@ -60,15 +67,31 @@ class EtcdSettings:
     @property
     def client_url(self) -> str:
         """Where this berthd talks to its member: always loopback."""
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def advertise_client_url(self) -> str:
-        return f"http://{self.host}:{self.client_port}"
+        return f"{self.scheme}://{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.host}:{self.peer_port}"
+        return f"{self.scheme}://{self.host}:{self.peer_port}"
+
+    def client(self) -> EtcdClient:
+        """A client of this member, with the node's certificate when it has one."""
+        ctx = self.tls.client_context() if self.tls is not None else None
+        return EtcdClient(self.client_url, ssl_context=ctx)
+
+    def _tls_argv(self) -> list[str]:
+        t = self.tls
+        if t is None:
+            return []
+        return [
+            "--cert-file", str(t.cert), "--key-file", str(t.key),
+            "--trusted-ca-file", str(t.ca), "--client-cert-auth",
+            "--peer-cert-file", str(t.cert), "--peer-key-file", str(t.key),
+            "--peer-trusted-ca-file", str(t.ca), "--peer-client-cert-auth",
+        ]  # fmt: skip
 
     def argv(self) -> list[str]:
         return [
@@ -97,6 +120,7 @@ class EtcdSettings:
             "zap",
             "--log-outputs",
             str(self.log_file),
+            *self._tls_argv(),
         ]
 
 
@@ -141,7 +165,7 @@ class EtcdProcess:
 
     def __init__(self, settings: EtcdSettings) -> None:
         self.settings = settings
-        self.client = EtcdClient(settings.client_url)
+        self.client = settings.client()
         self._proc: asyncio.subprocess.Process | None = None
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False

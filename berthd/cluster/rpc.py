@@ -1,11 +1,15 @@
 """The managers' swarm port (2377 by default): where a joining node presents its token.
 
-Phase 1 serves one call, ``POST /berthd/v1/join``, as JSON over plain HTTP (a
-deliberate first step: mTLS with the swarm's root CA is the goal; the token is the
-credential, and the joiner checks the root CA it is sent against the digest in its
-token). ``JoinListener`` serves it with a handler of the daemon's; a handler's
-``RpcError`` is answered as ``{"message": ...}`` with its status, which
-``call_join`` raises again on the joining side with the same words.
+HTTPS with the manager's node certificate (``berthd.cluster.tls``). Two calls, as
+SwarmKit's join does it: ``GET /berthd/v1/ca`` answers the root CA's certificate to
+anyone (it is public; ``fetch_ca`` takes it without verifying, since the joiner has no
+trust root yet), and the joiner checks it against the digest its token pins; then
+``POST /berthd/v1/join`` (JSON) over a connection that trusts that CA only, so a
+manager that cannot show a certificate of the pinned CA never sees the token. The token
+is the credential; the answer carries the joiner's signed node certificate.
+``JoinListener`` serves them with a handler of the daemon's; a handler's ``RpcError``
+is answered as ``{"message": ...}`` with its status, which ``call_join`` raises again
+on the joining side with the same words.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    import ssl
+
     from aiohttp import web
 
-__all__ = ["JOIN_PATH", "JoinListener", "RpcError", "call_join"]
+__all__ = ["CA_PATH", "JOIN_PATH", "JoinListener", "RpcError", "call_join", "fetch_ca"]
 
 JOIN_PATH = "/berthd/v1/join"
+CA_PATH = "/berthd/v1/ca"
 
 log = logging.getLogger("berthd.cluster")
 
@@ -39,12 +46,22 @@ class RpcError(Exception):
 
 
 class JoinListener:
-    """An HTTP server on ``host:port`` answering the join call with ``handler``."""
+    """An HTTPS server on ``host:port`` (``ssl_context``: the manager's certificate)
+    answering the join call with ``handler`` and the CA call with ``ca_pem``."""
 
-    def __init__(self, host: str, port: int, handler: Handler) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handler: Handler,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_pem: str = "",
+    ) -> None:
         self.host = host
         self.port = port
         self._handler = handler
+        self._ssl = ssl_context
+        self._ca = ca_pem
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -53,9 +70,10 @@ class JoinListener:
 
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post(JOIN_PATH, self._join)
+        app.router.add_get(CA_PATH, self._root_ca)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, ssl_context=self._ssl)
         try:
             await site.start()
         except BaseException:
@@ -68,6 +86,11 @@ class JoinListener:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    async def _root_ca(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        return web.Response(text=self._ca, content_type="application/x-pem-file")
 
     async def _join(self, request: web.Request) -> web.Response:
         from aiohttp import web
@@ -87,17 +110,51 @@ class JoinListener:
         return web.Response(body=orjson.dumps(out), content_type="application/json")
 
 
-async def call_join(addr: str, body: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-    """The join call to the manager at ``addr`` (``host:port``)."""
+def _scheme(ssl_context: ssl.SSLContext | bool | None) -> str:
+    return "http" if ssl_context is None else "https"
+
+
+async def fetch_ca(addr: str, timeout: float = 20.0) -> str:
+    """The root CA certificate the manager at ``addr`` serves (unverified: check it
+    against the token's digest before trusting it)."""
     import aiohttp
 
-    url = f"http://{addr}{JOIN_PATH}"
     try:
         async with (
             aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=timeout), trust_env=False
             ) as http,
-            http.post(url, data=orjson.dumps(body)) as resp,
+            http.get(f"https://{addr}{CA_PATH}", ssl=False) as resp,
+        ):
+            raw = await resp.read()
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        raise RpcError(f"cannot reach the manager at {addr}: {e}", 0) from e
+    text = raw.decode(errors="replace")
+    if status != 200 or "-----BEGIN CERTIFICATE-----" not in text:
+        raise RpcError(f"the manager at {addr} sent no root CA (HTTP {status})", 502)
+    return text
+
+
+async def call_join(
+    addr: str,
+    body: dict[str, Any],
+    timeout: float = 60.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> dict[str, Any]:
+    """The join call to the manager at ``addr`` (``host:port``), over TLS trusting
+    ``ssl_context``'s CA (plain HTTP without one: tests of the handler only)."""
+    import aiohttp
+
+    url = f"{_scheme(ssl_context)}://{addr}{JOIN_PATH}"
+    try:
+        async with (
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=timeout), trust_env=False
+            ) as http,
+            http.post(
+                url, data=orjson.dumps(body), ssl=ssl_context if ssl_context else True
+            ) as resp,
         ):
             raw = await resp.read()
             status = resp.status

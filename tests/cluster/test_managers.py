@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cluster.harness import Fabric, NodeDaemon, eventually, fabric, needs
+from tests.cluster.harness import NSENTER, Fabric, NodeDaemon, eventually, fabric, needs
 from tests.integration.images_build import build_busybox_archive
 
 pytestmark = pytest.mark.skipif(bool(needs()), reason=needs() or "runs")
@@ -57,7 +59,58 @@ def test_init_listens_on_the_swarm_port(three: Fabric) -> None:
     assert pid is not None
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     peer = argv[argv.index(b"--listen-peer-urls") + 1].decode()
-    assert peer.startswith(f"http://{n1.addr}:")
+    assert peer.startswith(f"https://{n1.addr}:")
+    for flag in (b"--client-cert-auth", b"--peer-client-cert-auth"):
+        assert flag in argv
+    # mutual TLS: etcd's client port takes no client without a certificate of the
+    # swarm's CA, and the swarm port shows a certificate of that CA
+    client_port = json.loads(Path(n1.data_root, "swarm", "state.json").read_text())["ClientPort"]
+    certs = Path(n1.data_root, "swarm", "certs")
+    assert (certs / "node.key").stat().st_mode & 0o077 == 0
+    assert https_get(n1, client_port, "/health", certs, with_cert=False) == ""
+    assert '"health":"true"' in https_get(n1, client_port, "/health", certs, with_cert=True)
+    ca = https_get(n1, 2377, "/berthd/v1/ca", certs, with_cert=False)
+    assert ca.strip() == (certs / "ca.crt").read_text().strip()
+
+
+_GET = """
+import socket, ssl, sys
+host, port, path, ca, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(cafile=ca)
+if cert:
+    ctx.load_cert_chain(cert + "/node.crt", cert + "/node.key")
+with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(
+    raw, server_hostname=host
+) as tls:
+    tls.sendall(("GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" % (path, host)).encode())
+    data = b""
+    while chunk := tls.recv(65536):
+        data += chunk
+sys.stdout.buffer.write(data.split(b"\\r\\n\\r\\n", 1)[1])
+"""
+
+
+def https_get(d: NodeDaemon, port: int, path: str, certs: Path, with_cert: bool) -> str:
+    """GET over TLS from inside the node's netns, trusting the swarm's CA only (and
+    presenting the node's certificate with ``with_cert``); "" when refused."""
+    r = subprocess.run(
+        [
+            NSENTER, f"--net=/run/netns/{d.netns}", sys.executable, "-c", _GET,
+            d.addr, str(port), path, str(certs / "ca.crt"), str(certs) if with_cert else "",
+        ],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    return r.stdout if r.returncode == 0 else ""
+
+
+def test_join_refuses_a_token_of_another_ca(three: Fabric) -> None:
+    n1, n2 = three.nodes[0], three.nodes[1]
+    token = manager_token(n1)
+    digest = token.split("-")[2]
+    other = "0" * 50 if digest != "0" * 50 else "1" * 50
+    r = n2.cli("swarm", "join", "--token", token.replace(digest, other), f"{n1.addr}:2377")
+    assert err(r) == "remote CA does not match fingerprint. Expected: " + "0" * 64
+    assert n2.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
 
 
 def test_join_refuses_a_wrong_token(three: Fabric) -> None:

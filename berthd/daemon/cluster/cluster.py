@@ -19,16 +19,18 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from berthd.cluster import EtcdClient, EtcdError, EtcdProcess, EtcdSettings
-from berthd.cluster.rpc import JoinListener, RpcError, call_join
+from berthd.cluster.rpc import JoinListener, RpcError, call_join, fetch_ca
+from berthd.cluster.tls import NodeTLS, new_key_and_csr, pinned_context, sign_csr
 from berthd.daemon.cluster.addresses import validate_init_request, validate_join_request
 from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
 from berthd.daemon.cluster.heartbeat import alive_nodes
-from berthd.daemon.cluster.ids import new_id, parse_join_token
+from berthd.daemon.cluster.ids import new_id, new_root_ca, parse_join_token
 from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, InactiveCluster
 from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
@@ -88,6 +90,12 @@ def _etcd_host(addr: str) -> str:
     return addr
 
 
+def _tls(root: Path) -> NodeTLS | None:
+    """The node's certificates (a swarm made before they existed has none: plain http)."""
+    tls = NodeTLS(root / "certs")
+    return tls if tls.exists() else None
+
+
 def _settings(root: Path, state: Mapping[str, Any]) -> EtcdSettings:
     return EtcdSettings(
         root,
@@ -97,7 +105,17 @@ def _settings(root: Path, state: Mapping[str, Any]) -> EtcdSettings:
         host=str(state.get("EtcdHost") or "127.0.0.1"),
         initial_cluster=str(state.get("InitialCluster") or ""),
         cluster_token=str(state.get("ClusterToken") or ""),
+        tls=_tls(root),
     )
+
+
+def _worker_client(url: str, tls: NodeTLS | None) -> EtcdClient:
+    return EtcdClient(url, ssl_context=tls.client_context() if tls is not None else None)
+
+
+def _ca_mismatch(digest: str) -> str:
+    """SwarmKit's words when the manager's root CA is not the one the token pins."""
+    return f"remote CA does not match fingerprint. Expected: {int(digest, 36):064x}"
 
 
 def _listen_host_port(listen: str) -> tuple[str, int]:
@@ -170,7 +188,7 @@ class Cluster:
             state["NodeID"], state["AdvertiseAddr"], state["ListenAddr"], state["DataPathAddr"]
         )
         if state.get("Role") == "worker":
-            store = ObjectStore(EtcdClient(str(state["ManagerURL"])))
+            store = ObjectStore(_worker_client(str(state["ManagerURL"]), _tls(self.root)))
             self._activate_worker(node, store, str(state.get("RemoteAddr") or ""))
             return
         settings = _settings(self.root, state)
@@ -216,9 +234,12 @@ class Cluster:
         host, port = _listen_host_port(manager.node.listen_addr)
         s = etcd.settings
         token = s.cluster_token or f"berthd-{s.name}"
-        listener = JoinListener(
-            host, port, JoinHandler(manager.store, s.advertise_client_url, token)
-        )
+        handler = JoinHandler(manager.store, s.advertise_client_url, token)
+        if s.tls is not None:
+            ca = await asyncio.to_thread(s.tls.ca.read_text)
+            listener = JoinListener(host, port, handler, s.tls.server_context(), ca)
+        else:
+            listener = JoinListener(host, port, handler)
         try:
             await listener.start()
         except OSError as e:
@@ -323,10 +344,22 @@ class Cluster:
                 str(req.get("DataPathAddr") or ""),
             )
             host = await asyncio.to_thread(_etcd_host, node.addr)
+            tls = NodeTLS(self.root / "certs")
             settings = EtcdSettings(
-                self.root, node.node_id, free_port(host), free_port(host), host=host
+                self.root, node.node_id, free_port(host), free_port(host), host=host, tls=tls
             )
             await asyncio.to_thread(self._clear)
+            try:
+                ca, cluster_id = await asyncio.to_thread(new_root_ca), new_id()
+                key, csr = await asyncio.to_thread(new_key_and_csr, node.node_id)
+                cert = await asyncio.to_thread(
+                    sign_csr, ca.cert_pem, ca.key_pem, csr, node.node_id, "manager",
+                    cluster_id, [host],
+                )  # fmt: skip
+                await asyncio.to_thread(tls.write, ca.cert_pem, cert, key)
+            except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+                await asyncio.to_thread(self._clear)
+                raise System(f"swarm component could not be started: {e}") from e
             etcd = EtcdProcess(settings)
             try:
                 try:
@@ -334,7 +367,7 @@ class Cluster:
                 except (OSError, RuntimeError) as e:  # no etcd binary, etcd failing
                     raise System(f"swarm component could not be started: {e}") from e
                 manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
-                await manager.bootstrap(req, self._describe())
+                await manager.bootstrap(req, self._describe(), ca, cluster_id)
                 state = {
                     "NodeID": node.node_id,
                     "AdvertiseAddr": node.advertise_addr,
@@ -375,7 +408,7 @@ class Cluster:
             validate_join_request(req)
             token = str(req.get("JoinToken") or "")
             try:
-                parse_join_token(token)
+                pin = parse_join_token(token)
             except ValueError as e:
                 raise InvalidParameter(str(e)) from None
             remote = str(req["RemoteAddrs"][0])
@@ -395,27 +428,41 @@ class Cluster:
                 listen,
                 str(req.get("DataPathAddr") or ""),
             )
+            tls = NodeTLS(self.root / "certs")
             try:
                 host = node.addr
                 settings = EtcdSettings(
-                    self.root, node.node_id, free_port(host), free_port(host), host=host
+                    self.root, node.node_id, free_port(host), free_port(host), host=host, tls=tls
                 )
             except OSError as e:
                 raise InvalidParameter(
                     f"advertise address {node.addr} is not an address of this node: {e}"
                 ) from None
-            body = {
-                "Token": token,
-                "NodeID": node.node_id,
-                "PeerURL": settings.peer_url,
-                "Addr": node.advertise_addr,
-            }
             try:
-                reply = await call_join(remote, body)
+                # the root CA first, checked against the token before the token is sent
+                ca = await fetch_ca(remote)
+                if not pin.pins(ca):
+                    raise InvalidParameter(_ca_mismatch(pin.digest))
+                key, csr = await asyncio.to_thread(new_key_and_csr, node.node_id)
+                body = {
+                    "Token": token,
+                    "NodeID": node.node_id,
+                    "PeerURL": settings.peer_url,
+                    "Addr": node.advertise_addr,
+                    "CSR": csr,
+                }
+                reply = await call_join(remote, body, ssl_context=pinned_context(ca))
             except RpcError as e:
                 if 400 <= e.status < 500:
                     raise InvalidParameter(e.message) from None
                 raise Unavailable(e.message) from None
+            except RuntimeError as e:  # openssl
+                raise System(f"cannot make this node's certificate request: {e}") from None
+            cert = str(reply.get("Certificate") or "")
+            if "-----BEGIN CERTIFICATE-----" not in cert:
+                raise Unavailable("the manager sent no certificate for this node")
+            await asyncio.to_thread(self._clear)
+            await asyncio.to_thread(tls.write, ca, cert, key)
             if reply.get("Role") != "manager":
                 await self._join_as_worker(req, node, remote, reply)
                 return
@@ -429,9 +476,9 @@ class Cluster:
         workers talk to a manager's dispatcher only)."""
         urls = [str(u) for u in reply.get("ClientURLs") or []]
         if not urls:
+            await asyncio.to_thread(self._clear)
             raise Unavailable("the manager sent no address to reach the swarm's store")
-        await asyncio.to_thread(self._clear)
-        store = ObjectStore(EtcdClient(urls[0]))
+        store = ObjectStore(_worker_client(urls[0], _tls(self.root)))
         try:
             availability = str(req.get("Availability") or "active")
             registrar = SwarmManager(store, node, self._events)
@@ -465,7 +512,6 @@ class Cluster:
             initial_cluster=str(reply["InitialCluster"]),
             cluster_token=str(reply.get("ClusterToken") or ""),
         )
-        await asyncio.to_thread(self._clear)
         etcd = EtcdProcess(settings)
         try:
             try:

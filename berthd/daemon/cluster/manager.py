@@ -9,13 +9,12 @@ refreshed after every write this manager makes.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from berthd.daemon.cluster.ids import RootCA, join_token, new_id, new_root_ca, unlock_key
+from berthd.daemon.cluster.ids import RootCA, join_token, unlock_key
 from berthd.daemon.cluster.networks import ingress_network
 from berthd.daemon.cluster.objects import EventLog, SwarmObjects
 from berthd.daemon.cluster.specs import swarm_spec
@@ -54,18 +53,20 @@ class SwarmManager:
         self._remotes: list[dict[str, str]] = []
 
     # -- bootstrap and load -----------------------------------------------------------
-    async def bootstrap(self, req: dict[str, Any], description: dict[str, Any]) -> None:
-        """The cluster object and this node, at ``swarm init``."""
+    async def bootstrap(
+        self, req: dict[str, Any], description: dict[str, Any], ca: RootCA, cluster_id: str
+    ) -> None:
+        """The cluster object and this node, at ``swarm init`` (``ca``: the root CA this
+        node's certificate was signed with, ``cluster_id`` the O of its subject)."""
         availability = str(req.get("Availability") or "active")
         if availability not in ("active", "pause", "drain"):
             raise InvalidParameter(f'invalid Availability: "{availability}"')
-        ca = await asyncio.to_thread(new_root_ca)
         now = format_ns(now_ns())
         spec = swarm_spec(req.get("Spec"))
         # dockerd 23+ reports its default pool (20.10 answered null)
         pools = req.get("DefaultAddrPool") or ["10.0.0.0/8"]
         cluster = {
-            "ID": new_id(),
+            "ID": cluster_id,
             "CreatedAt": now,
             "UpdatedAt": now,
             "Spec": spec,

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
 from typing import Any
 
 from berthd.cluster import EtcdClient, EtcdError, Member
 from berthd.cluster.rpc import RpcError
+from berthd.cluster.tls import sign_csr
 from berthd.daemon.cluster.ids import token_matches
 from berthd.daemon.cluster.store import ObjectStore
 
@@ -39,6 +41,7 @@ log = logging.getLogger("berthd.cluster")
 INVALID_TOKEN = (
     "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"
 )
+_NODE_ID = re.compile(r"[0-9a-z]{25}")  # SwarmKit's IDs (ids.new_id); also a cert's CN
 _MEMBER_ADD_WAIT = 30.0  # etcd wants a new member connected for 5 s before the next
 
 
@@ -93,16 +96,19 @@ class JoinHandler:
         else:
             raise RpcError(INVALID_TOKEN, 400)
         node_id = str(req.get("NodeID") or "")
-        if not node_id or await self.store.get("node", node_id) is not None:
+        if not _NODE_ID.fullmatch(node_id) or await self.store.get("node", node_id) is not None:
             raise RpcError("the joining node needs a new node ID", 400)
         out: dict[str, Any] = {
             "Role": role,
             "CACert": cluster["TLSInfo"]["TrustRoot"],
             "ClientURLs": await self._client_urls(),
         }
+        csr = str(req.get("CSR") or "")
+        if csr:
+            out["Certificate"] = await self._sign(cluster, csr, node_id, role, req)
         if role == "manager":
             peer_url = str(req.get("PeerURL") or "")
-            if not peer_url.startswith("http://"):
+            if not peer_url.startswith(("http://", "https://")):
                 raise RpcError("a joining manager needs its etcd peer URL", 400)
             async with self._lock:
                 members = await self._add_member(peer_url)
@@ -110,6 +116,29 @@ class JoinHandler:
             out["ClusterToken"] = self.cluster_token
         log.info("swarm: node %s joins as a %s", node_id, role)
         return out
+
+    @staticmethod
+    async def _sign(
+        cluster: dict[str, Any], csr: str, node_id: str, role: str, req: dict[str, Any]
+    ) -> str:
+        """The joiner's node certificate: its subject (node ID, role, cluster) and its
+        address are the manager's, whatever the request says."""
+        host = str(req.get("Addr") or "").rsplit(":", 1)[0]
+        try:
+            return await asyncio.to_thread(
+                sign_csr,
+                cluster["TLSInfo"]["TrustRoot"],
+                str(cluster.get("CAKey") or ""),
+                csr,
+                node_id,
+                role,
+                str(cluster["ID"]),
+                [host] if host else [],
+            )
+        except ValueError as e:
+            raise RpcError(str(e), 400) from None
+        except RuntimeError as e:
+            raise RpcError(f"cannot sign the node certificate: {e}", 400) from None
 
     async def _cluster(self) -> dict[str, Any]:
         try:

@@ -24,6 +24,7 @@ import docker.errors
 import pytest
 
 from berthd.cluster import EtcdClient
+from berthd.cluster.tls import NodeTLS
 from berthd.daemon.cluster.store import ALIVE, LEADER, STATUS
 from tests.integration.daemon_process import BerthdProcess
 from tests.integration.host_state import pid_alive
@@ -278,9 +279,11 @@ def test_replicated_tasks_run_as_containers(node: BerthdProcess) -> None:
 
 def _etcd_call(d: BerthdProcess, call: Callable[[EtcdClient], Awaitable[T]]) -> T:
     port = json.loads(Path(d.data_root, "swarm", "state.json").read_text())["ClientPort"]
+    tls = NodeTLS(Path(d.data_root, "swarm", "certs"))
 
     async def go() -> T:
-        client = EtcdClient(f"http://127.0.0.1:{port}")
+        # the swarm's etcd takes only clients with a certificate of the swarm's CA
+        client = EtcdClient(f"https://127.0.0.1:{port}", ssl_context=tls.client_context())
         try:
             return await call(client)
         finally:
