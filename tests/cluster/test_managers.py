@@ -203,6 +203,55 @@ def test_replicated_service_spreads_over_the_nodes(three: Fabric) -> None:
         assert len(ps.stdout.split()) == 1, (d.netns, ps)
 
 
+def _members(d: NodeDaemon) -> int:
+    """How many etcd members ``d``'s berthd sees, from its node list's manager rows."""
+    return sum(1 for x in nodes(d) if x["ManagerStatus"])
+
+
+def test_a_manager_demoted_then_promoted_in_place(three: Fabric) -> None:
+    n1, n3 = three.nodes[0], three.nodes[2]
+    n3_id = n3.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    tasks = n3.cli("ps", "-q", "--no-trunc").stdout.split()
+    assert len(tasks) == 1
+    assert n1.cli("node", "demote", n3_id).returncode == 0
+
+    def worker() -> bool:
+        r = n3.cli("info", "--format", "{{.Swarm.ControlAvailable}} {{.Swarm.LocalNodeState}}")
+        return r.stdout.strip() == "false active" and n3.etcd_pid() is None
+
+    eventually(worker, 30, "n3 runs as a worker, without its etcd member")
+    rows = {str(x["ID"]): x for x in nodes(n1)}
+    assert rows[n3_id]["ManagerStatus"] == "" and rows[n3_id]["Status"] == "Ready"
+    assert _members(n1) == 2
+    assert not Path(n3.data_root, "swarm", "etcd").exists()
+    assert err(n3.cli("node", "ls")).startswith("This node is not a swarm manager.")
+    assert n3.cli("ps", "-q", "--no-trunc").stdout.split() == tasks  # its task runs on
+    # the swarm still writes with 2 members (n3's removal kept the quorum right)
+    assert n1.cli("service", "update", "-d", "--label-add", "a=1", "spread").returncode == 0
+
+    assert n1.cli("node", "promote", n3_id).returncode == 0
+
+    def manager_again() -> bool:
+        r = n3.cli("info", "--format", "{{.Swarm.ControlAvailable}}")
+        if r.stdout.strip() != "true" or n3.etcd_pid() is None:
+            return False
+        row = {str(x["ID"]): x for x in nodes(n1)}[n3_id]
+        return row["ManagerStatus"] == "Reachable"
+
+    eventually(manager_again, 45, "n3 is a manager again, with an etcd member")
+    assert _members(n3) == 3
+    assert n3.cli("ps", "-q", "--no-trunc").stdout.split() == tasks
+    # and it is one for good: its berthd restarted comes back as a manager
+    n3.stop(timeout=20)
+    n3.start(wait=True)
+    eventually(
+        lambda: n3.cli("info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "true",
+        30,
+        "n3 restarts as a manager",
+    )
+    assert n3.cli("service", "ls", "-q").returncode == 0
+
+
 def test_a_manager_leaves(three: Fabric) -> None:
     n1, n2 = three.nodes[0], three.nodes[1]
     n2_id = n2.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()

@@ -36,6 +36,7 @@ from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.membership import JoinHandler, free_port, local_addr_towards
 from berthd.daemon.cluster.objects import EventLog
+from berthd.daemon.cluster.roles import join_members, leave_members
 from berthd.daemon.cluster.runner import NodeLoop
 from berthd.daemon.cluster.store import NoLeader, ObjectStore
 from berthd.errdefs import BerthdError, InvalidParameter, NotImplemented_, System, Unavailable
@@ -48,6 +49,7 @@ log = logging.getLogger("berthd.cluster")
 
 _REJOIN_WAIT = 20.0  # dockerd's swarmConnectTimeout
 _REFRESH_SECONDS = 2.0
+_ROLE_SECONDS = 1.0  # how often a node reads its own role (node promote/demote)
 
 SWARM_EXISTS = (
     'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm '
@@ -118,6 +120,27 @@ def _ca_mismatch(digest: str) -> str:
     return f"remote CA does not match fingerprint. Expected: {int(digest, 36):064x}"
 
 
+def _node_state(node: LocalNode) -> dict[str, Any]:
+    """The part of ``state.json`` every node has, whatever its role."""
+    return {
+        "NodeID": node.node_id,
+        "AdvertiseAddr": node.advertise_addr,
+        "ListenAddr": node.listen_addr,
+        "DataPathAddr": node.data_path_addr,
+    }
+
+
+def _manager_state(node: LocalNode, s: EtcdSettings) -> dict[str, Any]:
+    return dict(
+        _node_state(node), Role="manager", ClientPort=s.client_port, PeerPort=s.peer_port,
+        EtcdHost=s.host, InitialCluster=s.initial_cluster, ClusterToken=s.cluster_token,
+    )  # fmt: skip
+
+
+def _worker_state(node: LocalNode, manager_url: str, remote: str) -> dict[str, Any]:
+    return dict(_node_state(node), Role="worker", ManagerURL=manager_url, RemoteAddr=remote)
+
+
 def _listen_host_port(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port or 2377)
@@ -158,6 +181,7 @@ class Cluster:
         self._rejoin: asyncio.Task[None] | None = None
         self._listener: JoinListener | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._roles: asyncio.Task[None] | None = None
         # a worker: its node and its store, an etcd client of the manager it joined
         self._worker: tuple[LocalNode, ObjectStore, str] | None = None
         self._lock = asyncio.Lock()
@@ -227,6 +251,7 @@ class Cluster:
                 TaskAgent(manager.store, manager.node.node_id, self.runtime, self.files_root)
             )
             self._agent.start()
+        self._follow_roles()
 
     async def _listen(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         """Every manager admits joiners on its swarm listen address (dockerd fails init
@@ -263,6 +288,90 @@ class Cluster:
             agent = TaskAgent(store, node.node_id, self.runtime, self.files_root)
             self._agent = NodeLoop(agent, manager=False)
             self._agent.start()
+        self._follow_roles()
+
+    # -- node promote / demote (berthd/daemon/cluster/roles.py) -------------------------
+    def _follow_roles(self) -> None:
+        if self._roles is None or self._roles.done():
+            self._roles = asyncio.create_task(self._role_loop())
+
+    async def _role_loop(self) -> None:
+        """This node follows the role the managers give it in its node object."""
+        while True:
+            await asyncio.sleep(_ROLE_SECONDS)
+            try:
+                await self._follow_role()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # etcd away for a moment: the next pass tries again
+                log.warning("swarm: following this node's role: %s", e)
+
+    async def _follow_role(self) -> None:
+        if self._manager is not None:
+            store, node = self._manager.store, self._manager.node
+        elif self._worker is not None:
+            node, store, _ = self._worker
+        else:
+            return
+        obj = await store.get("node", node.node_id)
+        role = ((obj or {}).get("Spec") or {}).get("Role")
+        async with self._lock:
+            if role == "worker" and self._manager is not None and self._etcd is not None:
+                await self._demote(self._manager, self._etcd)
+            elif role == "manager" and self._worker is not None:
+                await self._promote(*self._worker)
+
+    async def _stop_duties(self) -> None:
+        """Stop what this node runs for its present role (not its containers)."""
+        await cancel_and_wait(self._refresher)
+        self._refresher = None
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
+        if self._agent is not None:
+            await self._agent.stop()
+            self._agent = None
+
+    async def _demote(self, manager: SwarmManager, etcd: EtcdProcess) -> None:
+        node = manager.node
+        log.info("swarm: this node is demoted to a worker")
+        await self._stop_duties()
+        try:
+            url = await leave_members(etcd, node.node_id)
+        except (EtcdError, RuntimeError) as e:
+            log.warning("swarm: cannot leave the managers yet: %s", e)
+            await self._activate(etcd, manager)
+            return
+        self._etcd = self._manager = None
+        store = ObjectStore(_worker_client(url, _tls(self.root)))
+        remote = next(
+            (str(r.get("Addr") or "") for r in manager.info()["RemoteManagers"] or []
+             if r.get("NodeID") != node.node_id),
+            "",
+        )  # fmt: skip
+        await asyncio.to_thread(self._write_state, _worker_state(node, url, remote))
+        self._activate_worker(node, store, remote)
+
+    async def _promote(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
+        log.info("swarm: this node is promoted to a manager")
+        await self._stop_duties()
+        try:
+            etcd = await join_members(
+                self.root, node.node_id, node.addr, _tls(self.root), store.etcd
+            )
+        except Exception as e:
+            log.warning("swarm: cannot become a manager yet: %s", e)
+            self._activate_worker(node, store, remote)
+            return
+        manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
+        try:
+            await manager.take_manager_status()
+        except Exception as e:  # its member is up and counts: it is a manager, say so later
+            log.warning("swarm: the promoted node's manager status: %s", e)
+        await asyncio.to_thread(self._write_state, _manager_state(node, etcd.settings))
+        self._worker = None
+        await store.etcd.close()
+        await self._activate(etcd, manager)
 
     def _poke(self) -> None:
         if self._agent is not None:
@@ -273,14 +382,10 @@ class Cluster:
             self._rejoin.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rejoin
-        await cancel_and_wait(self._refresher)
-        self._refresher = None
-        if self._listener is not None:
-            await self._listener.stop()
-            self._listener = None
-        if self._agent is not None:
-            await self._agent.stop()
-            self._agent = None
+        if self._roles is not None and self._roles is not asyncio.current_task():
+            await cancel_and_wait(self._roles)
+        self._roles = None
+        await self._stop_duties()
         if self._etcd is not None:
             await self._etcd.stop()
             self._etcd = None
@@ -368,17 +473,7 @@ class Cluster:
                     raise System(f"swarm component could not be started: {e}") from e
                 manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
                 await manager.bootstrap(req, self._describe(), ca, cluster_id)
-                state = {
-                    "NodeID": node.node_id,
-                    "AdvertiseAddr": node.advertise_addr,
-                    "ListenAddr": node.listen_addr,
-                    "DataPathAddr": node.data_path_addr,
-                    "ClientPort": settings.client_port,
-                    "PeerPort": settings.peer_port,
-                    "EtcdHost": host,
-                    "Role": "manager",
-                }
-                await asyncio.to_thread(self._write_state, state)
+                await asyncio.to_thread(self._write_state, _manager_state(node, settings))
             except BaseException:
                 await etcd.stop()
                 await asyncio.to_thread(self._clear)
@@ -483,17 +578,8 @@ class Cluster:
             availability = str(req.get("Availability") or "active")
             registrar = SwarmManager(store, node, self._events)
             await registrar.register("worker", availability, self._describe())
-            state = {
-                "NodeID": node.node_id,
-                "AdvertiseAddr": node.advertise_addr,
-                "ListenAddr": node.listen_addr,
-                "DataPathAddr": node.data_path_addr,
-                "Role": "worker",
-                "ManagerURL": urls[0],
-                "RemoteAddr": remote,
-            }
             await asyncio.to_thread(self.root.mkdir, 0o700, True, True)
-            await asyncio.to_thread(self._write_state, state)
+            await asyncio.to_thread(self._write_state, _worker_state(node, urls[0], remote))
         except BaseException:
             await store.etcd.close()
             await asyncio.to_thread(self._clear)
@@ -521,19 +607,7 @@ class Cluster:
             manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
             availability = str(req.get("Availability") or "active")
             await manager.register("manager", availability, self._describe())
-            state = {
-                "NodeID": node.node_id,
-                "AdvertiseAddr": node.advertise_addr,
-                "ListenAddr": node.listen_addr,
-                "DataPathAddr": node.data_path_addr,
-                "ClientPort": settings.client_port,
-                "PeerPort": settings.peer_port,
-                "EtcdHost": settings.host,
-                "InitialCluster": settings.initial_cluster,
-                "ClusterToken": settings.cluster_token,
-                "Role": "manager",
-            }
-            await asyncio.to_thread(self._write_state, state)
+            await asyncio.to_thread(self._write_state, _manager_state(node, settings))
         except BaseException:
             await etcd.stop()
             await asyncio.to_thread(self._clear)

@@ -130,6 +130,22 @@ class SwarmManager:
     async def load(self) -> None:
         await self.refresh()
 
+    async def take_manager_status(self) -> None:
+        """A promoted node, its etcd member up: its node object gets its manager status
+        (Reachable; Leader comes from the election), as a joining manager's does."""
+        for _ in range(5):
+            obj = await self.store.get("node", self.node.node_id)
+            if obj is None:
+                raise System("this node's object is missing from the swarm")
+            obj["ManagerStatus"] = {"Reachability": "reachable", "Addr": self.node.advertise_addr}
+            obj["UpdatedAt"] = format_ns(now_ns())
+            try:
+                await self.store.update("node", obj, obj["Version"]["Index"])
+                break
+            except System:  # "update out of sequence": the leader wrote its status meanwhile
+                continue
+        await self.refresh()
+
     async def refresh(self) -> None:
         cluster = await self.store.get("cluster", "")
         if cluster is None:

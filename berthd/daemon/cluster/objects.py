@@ -388,8 +388,9 @@ class SwarmObjects:
                     "attempting to demote the last manager of the swarm",
                     "FailedPrecondition",
                 )
-        if role == "manager" and obj["Spec"].get("Role") != "manager":
-            raise NotImplemented_("promoting a worker to manager is not supported by berthd yet")
+        if obj["Spec"].get("Role") == "manager" and role == "worker":
+            # the node follows (berthd/daemon/cluster/roles.py): it leaves etcd's members
+            obj.pop("ManagerStatus", None)
         changes = {}
         for field, new in (("availability", availability), ("role", role)):
             old = obj["Spec"].get(field.title(), "")
