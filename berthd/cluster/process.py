@@ -114,6 +114,9 @@ class EtcdSettings:
             "existing" if self.initial_cluster else "new",
             "--initial-cluster-token",
             self.cluster_token or f"berthd-{self.name}",
+            # a member back from a partition does not depose the leader with the term
+            # it ran up alone (Raft's pre-vote; etcd 3.5's default, off in 3.4)
+            "--pre-vote",
             "--listen-metrics-urls",
             "",
             "--logger",

@@ -171,6 +171,10 @@ class Fabric:
                     raise RuntimeError(f"docker load on {d.netns}: {r.stderr}")
         return self
 
+    def link(self, i: int, up: bool) -> None:
+        """Take node ``i``'s port on the switch down (the node is cut off) or up again."""
+        _ip("-n", self.switch, "link", "set", f"p{i}", "up" if up else "down")
+
     def destroy(self) -> list[str]:
         leaks: list[str] = []
         for d in self.nodes:

@@ -252,6 +252,44 @@ def test_a_manager_demoted_then_promoted_in_place(three: Fabric) -> None:
     assert n3.cli("service", "ls", "-q").returncode == 0
 
 
+def _spread_containers(d: NodeDaemon) -> list[str]:
+    ps = d.cli("ps", "-q", "--filter", "label=com.docker.swarm.service.name=spread")
+    return ps.stdout.split()
+
+
+def test_a_node_cut_off_is_down_its_task_moves_and_no_duplicate_when_back(
+    three: Fabric,
+) -> None:
+    n1 = three.nodes[0]
+    eventually(lambda: _running_nodes(n1, "spread") == 3, 60, "3 tasks running")
+    # cut off a node other than n1 (which watches) that runs a task
+    i, victim = next((i, d) for i, d in enumerate(three.nodes) if i and _spread_containers(d))
+    others = [d for d in three.nodes if d is not victim]
+    had = len(_spread_containers(victim))
+    vid = victim.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    three.link(i + 1, up=False)  # it and its etcd member are alone; the two left keep quorum
+    try:
+
+        def down() -> bool:
+            row = {str(x["ID"]): x for x in nodes(n1)}[vid]
+            return (row["Status"], row["ManagerStatus"]) == ("Down", "Unreachable")
+
+        eventually(down, 45, "the node cut off is Down / Unreachable")
+        eventually(
+            lambda: sum(len(_spread_containers(d)) for d in others) == 3,
+            60,
+            "its tasks run on the two nodes left",
+        )
+        # cut off and without quorum, it keeps its containers: nothing it can see says otherwise
+        assert len(_spread_containers(victim)) == had
+    finally:
+        three.link(i + 1, up=True)
+    eventually(lambda: not down(), 45, "the node is back")
+    eventually(lambda: _spread_containers(victim) == [], 30, "its stale task containers go")
+    assert sum(len(_spread_containers(d)) for d in three.nodes) == 3  # no duplicate
+    assert _running_nodes(n1, "spread") == 3
+
+
 def test_a_manager_leaves(three: Fabric) -> None:
     n1, n2 = three.nodes[0], three.nodes[1]
     n2_id = n2.cli("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
