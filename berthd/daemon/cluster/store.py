@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
-from berthd.cluster import Compare, EtcdClient, EtcdError, TxnOp
+from berthd.cluster import Compare, EtcdClient, EtcdError, KeyValue, TxnOp
 from berthd.daemon.cluster.specs import rpc_error
 from berthd.errdefs import Conflict, System
 
@@ -113,34 +114,55 @@ class ObjectStore:
     def name_key(kind: str, name: str) -> str:
         return f"{PREFIX}names/{kind}/{name.lower()}"
 
-    async def get(self, kind: str, oid: str) -> dict[str, Any] | None:
+    async def _range(self, read: Callable[[bool], Awaitable[list[KeyValue]]]) -> list[KeyValue]:
+        """One read: linearizable while the member knows a leader, else from its own copy;
+        a linearizable read that fails (the leader lost meanwhile: an election) is made
+        again from the member's copy rather than failing the caller."""
         local = await self.leaderless()
         try:
-            kv = await self.etcd.get(self.key(kind, oid), local)
-            status = await self.etcd.get(STATUS + oid, local) if kind == "task" and kv else None
+            return await read(local)
+        except EtcdError as e:
+            if local:
+                raise _unavailable(e) from None
+            self._leader_checked = 0.0  # ask the member again at the next call
+        try:
+            return await read(True)
         except EtcdError as e:
             raise _unavailable(e) from None
-        if kv is None:
+
+    async def get(self, kind: str, oid: str) -> dict[str, Any] | None:
+        async def read(local: bool) -> list[KeyValue]:
+            kv = await self.etcd.get(self.key(kind, oid), local)
+            if kv is None:
+                return []
+            status = await self.etcd.get(STATUS + oid, local) if kind == "task" else None
+            return [kv] if status is None else [kv, status]
+
+        kvs = await self._range(read)
+        if not kvs:
             return None
-        obj = _decode(kv.value, kv.mod_revision)
-        if status is not None:
-            obj["Status"] = orjson.loads(status.value)
+        obj = _decode(kvs[0].value, kvs[0].mod_revision)
+        if len(kvs) > 1:
+            obj["Status"] = orjson.loads(kvs[1].value)
         return obj
 
     async def list(self, kind: str) -> list[dict[str, Any]]:
-        local = await self.leaderless()
-        try:
+        async def read(local: bool) -> list[KeyValue]:
             kvs = await self.etcd.get_prefix(f"{PREFIX}{kind}s/", local)
-            statuses = await self.etcd.get_prefix(STATUS, local) if kind == "task" else []
-        except EtcdError as e:
-            raise _unavailable(e) from None
-        out = [_decode(kv.value, kv.mod_revision) for kv in kvs]
-        if statuses:
-            by_id = {kv.key[len(STATUS) :]: kv.value for kv in statuses}
-            for obj in out:
-                if obj["ID"] in by_id:
-                    obj["Status"] = orjson.loads(by_id[obj["ID"]])
-        return out
+            if kind == "task":
+                kvs += await self.etcd.get_prefix(STATUS, local)
+            return kvs
+
+        objects, statuses = [], {}
+        for kv in await self._range(read):
+            if kv.key.startswith(STATUS):
+                statuses[kv.key[len(STATUS) :]] = kv.value
+            else:
+                objects.append(_decode(kv.value, kv.mod_revision))
+        for obj in objects:
+            if obj["ID"] in statuses:
+                obj["Status"] = orjson.loads(statuses[obj["ID"]])
+        return objects
 
     async def put_status(self, task_id: str, status: dict[str, Any]) -> None:
         """The running node's half of a task: its Status (only that node writes it).
