@@ -36,7 +36,7 @@ from berthd.daemon.cluster.logs import logs_options, merged_task_logs
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.membership import JoinHandler, free_port, local_addr_towards
 from berthd.daemon.cluster.objects import EventLog
-from berthd.daemon.cluster.roles import join_members, leave_members
+from berthd.daemon.cluster.roles import join_members, leave_members, undo_member
 from berthd.daemon.cluster.runner import NodeLoop
 from berthd.daemon.cluster.store import NoLeader, ObjectStore
 from berthd.errdefs import BerthdError, InvalidParameter, NotImplemented_, System, Unavailable
@@ -610,6 +610,13 @@ class Cluster:
             await asyncio.to_thread(self._write_state, _manager_state(node, settings))
         except BaseException:
             await etcd.stop()
+            urls = [str(u) for u in reply.get("ClientURLs") or []]
+            if urls:  # the manager added this node's member: take it out again
+                via = _worker_client(urls[0], _tls(self.root))
+                try:
+                    await undo_member(via, settings.peer_url)
+                finally:
+                    await via.close()
             await asyncio.to_thread(self._clear)
             raise
         await self._activate(etcd, manager)

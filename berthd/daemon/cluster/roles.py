@@ -29,7 +29,7 @@ from berthd.cluster import EtcdClient, EtcdError, EtcdProcess, EtcdSettings
 from berthd.cluster.tls import NodeTLS
 from berthd.daemon.cluster.membership import free_port, initial_cluster
 
-__all__ = ["join_members", "leave_members"]
+__all__ = ["join_members", "leave_members", "undo_member"]
 
 log = logging.getLogger("berthd.cluster")
 
@@ -65,12 +65,19 @@ async def join_members(
         await etcd.start()
     except BaseException:
         await etcd.stop()
-        try:
-            for m in await via.member_list():
-                if settings.peer_url in m.peer_urls:
-                    await via.member_remove(m.id)
-        except EtcdError as e:
-            log.warning("swarm: could not remove the member that did not start: %s", e)
+        await undo_member(via, settings.peer_url)
         await asyncio.to_thread(shutil.rmtree, settings.data_dir, True)
         raise
     return etcd
+
+
+async def undo_member(via: EtcdClient, peer_url: str) -> None:
+    """Remove the member added for ``peer_url`` whose etcd never started (best effort:
+    with the quorum counting it, as when it was the second member, etcd cannot)."""
+    try:
+        for m in await via.member_list():
+            if peer_url in m.peer_urls:
+                await via.member_remove(m.id)
+                log.info("swarm: removed the member %s that did not start", peer_url)
+    except EtcdError as e:
+        log.warning("swarm: could not remove the member that did not start: %s", e)

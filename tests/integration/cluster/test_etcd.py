@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from berthd.cluster import Compare, EtcdProcess, EtcdSettings, TxnOp
+from berthd.cluster import Compare, EtcdError, EtcdProcess, EtcdSettings, TxnOp
+from berthd.daemon.cluster.roles import join_members, leave_members, undo_member
 from tests.helpers.ports import free_port
 from tests.integration.host_state import pid_alive
 
@@ -115,6 +116,52 @@ def test_etcd_leases() -> None:
             assert await c.lease_keepalive(short.id) == 0
         finally:
             await etcd.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_members_join_are_undone_and_leave() -> None:
+    """roles.py against real members: a node joins as a member (MemberAdd, then its etcd
+    with existing state), a member that never started is removed again, a member
+    leaves and hands back another's client URL."""
+    root = Path(tempfile.mkdtemp(prefix="berthd-etcd-members-"))
+
+    async def scenario() -> None:
+        first = EtcdProcess(EtcdSettings(root / "a", "a", free_port(), free_port()))
+        await first.start()
+        second: EtcdProcess | None = None
+        try:
+            c = first.client
+            second = await join_members(root / "b", "b", "127.0.0.1", None, c)
+            assert sorted(m.name for m in await c.member_list()) == ["a", "b"]
+            await second.client.put("/k", b"v")  # through the new member, with quorum
+            assert (await c.get("/k")) is not None
+            # a member added for an etcd that never starts (3 members, 2 started: the
+            # quorum holds, so it can be removed); etcd refuses a new member for 5 s
+            # after the previous one, so this waits
+            ghost = f"http://127.0.0.1:{free_port()}"
+            for _ in range(100):
+                try:
+                    await c.member_add(ghost)
+                    break
+                except EtcdError:
+                    await asyncio.sleep(0.2)
+            assert len(await c.member_list()) == 3
+            await undo_member(c, ghost)
+            assert sorted(m.name for m in await c.member_list()) == ["a", "b"]
+            # b leaves: its member removed, its etcd stopped, its data gone
+            url = await leave_members(second, "b")
+            assert url == first.settings.advertise_client_url
+            assert [m.name for m in await c.member_list()] == ["a"]
+            assert second.pid is None and not second.settings.data_dir.exists()
+            await c.put("/k2", b"v")  # one member again: its own quorum
+        finally:
+            if second is not None:
+                await second.stop()
+            await first.stop()
 
     try:
         asyncio.run(scenario())
