@@ -47,6 +47,8 @@ class EtcdSettings:
     cluster_token: str = ""
     # the node's certificates: https and mutual TLS on both ports (None: plain http)
     tls: NodeTLS | None = None
+    # start as a one-member cluster with this member's data (``--force-new-cluster``)
+    force_new_cluster: bool = False
 
     @property
     def scheme(self) -> str:
@@ -124,6 +126,7 @@ class EtcdSettings:
             "--log-outputs",
             str(self.log_file),
             *self._tls_argv(),
+            *(["--force-new-cluster"] if self.force_new_cluster else []),
         ]
 
 

@@ -437,11 +437,11 @@ class Cluster:
     async def init(self, req: dict[str, Any]) -> str:
         await self._ready()
         async with self._lock:
+            if req.get("ForceNewCluster") and self._manager is not None and self._etcd:
+                return await self._force_new_cluster(self._manager, self._etcd)
             if self._manager is not None or self._worker is not None:
                 raise Unavailable(SWARM_EXISTS)
             validate_init_request(req)
-            if req.get("ForceNewCluster"):
-                pass  # one member: a new cluster is what init makes anyway
             node = LocalNode(
                 new_id(),
                 _advertise(req),
@@ -483,6 +483,35 @@ class Cluster:
                 "node", "create", node.node_id, {"name": self._describe()["Hostname"]}, "swarm"
             )
             return node.node_id
+
+    async def _force_new_cluster(self, manager: SwarmManager, etcd: EtcdProcess) -> str:
+        """``swarm init --force-new-cluster`` on a manager: its etcd member becomes a
+        one-member cluster with all the swarm's state (etcd's ``--force-new-cluster``,
+        run once: the other members are dropped from the configuration), so a swarm
+        that lost its quorum works again from this node. The other managers' node objects
+        stay (Down, Unreachable), as SwarmKit keeps them; they can join again."""
+        node = manager.node
+        log.warning("swarm: forcing a new cluster of one member from this node's state")
+        await self._stop_duties()
+        await etcd.stop()
+        settings = etcd.settings
+        forced = EtcdProcess(dataclasses.replace(settings, force_new_cluster=True))
+        try:
+            await forced.start()
+        except (OSError, RuntimeError) as e:
+            await forced.stop()
+            raise System(f"swarm component could not be started: {e}") from e
+        await forced.stop()  # once: a restart with the flag would drop later members too
+        etcd = EtcdProcess(settings)
+        try:
+            await etcd.start()
+        except (OSError, RuntimeError) as e:
+            await etcd.stop()
+            raise System(f"swarm component could not be started: {e}") from e
+        manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
+        await manager.load()
+        await self._activate(etcd, manager)
+        return node.node_id
 
     def _write_state(self, state: dict[str, Any]) -> None:
         tmp = self.state_file.with_suffix(".tmp")
