@@ -15,7 +15,7 @@ on the joining side with the same words.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,14 +25,38 @@ if TYPE_CHECKING:
 
     from aiohttp import web
 
-__all__ = ["CA_PATH", "JOIN_PATH", "JoinListener", "RpcError", "call_join", "fetch_ca"]
+__all__ = [
+    "CA_PATH",
+    "JOIN_PATH",
+    "LOGS_PATH",
+    "JoinListener",
+    "RpcError",
+    "call_join",
+    "fetch_ca",
+    "stream_logs",
+]
 
 JOIN_PATH = "/berthd/v1/join"
 CA_PATH = "/berthd/v1/ca"
+LOGS_PATH = "/berthd/v1/logs"
+NOT_A_MANAGER_NODE = "this node is not a manager: join through a manager"
 
 log = logging.getLogger("berthd.cluster")
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+# a task container's log as multiplexed frames: (container ID, options) → chunks
+LogsHandler = Callable[[str, dict[str, Any]], Awaitable[AsyncIterator[bytes]]]
+
+
+def _peer_role(request: web.Request) -> str:
+    """The OU of the client's certificate (verified against the swarm's CA by the TLS
+    layer), "" without one."""
+    cert = request.transport.get_extra_info("peercert") if request.transport else None
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "organizationalUnitName":
+                return str(value)
+    return ""
 
 
 class RpcError(Exception):
@@ -46,22 +70,26 @@ class RpcError(Exception):
 
 
 class JoinListener:
-    """An HTTPS server on ``host:port`` (``ssl_context``: the manager's certificate)
-    answering the join call with ``handler`` and the CA call with ``ca_pem``."""
+    """An HTTPS server on ``host:port`` (``ssl_context``: the node's certificate)
+    answering the join call with ``handler`` (a manager's; None on a worker), the CA
+    call with ``ca_pem`` and, for managers only (the OU of a client certificate of the
+    swarm's CA), a task container's log with ``logs``."""
 
     def __init__(
         self,
         host: str,
         port: int,
-        handler: Handler,
+        handler: Handler | None,
         ssl_context: ssl.SSLContext | None = None,
         ca_pem: str = "",
+        logs: LogsHandler | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self._handler = handler
         self._ssl = ssl_context
         self._ca = ca_pem
+        self._logs = logs
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -71,6 +99,7 @@ class JoinListener:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post(JOIN_PATH, self._join)
         app.router.add_get(CA_PATH, self._root_ca)
+        app.router.add_post(LOGS_PATH, self._task_logs)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True, ssl_context=self._ssl)
@@ -92,9 +121,33 @@ class JoinListener:
 
         return web.Response(text=self._ca, content_type="application/x-pem-file")
 
+    async def _task_logs(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        if self._logs is None or _peer_role(request) != "swarm-manager":
+            return web.json_response({"message": "a manager's certificate is needed"}, status=403)
+        try:
+            body = orjson.loads(await request.read())
+            if not isinstance(body, dict):
+                raise ValueError
+            chunks = await self._logs(str(body["ContainerID"]), dict(body.get("Options") or {}))
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"message": "a bad logs request"}, status=400)
+        except RpcError as e:
+            return web.json_response({"message": e.message}, status=e.status or 500)
+        resp = web.StreamResponse()
+        resp.content_type = "application/vnd.docker.multiplexed-stream"
+        await resp.prepare(request)
+        async for chunk in chunks:
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+
     async def _join(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
+        if self._handler is None:
+            return web.json_response({"message": NOT_A_MANAGER_NODE}, status=503)
         try:
             body = orjson.loads(await request.read())
             if not isinstance(body, dict):
@@ -169,3 +222,28 @@ async def call_join(
     if status != 200:
         raise RpcError(str(out.get("message") or f"HTTP {status}"), status)
     return out
+
+
+async def stream_logs(
+    addr: str, body: dict[str, Any], ssl_context: ssl.SSLContext
+) -> AsyncIterator[bytes]:
+    """A task container's log from the node at ``addr`` (its frames, as they come;
+    RpcError when the node cannot be reached or refuses)."""
+    import aiohttp
+
+    try:
+        async with (
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10), trust_env=False
+            ) as http,
+            http.post(
+                f"https://{addr}{LOGS_PATH}", data=orjson.dumps(body), ssl=ssl_context
+            ) as resp,
+        ):
+            if resp.status != 200:
+                raw = await resp.read()
+                raise RpcError(f"logs from {addr}: HTTP {resp.status} {raw[:200]!r}", resp.status)
+            async for chunk in resp.content.iter_any():
+                yield chunk
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        raise RpcError(f"cannot reach the node at {addr}: {e}", 0) from e

@@ -127,9 +127,11 @@ class NodeTLS:
         return ctx
 
     def server_context(self) -> ssl.SSLContext:
-        """For the swarm port: this node's certificate; a joiner has none yet, so none
-        is asked of the client (the join token is its credential)."""
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        """For the swarm port: this node's certificate. A client certificate is asked
+        for and verified against the swarm's CA when given (a manager's, for the calls
+        that need one); a joiner has none yet (the join token is its credential)."""
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.ca))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_cert_chain(str(self.cert), str(self.key))
         return ctx
 

@@ -203,6 +203,34 @@ def test_replicated_service_spreads_over_the_nodes(three: Fabric) -> None:
         assert len(ps.stdout.split()) == 1, (d.netns, ps)
 
 
+def test_service_logs_gather_every_nodes_tasks(three: Fabric) -> None:
+    n1 = three.nodes[0]
+    r = n1.cli(
+        "service", "create", "-d", "--name", "talk", "--mode", "global",
+        "--stop-grace-period", "1s", "busybox",
+        "sh", "-c", "echo hello from $(hostname); sleep 1000",
+    )  # fmt: skip
+    assert r.returncode == 0, r
+
+    def lines() -> list[str]:
+        out = n1.cli("service", "logs", "--raw", "talk", timeout=30)
+        return [x[x.index("hello from ") :] for x in out.stdout.splitlines() if "hello from " in x]
+
+    # one line from each node's task: two of them read from the other nodes' swarm ports
+    eventually(lambda: len(set(lines())) == 3, 60, "the three tasks' lines")
+    out = n1.cli("service", "logs", "talk", timeout=30).stdout.splitlines()
+    assert len({x.split("|")[0].split("@")[0].strip() for x in out if "hello from" in x}) == 3
+    assert n1.cli("service", "rm", "talk").returncode == 0
+    eventually(
+        lambda: all(
+            d.cli("ps", "-aq", "--filter", "label=com.docker.swarm.service.name=talk").stdout == ""
+            for d in three.nodes
+        ),
+        30,
+        "the talk tasks are gone",
+    )
+
+
 def _members(d: NodeDaemon) -> int:
     """How many etcd members ``d``'s berthd sees, from its node list's manager rows."""
     return sum(1 for x in nodes(d) if x["ManagerStatus"])

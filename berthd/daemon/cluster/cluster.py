@@ -32,7 +32,13 @@ from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
 from berthd.daemon.cluster.heartbeat import alive_nodes
 from berthd.daemon.cluster.ids import new_id, new_root_ca, parse_join_token
 from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, InactiveCluster
-from berthd.daemon.cluster.logs import logs_options, merged_task_logs
+from berthd.daemon.cluster.logs import (
+    LogSource,
+    RemoteLogs,
+    logs_options,
+    merged_task_logs,
+    serve_task_log,
+)
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.membership import JoinHandler, free_port, local_addr_towards
 from berthd.daemon.cluster.objects import EventLog
@@ -182,6 +188,8 @@ class Cluster:
         self._listener: JoinListener | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._roles: asyncio.Task[None] | None = None
+        self._endpoint = ""  # host:port of this node's swarm port, once listening
+        self._endpoint_written = ""
         # a worker: its node and its store, an etcd client of the manager it joined
         self._worker: tuple[LocalNode, ObjectStore, str] | None = None
         self._lock = asyncio.Lock()
@@ -213,7 +221,7 @@ class Cluster:
         )
         if state.get("Role") == "worker":
             store = ObjectStore(_worker_client(str(state["ManagerURL"]), _tls(self.root)))
-            self._activate_worker(node, store, str(state.get("RemoteAddr") or ""))
+            await self._activate_worker(node, store, str(state.get("RemoteAddr") or ""))
             return
         settings = _settings(self.root, state)
         etcd = EtcdProcess(settings)
@@ -256,21 +264,35 @@ class Cluster:
     async def _listen(self, etcd: EtcdProcess, manager: SwarmManager) -> None:
         """Every manager admits joiners on its swarm listen address (dockerd fails init
         when it cannot listen there; berthd logs it and the swarm works without joins)."""
-        host, port = _listen_host_port(manager.node.listen_addr)
         s = etcd.settings
         token = s.cluster_token or f"berthd-{s.name}"
         handler = JoinHandler(manager.store, s.advertise_client_url, token)
-        if s.tls is not None:
-            ca = await asyncio.to_thread(s.tls.ca.read_text)
-            listener = JoinListener(host, port, handler, s.tls.server_context(), ca)
-        else:
+        await self._serve(manager.node, handler)
+
+    async def _serve(self, node: LocalNode, handler: JoinHandler | None) -> None:
+        """The node's swarm port: joins (a manager's ``handler``), the root CA, and the
+        logs of this node's tasks for the managers."""
+        host, port = _listen_host_port(node.listen_addr)
+        tls = _tls(self.root)
+        logs = self._serve_logs if self.runtime is not None else None
+        if tls is not None:
+            ca = await asyncio.to_thread(tls.ca.read_text)
+            listener = JoinListener(host, port, handler, tls.server_context(), ca, logs)
+        elif handler is not None:
             listener = JoinListener(host, port, handler)
+        else:
+            return
         try:
             await listener.start()
         except OSError as e:
-            log.warning("swarm: cannot listen on %s:%d for joining nodes: %s", host, port, e)
+            log.warning("swarm: cannot listen on %s:%d for the swarm: %s", host, port, e)
             return
         self._listener = listener
+        self._endpoint = f"{node.addr}:{port}" if tls is not None else ""
+
+    async def _serve_logs(self, cid: str, options: dict[str, Any]) -> AsyncIterator[bytes]:
+        assert self.runtime is not None
+        return await serve_task_log(self.runtime, cid, options)
 
     @staticmethod
     async def _refresh_loop(manager: SwarmManager) -> None:
@@ -282,8 +304,9 @@ class Cluster:
             except Exception as e:  # etcd without quorum for a while: /info keeps the last
                 log.debug("swarm: refresh of /info's view: %s", e)
 
-    def _activate_worker(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
+    async def _activate_worker(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
         self._worker = (node, store, remote)
+        await self._serve(node, None)
         if self.runtime is not None:
             agent = TaskAgent(store, node.node_id, self.runtime, self.files_root)
             self._agent = NodeLoop(agent, manager=False)
@@ -313,6 +336,9 @@ class Cluster:
             node, store, _ = self._worker
         else:
             return
+        if self._endpoint and self._endpoint_written != self._endpoint:
+            await store.put_endpoint(node.node_id, self._endpoint)
+            self._endpoint_written = self._endpoint
         obj = await store.get("node", node.node_id)
         role = ((obj or {}).get("Spec") or {}).get("Role")
         async with self._lock:
@@ -350,7 +376,7 @@ class Cluster:
             "",
         )  # fmt: skip
         await asyncio.to_thread(self._write_state, _worker_state(node, url, remote))
-        self._activate_worker(node, store, remote)
+        await self._activate_worker(node, store, remote)
 
     async def _promote(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
         log.info("swarm: this node is promoted to a manager")
@@ -361,7 +387,7 @@ class Cluster:
             )
         except Exception as e:
             log.warning("swarm: cannot become a manager yet: %s", e)
-            self._activate_worker(node, store, remote)
+            await self._activate_worker(node, store, remote)
             return
         manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
         try:
@@ -613,7 +639,7 @@ class Cluster:
             await store.etcd.close()
             await asyncio.to_thread(self._clear)
             raise
-        self._activate_worker(node, store, remote)
+        await self._activate_worker(node, store, remote)
 
     async def _join_as_manager(
         self,
@@ -818,16 +844,36 @@ class Cluster:
             if kind == "task"
             else [t for t in await manager.store.list("task") if t["ServiceID"] == obj["ID"]]
         )
-        sources: list[tuple[str, Mapping[str, str]]] = []
+        if self.runtime is None:
+            raise NotImplemented_(f"{kind} logs are not supported without a container runtime")
+        me = manager.node.node_id
+        remote = await self._remote_log_sources(manager, {str(t.get("NodeID")) for t in tasks})
+        sources: list[tuple[LogSource, str, Mapping[str, str]]] = []
         for t in tasks:
             cid = (t.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID", "")
-            if cid and self.runtime is not None and self.runtime.state(cid) is not None:
+            node_id = str(t.get("NodeID", ""))
+            source: LogSource | None = None
+            if node_id == me and cid and self.runtime.state(cid) is not None:
+                source = self.runtime
+            elif node_id != me and cid:
+                source = remote.get(node_id)
+            if source is not None:
                 attrs = {
-                    "com.docker.swarm.node.id": str(t.get("NodeID", "")),
+                    "com.docker.swarm.node.id": node_id,
                     "com.docker.swarm.service.id": str(t["ServiceID"]),
                     "com.docker.swarm.task.id": str(t["ID"]),
                 }
-                sources.append((str(cid), attrs))
-        if self.runtime is None:
-            raise NotImplemented_(f"{kind} logs are not supported without a container runtime")
-        return False, merged_task_logs(self.runtime, sources, opts)
+                sources.append((source, str(cid), attrs))
+        return False, merged_task_logs(sources, opts)
+
+    async def _remote_log_sources(
+        self, manager: SwarmManager, node_ids: set[str]
+    ) -> dict[str, LogSource]:
+        """The other nodes running these tasks, by their swarm port (mutual TLS)."""
+        node_ids.discard(manager.node.node_id)
+        tls = _tls(self.root)
+        if not node_ids or tls is None:
+            return {}
+        endpoints = await manager.store.endpoints()
+        ctx = tls.client_context()
+        return {n: RemoteLogs(endpoints[n], ctx) for n in node_ids if n in endpoints}

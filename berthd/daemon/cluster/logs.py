@@ -5,25 +5,79 @@ Every line carries the details the docker CLI needs to print ``web.1.<task>@<nod
 and a space before the line (after the timestamp when timestamps are asked for), as
 dockerd's ``WriteLogStream`` writes swarm logs. Streams of several tasks are merged as
 their lines come (with ``follow``, until every one ends).
+
+A task on another node is read from that node (``RemoteLogs``): the manager asks the
+node's swarm port for the container's log (``berthd.cluster.rpc.stream_logs``, over
+mutual TLS with its manager certificate), and the node answers it with ``serve_task_log``
+(its own task containers only, as frames: a TTY's output is cut into lines there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
+from berthd.cluster.rpc import RpcError, stream_logs
 from berthd.errdefs import InvalidParameter
 from berthd.image.filters import parse_timestamp_ns
 from berthd.lib.stdcopy import Demuxer, frame
 from berthd.logger.request import LogsOptions
 
-__all__ = ["LogSource", "logs_options", "merged_task_logs"]
+__all__ = ["LogSource", "RemoteLogs", "logs_options", "merged_task_logs", "serve_task_log"]
+
+log = logging.getLogger("berthd.cluster")
 
 
 class LogSource(Protocol):
     def logs(self, cid: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]: ...
+
+
+class TaskLogSource(LogSource, Protocol):
+    def task_containers(self) -> dict[str, str]: ...
+
+
+class RemoteLogs:
+    """The log of a task container on the node at ``addr`` (``host:port``)."""
+
+    def __init__(self, addr: str, ssl_context: ssl.SSLContext) -> None:
+        self.addr = addr
+        self._ssl = ssl_context
+
+    def logs(self, cid: str, opts: LogsOptions) -> tuple[bool, AsyncIterator[bytes]]:
+        body = {"ContainerID": cid, "Options": dataclasses.asdict(opts)}
+
+        async def gen() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in stream_logs(self.addr, body, self._ssl):
+                    yield chunk
+            except RpcError as e:  # that node's tasks are missing, as dockerd's would be
+                log.warning("swarm: task logs of %s: %s", cid[:12], e.message)
+
+        return False, gen()
+
+
+async def serve_task_log(
+    source: TaskLogSource, cid: str, options: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    """A manager asks this node for one of its task containers' log: frames."""
+    if cid not in source.task_containers().values():
+        raise RpcError(f"no task container {cid} on this node", 404)
+    try:
+        opts = LogsOptions(**options)
+    except TypeError:
+        raise RpcError("bad log options", 400) from None
+    tty, chunks = source.logs(cid, opts)
+
+    async def gen() -> AsyncIterator[bytes]:
+        async for stream, line in _frames(tty, chunks):
+            yield frame(stream, line)
+
+    return gen()
 
 
 def logs_options(options: Mapping[str, Any]) -> LogsOptions:
@@ -84,13 +138,12 @@ def _decorate(line: bytes, details: bytes, timestamps: bool) -> bytes:
 
 
 def merged_task_logs(
-    source: LogSource,
-    tasks: list[tuple[str, Mapping[str, str]]],
+    tasks: list[tuple[LogSource, str, Mapping[str, str]]],
     opts: LogsOptions,
 ) -> AsyncIterator[bytes]:
-    """Multiplexed frames of every (container ID, swarm attributes) in ``tasks``."""
+    """Multiplexed frames of every (source, container ID, swarm attributes) in ``tasks``."""
     streams = []
-    for cid, attrs in tasks:
+    for source, cid, attrs in tasks:
         tty, chunks = source.logs(cid, opts)  # errors before anything is sent
         details = ",".join(f"{k}={v}" for k, v in attrs.items()).encode()
         streams.append((details, _frames(tty, chunks)))

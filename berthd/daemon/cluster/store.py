@@ -10,6 +10,7 @@ compares it, so a stale version fails as SwarmKit's "update out of sequence"
 transaction guarded by the name key's absence, so two creates of one name
 cannot both succeed.
 
+``endpoints/<node>`` is where a node's swarm port answers (for task logs).
 Phase 1 adds ``leader`` (the elected leader's node ID, bound to a 3 s lease; its
 ``create_revision`` is the fencing token every leader write to ``tasks/`` compares),
 ``alive/<node>`` (a node's liveness, bound to its heartbeat lease) and
@@ -38,6 +39,7 @@ PREFIX = "/berthd/v1/"
 LEADER = PREFIX + "leader"
 ALIVE = PREFIX + "alive/"
 STATUS = PREFIX + "status/"
+ENDPOINTS = PREFIX + "endpoints/"
 _NAMED = ("service", "secret", "config", "network")
 
 
@@ -239,6 +241,21 @@ class ObjectStore:
         except EtcdError as e:
             raise _unavailable(e) from None
         return result.succeeded
+
+    async def put_endpoint(self, node_id: str, addr: str) -> None:
+        """Where the node's swarm port answers (``host:port``): managers ask it for the
+        logs of its tasks."""
+        await self._writable()
+        try:
+            await self.etcd.put(ENDPOINTS + node_id, addr.encode())
+        except EtcdError as e:
+            raise _unavailable(e) from None
+
+    async def endpoints(self) -> dict[str, str]:
+        async def read(local: bool) -> list[KeyValue]:
+            return await self.etcd.get_prefix(ENDPOINTS, local)
+
+        return {kv.key[len(ENDPOINTS) :]: kv.value.decode() for kv in await self._range(read)}
 
     async def count(self, kind: str) -> int:
         local = await self.leaderless()
