@@ -143,6 +143,10 @@ class EtcdClient:
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._ssl
+
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             import aiohttp

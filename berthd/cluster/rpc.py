@@ -32,6 +32,7 @@ __all__ = [
     "JoinListener",
     "RpcError",
     "call_join",
+    "call_renew",
     "fetch_ca",
     "stream_logs",
 ]
@@ -39,6 +40,7 @@ __all__ = [
 JOIN_PATH = "/berthd/v1/join"
 CA_PATH = "/berthd/v1/ca"
 LOGS_PATH = "/berthd/v1/logs"
+RENEW_PATH = "/berthd/v1/renew"
 NOT_A_MANAGER_NODE = "this node is not a manager: join through a manager"
 
 log = logging.getLogger("berthd.cluster")
@@ -46,17 +48,23 @@ log = logging.getLogger("berthd.cluster")
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 # a task container's log as multiplexed frames: (container ID, options) → chunks
 LogsHandler = Callable[[str, dict[str, Any]], Awaitable[AsyncIterator[bytes]]]
+# a node renewing its certificate: (the CN of the certificate it holds, request) → answer
+RenewHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _peer_role(request: web.Request) -> str:
-    """The OU of the client's certificate (verified against the swarm's CA by the TLS
-    layer), "" without one."""
+def _peer(request: web.Request, field: str) -> str:
+    """A subject field of the client's certificate (verified against the swarm's CA by
+    the TLS layer), "" without one."""
     cert = request.transport.get_extra_info("peercert") if request.transport else None
     for rdn in (cert or {}).get("subject", ()):
         for key, value in rdn:
-            if key == "organizationalUnitName":
+            if key == field:
                 return str(value)
     return ""
+
+
+def _peer_role(request: web.Request) -> str:
+    return _peer(request, "organizationalUnitName")
 
 
 class RpcError(Exception):
@@ -83,13 +91,16 @@ class JoinListener:
         ssl_context: ssl.SSLContext | None = None,
         ca_pem: str = "",
         logs: LogsHandler | None = None,
+        renew: RenewHandler | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self._handler = handler
         self._ssl = ssl_context
+        self.ssl_context = ssl_context
         self._ca = ca_pem
         self._logs = logs
+        self._renew = renew
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -100,6 +111,7 @@ class JoinListener:
         app.router.add_post(JOIN_PATH, self._join)
         app.router.add_get(CA_PATH, self._root_ca)
         app.router.add_post(LOGS_PATH, self._task_logs)
+        app.router.add_post(RENEW_PATH, self._renew_cert)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True, ssl_context=self._ssl)
@@ -143,22 +155,39 @@ class JoinListener:
         await resp.write_eof()
         return resp
 
+    async def _renew_cert(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        cn = _peer(request, "commonName")
+        if not cn:
+            return web.json_response({"message": "a node certificate is needed"}, status=403)
+        renew = self._renew
+        if renew is None:
+            return web.json_response({"message": NOT_A_MANAGER_NODE}, status=503)
+        return await self._json(request, lambda body: renew(cn, body))
+
     async def _join(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
         if self._handler is None:
             return web.json_response({"message": NOT_A_MANAGER_NODE}, status=503)
+        return await self._json(request, self._handler)
+
+    @staticmethod
+    async def _json(request: web.Request, handler: Handler) -> web.Response:
+        from aiohttp import web
+
         try:
             body = orjson.loads(await request.read())
             if not isinstance(body, dict):
-                raise RpcError("the join request must be a JSON object", 400)
-            out = await self._handler(body)
+                raise RpcError("the request must be a JSON object", 400)
+            out = await handler(body)
         except orjson.JSONDecodeError:
-            return web.json_response({"message": "the join request is not JSON"}, status=400)
+            return web.json_response({"message": "the request is not JSON"}, status=400)
         except RpcError as e:
             return web.json_response({"message": e.message}, status=e.status or 500)
         except Exception as e:
-            log.exception("swarm join request failed")
+            log.exception("swarm request %s failed", request.path)
             return web.json_response({"message": str(e)}, status=500)
         return web.Response(body=orjson.dumps(out), content_type="application/json")
 
@@ -197,9 +226,27 @@ async def call_join(
 ) -> dict[str, Any]:
     """The join call to the manager at ``addr`` (``host:port``), over TLS trusting
     ``ssl_context``'s CA (plain HTTP without one: tests of the handler only)."""
+    return await _call(addr, JOIN_PATH, body, timeout, ssl_context)
+
+
+async def call_renew(
+    addr: str, body: dict[str, Any], ssl_context: ssl.SSLContext, timeout: float = 30.0
+) -> dict[str, Any]:
+    """A node's certificate renewal at the manager at ``addr``, presenting the node's
+    present certificate (``ssl_context``)."""
+    return await _call(addr, RENEW_PATH, body, timeout, ssl_context)
+
+
+async def _call(
+    addr: str,
+    path: str,
+    body: dict[str, Any],
+    timeout: float,
+    ssl_context: ssl.SSLContext | None,
+) -> dict[str, Any]:
     import aiohttp
 
-    url = f"{_scheme(ssl_context)}://{addr}{JOIN_PATH}"
+    url = f"{_scheme(ssl_context)}://{addr}{path}"
     try:
         async with (
             aiohttp.ClientSession(

@@ -24,7 +24,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CERT_DAYS", "NodeTLS", "new_key_and_csr", "pinned_context", "sign_csr"]
+__all__ = [
+    "CERT_DAYS",
+    "NodeTLS",
+    "cert_dates",
+    "new_key_and_csr",
+    "pinned_context",
+    "sign_csr",
+]
 
 CERT_DAYS = 90  # SwarmKit's default node certificate expiry (NodeCertExpiry)
 _OPENSSL = "openssl"
@@ -56,6 +63,7 @@ def sign_csr(
     role: str,
     cluster_id: str,
     ips: list[str],
+    days: int = CERT_DAYS,
 ) -> str:
     """Blocking: the node certificate for ``csr_pem``, subject and SANs set here.
     ValueError when the request is not a certificate request."""
@@ -80,11 +88,18 @@ def sign_csr(
         out = _openssl(
             "x509", "-req", "-in", str(d / "req.csr"),
             "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
-            "-set_serial", serial, "-days", str(CERT_DAYS), "-sha256",
+            "-set_serial", serial, "-days", str(max(1, days)), "-sha256",
             "-subj", f"/CN={node_id}/OU=swarm-{role}/O={cluster_id}",
             "-extfile", str(d / "ext.cnf"),
         )  # fmt: skip
     return out.decode()
+
+
+def cert_dates(cert: Path) -> tuple[float, float]:
+    """Blocking: a certificate's notBefore and notAfter, in seconds since the epoch."""
+    out = _openssl("x509", "-noout", "-startdate", "-enddate", "-in", str(cert)).decode()
+    dates = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return ssl.cert_time_to_seconds(dates["notBefore"]), ssl.cert_time_to_seconds(dates["notAfter"])
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,13 @@ class NodeTLS:
         with os.fdopen(fd, "w") as f:
             f.write(key_pem)
         os.replace(tmp, self.key)
+
+    def reload(self, *contexts: ssl.SSLContext | None) -> None:
+        """Blocking: ``contexts`` present the certificate now in the files (a renewed
+        one) at their next handshakes; open connections go on as they are."""
+        for ctx in contexts:
+            if ctx is not None:
+                ctx.load_cert_chain(str(self.cert), str(self.key))
 
     def client_context(self) -> ssl.SSLContext:
         """For etcd's client URLs: the server must hold a certificate of the swarm's CA

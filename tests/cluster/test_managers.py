@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from berthd.cluster.tls import cert_dates
 from tests.cluster.harness import NSENTER, Fabric, NodeDaemon, eventually, fabric, needs
 from tests.integration.images_build import build_busybox_archive
 
@@ -88,6 +90,29 @@ with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(
         data += chunk
 sys.stdout.buffer.write(data.split(b"\\r\\n\\r\\n", 1)[1])
 """
+
+
+_PEER = """
+import socket, ssl, sys
+host, port, certs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=certs + "/ca.crt")
+ctx.load_cert_chain(certs + "/node.crt", certs + "/node.key")
+with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(
+    raw, server_hostname=host
+) as tls:
+    sys.stdout.write(tls.getpeercert(binary_form=True).hex())
+"""
+
+
+def https_peer_cert(d: NodeDaemon, port: int, certs: Path) -> bytes:
+    """The certificate a new TLS connection to the node's ``port`` is shown (DER)."""
+    r = subprocess.run(
+        [NSENTER, f"--net=/run/netns/{d.netns}", sys.executable, "-c", _PEER,
+         d.addr, str(port), str(certs)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return bytes.fromhex(r.stdout)
 
 
 def https_get(d: NodeDaemon, port: int, path: str, certs: Path, with_cert: bool) -> str:
@@ -418,6 +443,27 @@ def test_a_worker_joins_runs_a_task_and_leaves(three: Fabric) -> None:
         return len(ps.stdout.split()) == 1
 
     eventually(on_worker, 60, "the global service's task runs on the worker")
+    # certificates: a shorter --cert-expiry has every node renew its own (the worker at
+    # the manager), and the swarm goes on with them, etcd serving the new one
+    old = {
+        d.netns: cert_dates(Path(d.data_root, "swarm", "certs", "node.crt")) for d in three.nodes
+    }
+    assert n1.cli("swarm", "update", "--cert-expiry", "24h").returncode == 0
+
+    def renewed() -> bool:
+        for d in three.nodes:
+            start, end = cert_dates(Path(d.data_root, "swarm", "certs", "node.crt"))
+            if abs(end - start - 86400) > 60 or (start, end) == old[d.netns]:
+                return False
+        return True
+
+    eventually(renewed, 45, "every node has a certificate of 1 day")
+    certs = Path(n1.data_root, "swarm", "certs")
+    port = json.loads(Path(n1.data_root, "swarm", "state.json").read_text())["ClientPort"]
+    served = https_peer_cert(n1, port, certs)
+    assert served == ssl.PEM_cert_to_DER_cert((certs / "node.crt").read_text())
+    assert n1.cli("service", "scale", "-d", "spread=2").returncode == 0
+    eventually(on_worker, 30, "the worker's task still runs")
     r = n2.cli("swarm", "leave")
     assert r.returncode == 0, r
     assert r.stdout.strip() == "Node left the swarm."

@@ -42,6 +42,13 @@ from berthd.daemon.cluster.logs import (
 from berthd.daemon.cluster.manager import LocalNode, SwarmManager
 from berthd.daemon.cluster.membership import JoinHandler, free_port, local_addr_towards
 from berthd.daemon.cluster.objects import EventLog
+from berthd.daemon.cluster.renewal import (
+    cert_days,
+    dates_of,
+    due,
+    renew_from_manager,
+    renew_here,
+)
 from berthd.daemon.cluster.roles import join_members, leave_members, undo_member
 from berthd.daemon.cluster.runner import NodeLoop
 from berthd.daemon.cluster.store import NoLeader, ObjectStore
@@ -56,6 +63,7 @@ log = logging.getLogger("berthd.cluster")
 _REJOIN_WAIT = 20.0  # dockerd's swarmConnectTimeout
 _REFRESH_SECONDS = 2.0
 _ROLE_SECONDS = 1.0  # how often a node reads its own role (node promote/demote)
+_RENEW_PASSES = 10  # its certificate's dates every tenth pass
 
 SWARM_EXISTS = (
     'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm '
@@ -190,6 +198,7 @@ class Cluster:
         self._roles: asyncio.Task[None] | None = None
         self._endpoint = ""  # host:port of this node's swarm port, once listening
         self._endpoint_written = ""
+        self._cert: tuple[float, float] | None = None  # its certificate's dates, cached
         # a worker: its node and its store, an etcd client of the manager it joined
         self._worker: tuple[LocalNode, ObjectStore, str] | None = None
         self._lock = asyncio.Lock()
@@ -277,7 +286,8 @@ class Cluster:
         logs = self._serve_logs if self.runtime is not None else None
         if tls is not None:
             ca = await asyncio.to_thread(tls.ca.read_text)
-            listener = JoinListener(host, port, handler, tls.server_context(), ca, logs)
+            renew = handler.renew if handler is not None else None
+            listener = JoinListener(host, port, handler, tls.server_context(), ca, logs, renew)
         elif handler is not None:
             listener = JoinListener(host, port, handler)
         else:
@@ -319,15 +329,49 @@ class Cluster:
             self._roles = asyncio.create_task(self._role_loop())
 
     async def _role_loop(self) -> None:
-        """This node follows the role the managers give it in its node object."""
+        """This node follows the role the managers give it in its node object, and
+        renews its certificate when due (berthd/daemon/cluster/renewal.py)."""
+        passes = 0
         while True:
             await asyncio.sleep(_ROLE_SECONDS)
+            passes += 1
             try:
                 await self._follow_role()
+                if passes % _RENEW_PASSES == 1:
+                    await self._renew_if_due()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # etcd away for a moment: the next pass tries again
                 log.warning("swarm: following this node's role: %s", e)
+
+    async def _renew_if_due(self) -> None:
+        tls = _tls(self.root)
+        if tls is None:
+            return
+        if self._manager is not None and self._etcd is not None:
+            store, node, remote = self._manager.store, self._manager.node, ""
+            client = self._etcd.client
+        elif self._worker is not None and self._worker[2]:
+            node, store, remote = self._worker  # a worker asks the manager it knows
+            client = store.etcd
+        else:
+            return
+        cluster = await store.get("cluster", "")
+        if cluster is None:
+            return
+        if self._cert is None:
+            self._cert = await dates_of(tls)
+        if not due(self._cert, cert_days(cluster)):
+            return
+        async with self._lock:
+            if remote:
+                await renew_from_manager(tls, remote, node.node_id)
+            else:
+                await renew_here(tls, cluster, node.node_id, node.addr)
+            self._cert = None
+            listener = self._listener.ssl_context if self._listener is not None else None
+            await asyncio.to_thread(tls.reload, client.ssl_context, listener)
+        log.info("swarm: renewed this node's certificate")
 
     async def _follow_role(self) -> None:
         if self._manager is not None:

@@ -24,8 +24,8 @@ from typing import Any
 
 from berthd.cluster import EtcdClient, EtcdError, Member
 from berthd.cluster.rpc import RpcError
-from berthd.cluster.tls import sign_csr
 from berthd.daemon.cluster.ids import token_matches
+from berthd.daemon.cluster.renewal import signed_for
 from berthd.daemon.cluster.store import ObjectStore
 
 __all__ = [
@@ -125,20 +125,26 @@ class JoinHandler:
         address are the manager's, whatever the request says."""
         host = str(req.get("Addr") or "").rsplit(":", 1)[0]
         try:
-            return await asyncio.to_thread(
-                sign_csr,
-                cluster["TLSInfo"]["TrustRoot"],
-                str(cluster.get("CAKey") or ""),
-                csr,
-                node_id,
-                role,
-                str(cluster["ID"]),
-                [host] if host else [],
-            )
+            return await asyncio.to_thread(signed_for, cluster, csr, node_id, role, host)
         except ValueError as e:
             raise RpcError(str(e), 400) from None
         except RuntimeError as e:
             raise RpcError(f"cannot sign the node certificate: {e}", 400) from None
+
+    async def renew(self, node_id: str, req: dict[str, Any]) -> dict[str, Any]:
+        """A node renews its certificate (``node_id``: the CN of the one it presented,
+        verified by TLS): signed for that node's present role and address."""
+        cluster = await self._cluster()
+        node = await self.store.get("node", node_id)
+        if node is None:
+            raise RpcError(f"node {node_id} is not in this swarm", 403)
+        role = str((node.get("Spec") or {}).get("Role") or "worker")
+        addr = str((node.get("Status") or {}).get("Addr") or "")
+        hostport = f"[{addr}]:0" if ":" in addr else f"{addr}:0"
+        csr = str(req.get("CSR") or "")
+        cert = await self._sign(cluster, csr, node_id, role, {"Addr": hostport})
+        log.info("swarm: renewed the certificate of node %s", node_id)
+        return {"Certificate": cert}
 
     async def _cluster(self) -> dict[str, Any]:
         try:

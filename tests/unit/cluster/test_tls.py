@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from berthd.cluster.tls import NodeTLS, new_key_and_csr, pinned_context, sign_csr
+from berthd.cluster.tls import NodeTLS, cert_dates, new_key_and_csr, pinned_context, sign_csr
 from berthd.daemon.cluster.ids import new_id, new_root_ca, parse_join_token
+from berthd.daemon.cluster.renewal import cert_days, due
 
 
 def _text(cert: Path) -> str:
@@ -60,3 +61,24 @@ def test_the_token_pins_the_ca_the_joiner_trusts() -> None:
     assert token.pins(ca.cert_pem) and not token.pins(other.cert_pem)
     ctx = pinned_context(ca.cert_pem)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and not ctx.check_hostname
+
+
+def test_renewal_is_due_at_half_life_or_when_the_expiry_changed() -> None:
+    day = 86400.0
+    ninety = (1000.0, 1000.0 + 90 * day)
+    assert not due(ninety, 90, now=1000.0 + 44 * day)
+    assert due(ninety, 90, now=1000.0 + 45 * day)
+    assert due(ninety, 1, now=1000.0 + day)  # docker swarm update --cert-expiry 24h
+    assert cert_days({"Spec": {"CAConfig": {"NodeCertExpiry": 24 * 3600 * 10**9}}}) == 1
+    assert cert_days({"Spec": {"CAConfig": {"NodeCertExpiry": 25 * 3600 * 10**9}}}) == 2
+    assert cert_days({}) == 90
+
+
+def test_cert_dates_and_days(tmp_path: Path) -> None:
+    ca = new_root_ca()
+    _key, csr = new_key_and_csr("n")
+    cert = sign_csr(ca.cert_pem, ca.key_pem, csr, new_id(), "manager", new_id(), [], days=3)
+    path = tmp_path / "c.pem"
+    path.write_text(cert)
+    start, end = cert_dates(path)
+    assert abs(end - start - 3 * 86400) < 2
