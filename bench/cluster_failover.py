@@ -29,6 +29,7 @@ Cleanup goes through the harness (every process by PID, the namespaces deleted).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
@@ -47,15 +48,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import api, git, loadavg
-from tests.cluster.harness import IP, Fabric, NodeDaemon, fabric, needs
+from berthd.daemon.cluster.store import ALIVE, LEADER
+from tests.cluster.harness import IP, NSENTER, Fabric, NodeDaemon, fabric, needs
 from tests.integration.images_build import build_busybox_archive
 
 STEP = 0.2  # the poll step, seconds
 TIMEOUT = 90.0
 LABEL = "com.docker.swarm.service.name"
 
-# row → (target, unit)
+# row → target
 TARGETS = {
+    "lease_gone": "-",
+    "leader_key_gone": "-",
     "down": "15 s ± 1.5 s",
     "replaced": "≤ 21 s",
     "leader": "≤ 5 s",
@@ -124,6 +128,36 @@ def started(d: NodeDaemon, service: str) -> dict[str, str]:
         if ins is not None:
             out[str(c["Id"])] = str(ins["State"]["StartedAt"])
     return out
+
+
+def etcd_values(d: NodeDaemon, key: str) -> list[bytes] | None:
+    """The values at ``key`` in ``d``'s etcd member (its v3 JSON gateway, from inside its
+    netns): [] when absent; None when the member does not answer."""
+    pid = d.etcd_pid()
+    if pid is None:
+        return None
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    url = argv[argv.index(b"--advertise-client-urls") + 1].decode()
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()})
+    certs = Path(d.data_root, "swarm", "certs")  # etcd takes swarm certificates only
+    r = subprocess.run(
+        [NSENTER, f"--net=/run/netns/{d.netns}", "curl", "-s", "-m", "2",
+         "--cacert", f"{certs}/ca.crt", "--cert", f"{certs}/node.crt",
+         "--key", f"{certs}/node.key", "-X", "POST", url + "/v3/kv/range", "-d", body],
+        capture_output=True, timeout=10,
+    )  # fmt: skip
+    try:
+        kvs = json.loads(r.stdout).get("kvs") or []
+    except ValueError:
+        return None
+    return [base64.b64decode(kv.get("value") or "") for kv in kvs]
+
+
+def etcd_value(d: NodeDaemon, key: str) -> bytes | None:
+    """``key``'s value in ``d``'s etcd member, b"" when absent; None when the member
+    does not answer."""
+    values = etcd_values(d, key)
+    return None if values is None else (values[0] if values else b"")
 
 
 def slot_of_name(name: str) -> str:
@@ -294,8 +328,17 @@ def scenario(sw: Swarm, kind: str) -> dict[str, float | None]:
         rows = running_tasks(tasks(observer, name) or [])
         return any(t.get("Slot") == slot and t["NodeID"] != vid for t in rows)
 
-    checks = {"down": down, "replaced": replaced}
+    def lease_gone() -> bool:
+        return etcd_values(observer, ALIVE + vid) == []  # (its value is b"")
+
+    checks = {"lease_gone": lease_gone, "down": down, "replaced": replaced}
     if kind == "leader":
+
+        def leader_key_gone() -> bool:
+            value = etcd_value(observer, LEADER)
+            return value is not None and value != vid.encode()
+
+        checks["leader_key_gone"] = leader_key_gone
 
         def new_leader() -> bool:
             rows = nodes(observer)
@@ -347,9 +390,11 @@ def fmt(samples: list[float | None], unit: str) -> str:
 
 
 ROWS = {
-    "down": ("kill → node Down in `node ls`", " s"),
-    "replaced": ("kill → its slot's task running on another node", " s"),
-    "leader": ("kill → another manager Leader", " s"),
+    "lease_gone": ("failure → its `alive/` key gone from etcd (heartbeat lease expired)", " s"),
+    "down": ("failure → node Down in `node ls`", " s"),
+    "replaced": ("failure → its slot's task running on another node", " s"),
+    "leader_key_gone": ("failure → the `leader` key gone from etcd (lease expired)", " s"),
+    "leader": ("failure → another manager Leader in `node ls`", " s"),
     "restarted": ("task containers restarted or removed on the survivors", ""),
     "stale_gone": ("recovery → stale task container removed", " s"),
     "ready_again": ("recovery → node Ready again", " s"),

@@ -1,8 +1,9 @@
 """A node's liveness: ``alive/<node>`` bound to a lease of 3 × the heartbeat period.
 
 Every node (manager or worker: a worker's EtcdClient is the proxy to its manager) keeps
-the key alive once per ``Dispatcher.HeartbeatPeriod`` (5 s by default, so a node is
-Down 15 s after its last renewal, as SwarmKit's GracePeriodMultiplier of 3). Renewals
+the key alive five times per ``Dispatcher.HeartbeatPeriod`` (5 s by default; the lease
+is 3 periods, so a node is Down 14-15 s after it stopped, as SwarmKit's
+GracePeriodMultiplier of 3 gives 13.5-16.5 s). Renewals
 are not Raft writes. An expired lease is replaced by a new one, so a node that was
 frozen or cut off is alive again at its first renewal after it returns.
 """
@@ -23,6 +24,7 @@ log = logging.getLogger("berthd.cluster")
 
 DEFAULT_PERIOD_NS = 5_000_000_000
 GRACE_MULTIPLIER = 3
+RENEWALS_PER_PERIOD = 5
 
 
 class Heartbeat:
@@ -36,6 +38,13 @@ class Heartbeat:
     @property
     def period(self) -> float:
         return self.period_ns / 1e9
+
+    @property
+    def renew_every(self) -> float:
+        """The lease is renewed five times a period, so a node that stops is Down a
+        full TTL (3 periods, 15 s) after it stopped, give or take a fifth of a period,
+        as SwarmKit's 13.5-16.5 s; renewals are no Raft writes."""
+        return max(0.2, self.period / RENEWALS_PER_PERIOD)
 
     @property
     def ttl(self) -> int:
@@ -66,7 +75,7 @@ class Heartbeat:
                 await self.beat()
             except EtcdError as e:
                 log.warning("swarm heartbeat of %s: %s", self.node_id, e)
-            await asyncio.sleep(self.period)
+            await asyncio.sleep(self.renew_every)
 
 
 async def alive_nodes(etcd: EtcdClient, serializable: bool = False) -> set[str]:

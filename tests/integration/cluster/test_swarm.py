@@ -350,7 +350,17 @@ def test_leader_heartbeat_and_down_node(node: BerthdProcess) -> None:
     (task,) = sdk(node).api.tasks(filters={"service": "web", "desired-state": "running"})
     status = _etcd_call(node, lambda c: c.get(STATUS + task["ID"]))
     assert status is not None and json.loads(status.value)["State"] == "running"
-    _etcd_call(node, lambda c: c.lease_revoke(alive.lease))
+    # the node renews its lease five times a period, so a lease revoked once is back
+    # within a second: revoke whatever lease holds the key until the leader sees it gone
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        kv = _etcd_call(node, lambda c: c.get(ALIVE + node_id))
+        if kv is not None and kv.lease:
+            lease = kv.lease
+            _etcd_call(node, lambda c, lease=lease: c.lease_revoke(lease))
+        if cli(node, "node", "ls", "--format", "{{.Status}}").stdout.strip() == "Down":
+            break
+        time.sleep(0.05)
     assert _node_state(node, "Down") == "Down"
     info = sdk(node).api.inspect_node(node_id)["Status"]
     assert info["State"] == "down" and info["Message"] == "heartbeat failure"
