@@ -96,7 +96,6 @@ class JoinListener:
         self.host = host
         self.port = port
         self._handler = handler
-        self._ssl = ssl_context
         self.ssl_context = ssl_context
         self._ca = ca_pem
         self._logs = logs
@@ -114,7 +113,9 @@ class JoinListener:
         app.router.add_post(RENEW_PATH, self._renew_cert)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True, ssl_context=self._ssl)
+        site = web.TCPSite(
+            runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         try:
             await site.start()
         except BaseException:

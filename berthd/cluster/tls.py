@@ -134,6 +134,22 @@ class NodeTLS:
             f.write(key_pem)
         os.replace(tmp, self.key)
 
+    def issue(
+        self,
+        ca_cert_pem: str,
+        ca_key_pem: str,
+        node_id: str,
+        role: str,
+        cluster_id: str,
+        ips: list[str],
+        days: int = CERT_DAYS,
+    ) -> None:
+        """Blocking: a new key and its certificate, signed here with the CA key (a
+        manager's own: at init, and at each renewal), written with the CA."""
+        key, csr = new_key_and_csr(node_id)
+        cert = sign_csr(ca_cert_pem, ca_key_pem, csr, node_id, role, cluster_id, ips, days)
+        self.write(ca_cert_pem, cert, key)
+
     def reload(self, *contexts: ssl.SSLContext | None) -> None:
         """Blocking: ``contexts`` present the certificate now in the files (a renewed
         one) at their next handshakes; open connections go on as they are."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from berthd.cluster import EtcdClient, EtcdError, EtcdProcess, EtcdSettings
 from berthd.cluster.rpc import JoinListener, RpcError, call_join, fetch_ca
-from berthd.cluster.tls import NodeTLS, new_key_and_csr, pinned_context, sign_csr
+from berthd.cluster.tls import NodeTLS, new_key_and_csr, pinned_context
 from berthd.daemon.cluster.addresses import validate_init_request, validate_join_request
 from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
 from berthd.daemon.cluster.heartbeat import alive_nodes
@@ -526,12 +526,10 @@ class Cluster:
             await asyncio.to_thread(self._clear)
             try:
                 ca, cluster_id = await asyncio.to_thread(new_root_ca), new_id()
-                key, csr = await asyncio.to_thread(new_key_and_csr, node.node_id)
-                cert = await asyncio.to_thread(
-                    sign_csr, ca.cert_pem, ca.key_pem, csr, node.node_id, "manager",
-                    cluster_id, [host],
+                await asyncio.to_thread(
+                    tls.issue, ca.cert_pem, ca.key_pem, node.node_id, "manager", cluster_id,
+                    [host],
                 )  # fmt: skip
-                await asyncio.to_thread(tls.write, ca.cert_pem, cert, key)
             except (OSError, RuntimeError, subprocess.SubprocessError) as e:
                 await asyncio.to_thread(self._clear)
                 raise System(f"swarm component could not be started: {e}") from e
@@ -915,9 +913,9 @@ class Cluster:
     ) -> dict[str, LogSource]:
         """The other nodes running these tasks, by their swarm port (mutual TLS)."""
         node_ids.discard(manager.node.node_id)
-        tls = _tls(self.root)
-        if not node_ids or tls is None:
+        # the node's certificate as its etcd client holds it (reloaded when renewed)
+        ctx = self._etcd.client.ssl_context if self._etcd is not None else None
+        if not node_ids or ctx is None:
             return {}
         endpoints = await manager.store.endpoints()
-        ctx = tls.client_context()
         return {n: RemoteLogs(endpoints[n], ctx) for n in node_ids if n in endpoints}

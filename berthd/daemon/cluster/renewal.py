@@ -58,10 +58,10 @@ def signed_for(cluster: dict[str, Any], csr: str, node_id: str, role: str, host:
 
 async def renew_here(tls: NodeTLS, cluster: dict[str, Any], node_id: str, host: str) -> None:
     """A manager renews its own certificate."""
-    key, csr = await asyncio.to_thread(new_key_and_csr, node_id)
-    cert = await asyncio.to_thread(signed_for, cluster, csr, node_id, "manager", host)
-    ca = await asyncio.to_thread(tls.ca.read_text)
-    await asyncio.to_thread(tls.write, ca, cert, key)
+    await asyncio.to_thread(
+        tls.issue, cluster["TLSInfo"]["TrustRoot"], str(cluster.get("CAKey") or ""), node_id,
+        "manager", str(cluster["ID"]), [host] if host else [], cert_days(cluster),
+    )  # fmt: skip
 
 
 async def renew_from_manager(tls: NodeTLS, manager_addr: str, node_id: str) -> None:
