@@ -115,8 +115,9 @@ def unlock_key() -> str:
     return "SWMKEY-1-" + base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
-def new_root_ca() -> RootCA:
-    """Blocking: a fresh root CA through ``openssl`` (a few milliseconds)."""
+def new_root_ca(cn: str = "swarm-ca") -> RootCA:
+    """Blocking: a fresh root CA through ``openssl`` (a few milliseconds); ``cn`` names
+    another CA of the swarm (its managers-only etcd CA)."""
     with tempfile.TemporaryDirectory(prefix="berthd-ca-") as tmp:
         key, cert = Path(tmp, "key.pem"), Path(tmp, "cert.pem")
         run = {"check": True, "capture_output": True, "timeout": 30}
@@ -133,7 +134,7 @@ def new_root_ca() -> RootCA:
                 "-key",
                 str(key),
                 "-subj",
-                "/CN=swarm-ca",
+                f"/CN={cn}",
                 "-days",
                 "7300",
                 "-sha256",
