@@ -81,19 +81,18 @@ class EtcdSettings:
 
     def client(self) -> EtcdClient:
         """A client of this member, with the node's certificate when it has one."""
-        ctx = self.tls.etcd_client_context() if self.tls is not None else None
+        ctx = self.tls.client_context() if self.tls is not None else None
         return EtcdClient(self.client_url, ssl_context=ctx)
 
     def _tls_argv(self) -> list[str]:
         t = self.tls
         if t is None:
             return []
-        cert, ca, key = str(t.etcd_cert), str(t.etcd_ca), str(t.key)
         return [
-            "--cert-file", cert, "--key-file", key,
-            "--trusted-ca-file", ca, "--client-cert-auth",
-            "--peer-cert-file", cert, "--peer-key-file", key,
-            "--peer-trusted-ca-file", ca, "--peer-client-cert-auth",
+            "--cert-file", str(t.cert), "--key-file", str(t.key),
+            "--trusted-ca-file", str(t.ca), "--client-cert-auth",
+            "--peer-cert-file", str(t.cert), "--peer-key-file", str(t.key),
+            "--peer-trusted-ca-file", str(t.ca), "--peer-client-cert-auth",
         ]  # fmt: skip
 
     def argv(self) -> list[str]:

@@ -7,10 +7,7 @@ trust root yet), and the joiner checks it against the digest its token pins; the
 ``POST /berthd/v1/join`` (JSON) over a connection that trusts that CA only, so a
 manager that cannot show a certificate of the pinned CA never sees the token. The token
 is the credential; the answer carries the joiner's signed node certificate.
-Nodes' calls (``NODE_PATHS``: a certificate renewal, and the dispatcher's assignments,
-task status and heartbeat) need a client certificate of the swarm's CA and are answered
-for the node its CN names (``NodeClient`` makes them, over one kept-alive session).
-``JoinListener`` serves them with handlers of the daemon's; a handler's ``RpcError``
+``JoinListener`` serves them with a handler of the daemon's; a handler's ``RpcError``
 is answered as ``{"message": ...}`` with its status, which ``call_join`` raises again
 on the joining side with the same words.
 """
@@ -18,7 +15,7 @@ on the joining side with the same words.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,7 +30,6 @@ __all__ = [
     "JOIN_PATH",
     "LOGS_PATH",
     "JoinListener",
-    "NodeClient",
     "RpcError",
     "call_join",
     "call_renew",
@@ -45,11 +41,6 @@ JOIN_PATH = "/berthd/v1/join"
 CA_PATH = "/berthd/v1/ca"
 LOGS_PATH = "/berthd/v1/logs"
 RENEW_PATH = "/berthd/v1/renew"
-# a worker's dispatcher calls (daemon/cluster/dispatcher.py), each by its certificate's CN
-ASSIGNMENTS_PATH = "/berthd/v1/dispatcher/assignments"
-STATUS_PATH = "/berthd/v1/dispatcher/status"
-HEARTBEAT_PATH = "/berthd/v1/dispatcher/heartbeat"
-NODE_PATHS = (RENEW_PATH, ASSIGNMENTS_PATH, STATUS_PATH, HEARTBEAT_PATH)
 NOT_A_MANAGER_NODE = "this node is not a manager: join through a manager"
 
 log = logging.getLogger("berthd.cluster")
@@ -57,9 +48,8 @@ log = logging.getLogger("berthd.cluster")
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 # a task container's log as multiplexed frames: (container ID, options) → chunks
 LogsHandler = Callable[[str, dict[str, Any]], Awaitable[AsyncIterator[bytes]]]
-# a node's call (its certificate renewal, its dispatcher's): (the CN of the certificate it
-# presented, request) → answer
-NodeHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# a node renewing its certificate: (the CN of the certificate it holds, request) → answer
+RenewHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def _peer(request: web.Request, field: str) -> str:
@@ -91,8 +81,7 @@ class JoinListener:
     """An HTTPS server on ``host:port`` (``ssl_context``: the node's certificate)
     answering the join call with ``handler`` (a manager's; None on a worker), the CA
     call with ``ca_pem`` and, for managers only (the OU of a client certificate of the
-    swarm's CA), a task container's log with ``logs``; ``node_calls`` (a manager's, by
-    path: ``NODE_PATHS``) answer a node by the CN of the certificate it presented."""
+    swarm's CA), a task container's log with ``logs``."""
 
     def __init__(
         self,
@@ -102,7 +91,7 @@ class JoinListener:
         ssl_context: ssl.SSLContext | None = None,
         ca_pem: str = "",
         logs: LogsHandler | None = None,
-        node_calls: Mapping[str, NodeHandler] | None = None,
+        renew: RenewHandler | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -110,7 +99,7 @@ class JoinListener:
         self.ssl_context = ssl_context
         self._ca = ca_pem
         self._logs = logs
-        self._node_calls = dict(node_calls or {})
+        self._renew = renew
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -121,8 +110,7 @@ class JoinListener:
         app.router.add_post(JOIN_PATH, self._join)
         app.router.add_get(CA_PATH, self._root_ca)
         app.router.add_post(LOGS_PATH, self._task_logs)
-        for path in NODE_PATHS:
-            app.router.add_post(path, self._node_call)
+        app.router.add_post(RENEW_PATH, self._renew_cert)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(
@@ -168,16 +156,16 @@ class JoinListener:
         await resp.write_eof()
         return resp
 
-    async def _node_call(self, request: web.Request) -> web.Response:
+    async def _renew_cert(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
         cn = _peer(request, "commonName")
         if not cn:
             return web.json_response({"message": "a node certificate is needed"}, status=403)
-        handler = self._node_calls.get(request.path)
-        if handler is None:
+        renew = self._renew
+        if renew is None:
             return web.json_response({"message": NOT_A_MANAGER_NODE}, status=503)
-        return await self._json(request, lambda body: handler(cn, body))
+        return await self._json(request, lambda body: renew(cn, body))
 
     async def _join(self, request: web.Request) -> web.Response:
         from aiohttp import web
@@ -273,44 +261,6 @@ async def _call(
             status = resp.status
     except (aiohttp.ClientError, TimeoutError, OSError) as e:
         raise RpcError(f"cannot reach the manager at {addr}: {e}", 0) from e
-    return _answer(addr, status, raw)
-
-
-class NodeClient:
-    """A node's calls to the managers' swarm ports over one kept-alive HTTPS session,
-    presenting the node's certificate (``ssl_context``, reloaded in place when the
-    certificate is renewed)."""
-
-    def __init__(self, ssl_context: ssl.SSLContext, timeout: float = 10.0) -> None:
-        self.ssl_context = ssl_context
-        self._timeout = timeout
-        self._http: Any = None
-
-    async def call(self, addr: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        import aiohttp
-
-        if self._http is None:
-            self._http = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=3),
-                trust_env=False,
-            )
-        try:
-            async with self._http.post(
-                f"https://{addr}{path}", data=orjson.dumps(body), ssl=self.ssl_context
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            raise RpcError(f"cannot reach the manager at {addr}: {e}", 0) from e
-        return _answer(addr, status, raw)
-
-    async def close(self) -> None:
-        http, self._http = self._http, None
-        if http is not None:
-            await http.close()
-
-
-def _answer(addr: str, status: int, raw: bytes) -> dict[str, Any]:
     try:
         out = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -9,14 +9,9 @@ made the key and sent only a request (``new_key_and_csr``): the key never leaves
 node. The subject is the manager's choice, never the joiner's.
 
 Files, in ``<data-root>/swarm/certs``: ``ca.crt``, ``node.crt`` and ``node.key``
-(mode 0600). A manager also holds ``etcd.crt``, for the same key and subject, signed
-by the swarm's second CA (``etcd-ca.crt``), whose key only managers know: etcd trusts
-that CA alone for every peer and every client (``--client-cert-auth``,
-``--peer-client-cert-auth``), so only managers reach the store; a worker's certificate
-opens the swarm port, never etcd. (etcd 3.4's ``--client-cert-allowed-hostname``
-would have done with one CA, but it breaks its own JSON gateway's loopback dial.) A
-swarm made before the etcd CA existed has no ``etcd.crt``: its etcd keeps the node
-certificate and the root CA. The blocking helpers run ``openssl`` (a few milliseconds each); callers run
+(mode 0600). etcd requires a certificate from that CA of every peer and every client
+(``--client-cert-auth``, ``--peer-client-cert-auth``), so only the swarm's nodes reach
+its store. The blocking helpers run ``openssl`` (a few milliseconds each); callers run
 them in a thread.
 """
 
@@ -26,7 +21,6 @@ import os
 import ssl
 import subprocess
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,37 +120,14 @@ class NodeTLS:
     def key(self) -> Path:
         return self.dir / "node.key"
 
-    @property
-    def etcd_ca(self) -> Path:
-        """The CA etcd trusts: the managers-only one, or the root CA of an older swarm."""
-        own = self.dir / "etcd-ca.crt"
-        return own if own.is_file() else self.ca
-
-    @property
-    def etcd_cert(self) -> Path:
-        own = self.dir / "etcd.crt"
-        return own if own.is_file() else self.cert
-
-    def has_etcd_cert(self) -> bool:
-        return (self.dir / "etcd.crt").is_file()
-
     def exists(self) -> bool:
         return self.ca.is_file() and self.cert.is_file() and self.key.is_file()
 
-    def write(
-        self, ca_pem: str, cert_pem: str, key_pem: str, etcd: tuple[str, str] | None = None
-    ) -> None:
-        """Blocking: the three files, the key readable by root only; with ``etcd`` (the
-        etcd CA's certificate and this node's etcd certificate, a manager's) those too,
-        without it none (a worker's, or a demoted manager's, are removed)."""
+    def write(self, ca_pem: str, cert_pem: str, key_pem: str) -> None:
+        """Blocking: the three files, the key readable by root only."""
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.ca.write_text(ca_pem)
         self.cert.write_text(cert_pem)
-        if etcd is not None:
-            (self.dir / "etcd-ca.crt").write_text(etcd[0])
-            (self.dir / "etcd.crt").write_text(etcd[1])
-        else:
-            self.drop_etcd()
         tmp = self.key.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -172,50 +143,25 @@ class NodeTLS:
         cluster_id: str,
         ips: list[str],
         days: int = CERT_DAYS,
-        etcd_ca: tuple[str, str] | None = None,
     ) -> None:
         """Blocking: a new key and its certificate, signed here with the CA key (a
-        manager's own: at init, and at each renewal), written with the CA; with
-        ``etcd_ca`` (its certificate and key) the etcd certificate for the same key."""
+        manager's own: at init, and at each renewal), written with the CA."""
         key, csr = new_key_and_csr(node_id)
         cert = sign_csr(ca_cert_pem, ca_key_pem, csr, node_id, role, cluster_id, ips, days)
-        etcd = None
-        if etcd_ca is not None:
-            etcd_cert = sign_csr(*etcd_ca, csr, node_id, role, cluster_id, ips, days)
-            etcd = (etcd_ca[0], etcd_cert)
-        self.write(ca_cert_pem, cert, key, etcd)
+        self.write(ca_cert_pem, cert, key)
 
-    def drop_etcd(self) -> None:
-        """Blocking: forget the etcd certificate (a node that is no manager any more)."""
-        for name in ("etcd.crt", "etcd-ca.crt"):
-            (self.dir / name).unlink(missing_ok=True)
-
-    def reload(
-        self,
-        node: Sequence[ssl.SSLContext | None],
-        etcd: Sequence[ssl.SSLContext | None] = (),
-    ) -> None:
-        """Blocking: the ``node`` contexts present the node certificate now in the files
-        (a renewed one) at their next handshakes, the ``etcd`` ones the etcd certificate;
-        open connections go on as they are."""
-        for ctxs, cert in ((node, self.cert), (etcd, self.etcd_cert)):
-            for ctx in ctxs:
-                if ctx is not None:
-                    ctx.load_cert_chain(str(cert), str(self.key))
+    def reload(self, *contexts: ssl.SSLContext | None) -> None:
+        """Blocking: ``contexts`` present the certificate now in the files (a renewed
+        one) at their next handshakes; open connections go on as they are."""
+        for ctx in contexts:
+            if ctx is not None:
+                ctx.load_cert_chain(str(self.cert), str(self.key))
 
     def client_context(self) -> ssl.SSLContext:
-        """For another node's swarm port: the server must hold a certificate of the
-        swarm's root CA (any name: a node may be dialled by any of its addresses); this
-        node presents its own."""
-        ctx = pinned_context(self.ca.read_text())
+        """For etcd's client URLs: the server must hold a certificate of the swarm's CA
+        for the address dialled; this node presents its own."""
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.ca))
         ctx.load_cert_chain(str(self.cert), str(self.key))
-        return ctx
-
-    def etcd_client_context(self) -> ssl.SSLContext:
-        """For etcd's client URLs: the server must hold a certificate of the etcd CA for
-        the address dialled; this node presents its etcd certificate."""
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.etcd_ca))
-        ctx.load_cert_chain(str(self.etcd_cert), str(self.key))
         return ctx
 
     def server_context(self) -> ssl.SSLContext:

@@ -65,25 +65,22 @@ def test_init_listens_on_the_swarm_port(three: Fabric) -> None:
     for flag in (b"--client-cert-auth", b"--peer-client-cert-auth"):
         assert flag in argv
     # mutual TLS: etcd's client port takes no client without a certificate of the
-    # managers' etcd CA (a node certificate of the swarm's root CA, as a worker holds,
-    # is refused), and the swarm port shows a certificate of the root CA
+    # swarm's CA, and the swarm port shows a certificate of that CA
     client_port = json.loads(Path(n1.data_root, "swarm", "state.json").read_text())["ClientPort"]
     certs = Path(n1.data_root, "swarm", "certs")
     assert (certs / "node.key").stat().st_mode & 0o077 == 0
-    assert https_get(n1, client_port, "/health", certs, with_cert="") == ""
-    etcd_ca = certs / "etcd-ca.crt"
-    assert https_get(n1, client_port, "/health", certs, with_cert="node", ca=etcd_ca) == ""
-    assert '"health":"true"' in https_get(n1, client_port, "/health", certs, with_cert="etcd")
-    ca = https_get(n1, 2377, "/berthd/v1/ca", certs, with_cert="")
+    assert https_get(n1, client_port, "/health", certs, with_cert=False) == ""
+    assert '"health":"true"' in https_get(n1, client_port, "/health", certs, with_cert=True)
+    ca = https_get(n1, 2377, "/berthd/v1/ca", certs, with_cert=False)
     assert ca.strip() == (certs / "ca.crt").read_text().strip()
 
 
 _GET = """
 import socket, ssl, sys
-host, port, path, ca, cert, key = sys.argv[1], int(sys.argv[2]), *sys.argv[3:7]
+host, port, path, ca, cert = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 ctx = ssl.create_default_context(cafile=ca)
 if cert:
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(cert + "/node.crt", cert + "/node.key")
 with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(
     raw, server_hostname=host
 ) as tls:
@@ -98,8 +95,8 @@ sys.stdout.buffer.write(data.split(b"\\r\\n\\r\\n", 1)[1])
 _PEER = """
 import socket, ssl, sys
 host, port, certs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ctx = ssl.create_default_context(cafile=certs + "/etcd-ca.crt")
-ctx.load_cert_chain(certs + "/etcd.crt", certs + "/node.key")
+ctx = ssl.create_default_context(cafile=certs + "/ca.crt")
+ctx.load_cert_chain(certs + "/node.crt", certs + "/node.key")
 with socket.create_connection((host, port), timeout=10) as raw, ctx.wrap_socket(
     raw, server_hostname=host
 ) as tls:
@@ -118,18 +115,13 @@ def https_peer_cert(d: NodeDaemon, port: int, certs: Path) -> bytes:
     return bytes.fromhex(r.stdout)
 
 
-def https_get(
-    d: NodeDaemon, port: int, path: str, certs: Path, with_cert: str, ca: Path | None = None
-) -> str:
-    """GET over TLS from inside the node's netns, trusting the CA that signed the
-    certificate presented (``with_cert``: "node", "etcd", or "" for none; the root CA
-    without one) or ``ca``; "" when refused."""
-    ca = ca or certs / ("etcd-ca.crt" if with_cert == "etcd" else "ca.crt")
-    cert = str(certs / f"{with_cert}.crt") if with_cert else ""
+def https_get(d: NodeDaemon, port: int, path: str, certs: Path, with_cert: bool) -> str:
+    """GET over TLS from inside the node's netns, trusting the swarm's CA only (and
+    presenting the node's certificate with ``with_cert``); "" when refused."""
     r = subprocess.run(
         [
             NSENTER, f"--net=/run/netns/{d.netns}", sys.executable, "-c", _GET,
-            d.addr, str(port), path, str(ca), cert, str(certs / "node.key"),
+            d.addr, str(port), path, str(certs / "ca.crt"), str(certs) if with_cert else "",
         ],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
@@ -439,12 +431,6 @@ def test_a_worker_joins_runs_a_task_and_leaves(three: Fabric) -> None:
         return row is not None and (row["Status"], row["ManagerStatus"]) == ("Ready", "")
 
     eventually(ready, 30, "the worker is Ready, no manager status")
-
-    def knows_managers() -> bool:  # its dispatchers: every manager, from its assignments
-        info = json.loads(n2.cli("info", "--format", "{{json .Swarm}}").stdout)
-        return len(info["RemoteManagers"] or []) == 2
-
-    eventually(knows_managers, 30, "the worker knows both managers' swarm ports")
     # a global service runs on every node, the worker included
     r = n1.cli(
         "service", "create", "-d", "--name", "everywhere", "--mode", "global",
@@ -475,12 +461,7 @@ def test_a_worker_joins_runs_a_task_and_leaves(three: Fabric) -> None:
     certs = Path(n1.data_root, "swarm", "certs")
     port = json.loads(Path(n1.data_root, "swarm", "state.json").read_text())["ClientPort"]
     served = https_peer_cert(n1, port, certs)
-    assert served == ssl.PEM_cert_to_DER_cert((certs / "etcd.crt").read_text())
-    # the worker holds no etcd certificate, and its node certificate does not open etcd
-    wcerts = Path(n2.data_root, "swarm", "certs")
-    assert not (wcerts / "etcd.crt").exists()
-    health = https_get(n1, port, "/health", wcerts, with_cert="node", ca=certs / "etcd-ca.crt")
-    assert health == ""
+    assert served == ssl.PEM_cert_to_DER_cert((certs / "node.crt").read_text())
     assert n1.cli("service", "scale", "-d", "spread=2").returncode == 0
     eventually(on_worker, 30, "the worker's task still runs")
     r = n2.cli("swarm", "leave")

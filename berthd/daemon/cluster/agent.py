@@ -4,10 +4,9 @@ Level-triggered (every second, or at once after a change): a task whose ``NodeID
 this node and whose desired state is ``running`` gets a container
 ``<service>.<slot>.<task id>`` (dockerd's labels) created and started through the
 container service; its status follows the container (running, complete, failed). A
-task that should stop has its container removed. The agent sees only its
-assignments (``assignments.py``: from the store on a manager, from a manager's
-dispatcher on a worker) and writes only its tasks' status (the node's half of a task),
-never the leader's ``tasks/<task>``. A container of a task that no longer exists or is now
+task that should stop has its container removed. The agent writes only
+``status/<task>`` (the node's half of a task, ``ObjectStore.put_status``), never the
+leader's ``tasks/<task>``. A container of a task that no longer exists or is now
 assigned to another node (the node was Down meanwhile and its tasks were replaced) is
 removed, so a returning node leaves no duplicate.
 
@@ -28,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, Protocol
 
-from berthd.daemon.cluster.assignments import Assignments, TaskSource
+from berthd.daemon.cluster.store import ObjectStore
 from berthd.daemon.cluster.tasks import ENDED, task_name, task_status
 from berthd.errdefs import BerthdError
 from berthd.logger.request import LogsOptions
@@ -156,24 +155,24 @@ class TaskAgent:
 
     def __init__(
         self,
-        source: TaskSource,
+        store: ObjectStore,
         node_id: str,
         runtime: TaskRuntime,
         files_root: Path | None = None,
     ) -> None:
-        self.source = source
+        self.store = store
         self.node_id = node_id
         self.runtime = runtime
         # <exec-root>/swarm/tasks/<task>/: the secret and config files bound into a task
         self.files_root = files_root
 
     async def reconcile(self) -> None:
-        """One pass; assignments that cannot be read raise, and nothing is touched."""
-        given = await self.source.assignments()
-        mine = {t["ID"] for t in given.tasks if t.get("NodeID") == self.node_id}
-        for task in given.tasks:
+        services = {s["ID"]: s for s in await self.store.list("service")}
+        tasks = await self.store.list("task")
+        mine = {t["ID"] for t in tasks if t.get("NodeID") == self.node_id}
+        for task in tasks:
             if task["ID"] in mine:
-                await self._run(given.services.get(task["ServiceID"]), task, given)
+                await self._run(services.get(task["ServiceID"]), task)
         for task_id, cid in self.runtime.task_containers().items():
             if task_id not in mine:  # reaped, or given to another node while this was Down
                 with contextlib.suppress(BerthdError):
@@ -181,16 +180,14 @@ class TaskAgent:
                 await self._drop_files(task_id)
 
     async def _put(self, task: dict[str, Any]) -> None:
-        await self.source.put_status(task["ID"], task["Status"])
+        await self.store.put_status(task["ID"], task["Status"])
 
-    async def _run(
-        self, svc: dict[str, Any] | None, task: dict[str, Any], given: Assignments
-    ) -> None:
+    async def _run(self, svc: dict[str, Any] | None, task: dict[str, Any]) -> None:
         state = task["Status"]["State"]
         cid = (task["Status"].get("ContainerStatus") or {}).get("ContainerID", "")
         if task["DesiredState"] == "running" and svc is not None:
             if state in ("new", "pending", "assigned", "accepted", "preparing"):
-                await self._start(svc, task, given)
+                await self._start(svc, task)
                 return
             if state in ("starting", "running") and cid:
                 c = self.runtime.state(cid)
@@ -216,7 +213,7 @@ class TaskAgent:
             )
             await self._put(task)
 
-    async def _files(self, task: dict[str, Any], given: Assignments) -> list[dict[str, Any]]:
+    async def _files(self, task: dict[str, Any]) -> list[dict[str, Any]]:
         """Write the task's secrets and configs; the bind mounts that show them."""
         spec = task["Spec"].get("ContainerSpec") or {}
         refs = [("secret", r) for r in spec.get("Secrets") or []]
@@ -226,7 +223,7 @@ class TaskAgent:
         files: list[tuple[Path, bytes, dict[str, Any]]] = []
         mounts = []
         for n, (kind, ref) in enumerate(refs):
-            obj = given.files.get((kind, str(ref.get(kind.title() + "ID") or "")))
+            obj = await self.store.get(kind, ref.get(kind.title() + "ID", ""))
             target = (ref.get("File") or {}).get("Name")
             if obj is None or not target:
                 continue  # a runtime-only reference (credential specs): nothing to write
@@ -252,11 +249,11 @@ class TaskAgent:
             return asyncio.sleep(0)
         return asyncio.to_thread(shutil.rmtree, root / task_id, True)
 
-    async def _start(self, svc: dict[str, Any], task: dict[str, Any], given: Assignments) -> None:
+    async def _start(self, svc: dict[str, Any], task: dict[str, Any]) -> None:
         name = task_name(svc, task)
         try:
             body = container_body(svc, task, self.node_id)
-            mounts = await self._files(task, given)
+            mounts = await self._files(task)
             if mounts:
                 body["HostConfig"].setdefault("Mounts", []).extend(mounts)
             cid = await self.runtime.create(name, body)

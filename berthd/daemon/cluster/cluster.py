@@ -19,31 +19,17 @@ import json
 import logging
 import os
 import shutil
-import ssl
 import subprocess
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from berthd.cluster import EtcdClient, EtcdError, EtcdProcess, EtcdSettings
-from berthd.cluster.rpc import (
-    ASSIGNMENTS_PATH,
-    HEARTBEAT_PATH,
-    RENEW_PATH,
-    STATUS_PATH,
-    JoinListener,
-    NodeClient,
-    NodeHandler,
-    RpcError,
-    call_join,
-    fetch_ca,
-)
-from berthd.cluster.tls import CERT_DAYS, NodeTLS, new_key_and_csr, pinned_context
+from berthd.cluster.rpc import JoinListener, RpcError, call_join, fetch_ca
+from berthd.cluster.tls import NodeTLS, new_key_and_csr, pinned_context
 from berthd.daemon.cluster.addresses import validate_init_request, validate_join_request
 from berthd.daemon.cluster.agent import TaskAgent, TaskRuntime
-from berthd.daemon.cluster.assignments import LocalSource
-from berthd.daemon.cluster.dispatcher import Dispatcher
-from berthd.daemon.cluster.heartbeat import EtcdLiveness, alive_nodes
+from berthd.daemon.cluster.heartbeat import alive_nodes
 from berthd.daemon.cluster.ids import new_id, new_root_ca, parse_join_token
 from berthd.daemon.cluster.inactive import NOT_A_MANAGER, NOT_IN_SWARM, InactiveCluster
 from berthd.daemon.cluster.logs import (
@@ -62,11 +48,9 @@ from berthd.daemon.cluster.renewal import (
     due,
     renew_from_manager,
     renew_here,
-    signed_from,
 )
 from berthd.daemon.cluster.roles import join_members, leave_members, undo_member
 from berthd.daemon.cluster.runner import NodeLoop
-from berthd.daemon.cluster.session import DispatcherSession
 from berthd.daemon.cluster.store import NoLeader, ObjectStore
 from berthd.errdefs import BerthdError, InvalidParameter, NotImplemented_, System, Unavailable
 from berthd.lib.filters import FilterArgs
@@ -141,14 +125,8 @@ def _settings(root: Path, state: Mapping[str, Any]) -> EtcdSettings:
     )
 
 
-def _etcd_client(url: str, tls: NodeTLS) -> EtcdClient:
-    """A client of another manager's etcd member (this node's etcd certificate)."""
-    return EtcdClient(url, ssl_context=tls.etcd_client_context())
-
-
-def _session(tls: NodeTLS, managers: list[str]) -> DispatcherSession:
-    """Blocking (the certificate files): a worker's session with the managers."""
-    return DispatcherSession(NodeClient(tls.client_context()), managers)
+def _worker_client(url: str, tls: NodeTLS | None) -> EtcdClient:
+    return EtcdClient(url, ssl_context=tls.client_context() if tls is not None else None)
 
 
 def _ca_mismatch(digest: str) -> str:
@@ -173,9 +151,8 @@ def _manager_state(node: LocalNode, s: EtcdSettings) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def _worker_state(node: LocalNode, managers: list[str]) -> dict[str, Any]:
-    """A worker's: the managers' swarm ports it knows (its dispatchers)."""
-    return dict(_node_state(node), Role="worker", Managers=managers)
+def _worker_state(node: LocalNode, manager_url: str, remote: str) -> dict[str, Any]:
+    return dict(_node_state(node), Role="worker", ManagerURL=manager_url, RemoteAddr=remote)
 
 
 def _listen_host_port(listen: str) -> tuple[str, int]:
@@ -222,10 +199,8 @@ class Cluster:
         self._endpoint = ""  # host:port of this node's swarm port, once listening
         self._endpoint_written = ""
         self._cert: tuple[float, float] | None = None  # its certificate's dates, cached
-        # a worker: its node and its session with the managers' dispatchers
-        self._worker: tuple[LocalNode, DispatcherSession] | None = None
-        # this node's certificate as a client of the other nodes' swarm ports (task logs)
-        self._node_ctx: ssl.SSLContext | None = None
+        # a worker: its node and its store, an etcd client of the manager it joined
+        self._worker: tuple[LocalNode, ObjectStore, str] | None = None
         self._lock = asyncio.Lock()
         # set by the daemon once its container service exists: tasks run as containers
         self.runtime: TaskRuntime | None = None
@@ -254,13 +229,8 @@ class Cluster:
             state["NodeID"], state["AdvertiseAddr"], state["ListenAddr"], state["DataPathAddr"]
         )
         if state.get("Role") == "worker":
-            tls = _tls(self.root)
-            if tls is None:
-                log.error("swarm: this worker has no certificate; leave and join again")
-                return
-            managers = [str(m) for m in state.get("Managers") or [state.get("RemoteAddr")] if m]
-            session = await asyncio.to_thread(_session, tls, managers)
-            await self._activate_worker(node, session)
+            store = ObjectStore(_worker_client(str(state["ManagerURL"]), _tls(self.root)))
+            await self._activate_worker(node, store, str(state.get("RemoteAddr") or ""))
             return
         settings = _settings(self.root, state)
         etcd = EtcdProcess(settings)
@@ -294,9 +264,9 @@ class Cluster:
         await self._listen(etcd, manager)
         self._refresher = asyncio.create_task(self._refresh_loop(manager))
         if self.runtime is not None:
-            store, node_id = manager.store, manager.node.node_id
-            agent = TaskAgent(LocalSource(store, node_id), node_id, self.runtime, self.files_root)
-            self._agent = NodeLoop(agent, EtcdLiveness(store.etcd, node_id), store)
+            self._agent = NodeLoop(
+                TaskAgent(manager.store, manager.node.node_id, self.runtime, self.files_root)
+            )
             self._agent.start()
         self._follow_roles()
 
@@ -306,32 +276,18 @@ class Cluster:
         s = etcd.settings
         token = s.cluster_token or f"berthd-{s.name}"
         handler = JoinHandler(manager.store, s.advertise_client_url, token)
-        dispatcher = Dispatcher(manager.store)
-        calls: dict[str, NodeHandler] = {
-            RENEW_PATH: handler.renew,
-            ASSIGNMENTS_PATH: dispatcher.assignments,
-            STATUS_PATH: dispatcher.status,
-            HEARTBEAT_PATH: dispatcher.heartbeat,
-        }
-        await self._serve(manager.node, handler, calls)
+        await self._serve(manager.node, handler)
 
-    async def _serve(
-        self,
-        node: LocalNode,
-        handler: JoinHandler | None,
-        calls: Mapping[str, NodeHandler] | None = None,
-    ) -> None:
-        """The node's swarm port: joins (a manager's ``handler``), the nodes' calls (a
-        manager's: renewals, the dispatcher), the root CA, and the logs of this node's
-        tasks for the managers."""
+    async def _serve(self, node: LocalNode, handler: JoinHandler | None) -> None:
+        """The node's swarm port: joins (a manager's ``handler``), the root CA, and the
+        logs of this node's tasks for the managers."""
         host, port = _listen_host_port(node.listen_addr)
         tls = _tls(self.root)
         logs = self._serve_logs if self.runtime is not None else None
         if tls is not None:
             ca = await asyncio.to_thread(tls.ca.read_text)
-            self._node_ctx = await asyncio.to_thread(tls.client_context)
-            server = await asyncio.to_thread(tls.server_context)
-            listener = JoinListener(host, port, handler, server, ca, logs, calls)
+            renew = handler.renew if handler is not None else None
+            listener = JoinListener(host, port, handler, tls.server_context(), ca, logs, renew)
         elif handler is not None:
             listener = JoinListener(host, port, handler)
         else:
@@ -358,13 +314,12 @@ class Cluster:
             except Exception as e:  # etcd without quorum for a while: /info keeps the last
                 log.debug("swarm: refresh of /info's view: %s", e)
 
-    async def _activate_worker(self, node: LocalNode, session: DispatcherSession) -> None:
-        self._worker = (node, session)
+    async def _activate_worker(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
+        self._worker = (node, store, remote)
         await self._serve(node, None)
-        session.endpoint = self._endpoint
         if self.runtime is not None:
-            agent = TaskAgent(session, node.node_id, self.runtime, self.files_root)
-            self._agent = NodeLoop(agent, session)
+            agent = TaskAgent(store, node.node_id, self.runtime, self.files_root)
+            self._agent = NodeLoop(agent, manager=False)
             self._agent.start()
         self._follow_roles()
 
@@ -393,25 +348,20 @@ class Cluster:
         tls = _tls(self.root)
         if tls is None:
             return
-        listener = self._listener.ssl_context if self._listener is not None else None
-        node_ctxs = [listener, self._node_ctx]
         if self._manager is not None and self._etcd is not None:
-            node, remote = self._manager.node, ""
-            cluster = await self._manager.store.get("cluster", "")
-            etcd_ctxs = [self._etcd.client.ssl_context]
-        elif self._worker is not None:
-            node, session = self._worker  # a worker asks a manager
-            remote, cluster, etcd_ctxs = session.current, session.cluster, []
-            node_ctxs.append(session.client.ssl_context)
+            store, node, remote = self._manager.store, self._manager.node, ""
+            client = self._etcd.client
+        elif self._worker is not None and self._worker[2]:
+            node, store, remote = self._worker  # a worker asks the manager it knows
+            client = store.etcd
         else:
             return
-        if cluster is None or (not remote and self._manager is None):
+        cluster = await store.get("cluster", "")
+        if cluster is None:
             return
         if self._cert is None:
             self._cert = await dates_of(tls)
-        # a worker that kept an etcd certificate (a demotion whose renewal failed) too
-        stale = self._worker is not None and await asyncio.to_thread(tls.has_etcd_cert)
-        if not stale and not due(self._cert, cert_days(cluster)):
+        if not due(self._cert, cert_days(cluster)):
             return
         async with self._lock:
             if remote:
@@ -419,21 +369,21 @@ class Cluster:
             else:
                 await renew_here(tls, cluster, node.node_id, node.addr)
             self._cert = None
-            await asyncio.to_thread(tls.reload, node_ctxs, etcd_ctxs)
+            listener = self._listener.ssl_context if self._listener is not None else None
+            await asyncio.to_thread(tls.reload, client.ssl_context, listener)
         log.info("swarm: renewed this node's certificate")
 
     async def _follow_role(self) -> None:
         if self._manager is not None:
             store, node = self._manager.store, self._manager.node
-            if self._endpoint and self._endpoint_written != self._endpoint:
-                await store.put_endpoint(node.node_id, self._endpoint)
-                self._endpoint_written = self._endpoint
-            obj = await store.get("node", node.node_id)
         elif self._worker is not None:
-            obj = self._worker[1].node  # as the dispatcher last gave it (the heartbeat
-            # records the worker's endpoint)
+            node, store, _ = self._worker
         else:
             return
+        if self._endpoint and self._endpoint_written != self._endpoint:
+            await store.put_endpoint(node.node_id, self._endpoint)
+            self._endpoint_written = self._endpoint
+        obj = await store.get("node", node.node_id)
         role = ((obj or {}).get("Spec") or {}).get("Role")
         async with self._lock:
             if role == "worker" and self._manager is not None and self._etcd is not None:
@@ -457,51 +407,32 @@ class Cluster:
         log.info("swarm: this node is demoted to a worker")
         await self._stop_duties()
         try:
-            await leave_members(etcd, node.node_id)
+            url = await leave_members(etcd, node.node_id)
         except (EtcdError, RuntimeError) as e:
             log.warning("swarm: cannot leave the managers yet: %s", e)
             await self._activate(etcd, manager)
             return
         self._etcd = self._manager = None
-        await manager.store.etcd.close()
-        managers = [
-            str(r.get("Addr") or "") for r in manager.info()["RemoteManagers"] or []
-            if r.get("NodeID") != node.node_id and r.get("Addr")
-        ]  # fmt: skip
-        tls = _tls(self.root)
-        assert tls is not None
-        session = await asyncio.to_thread(_session, tls, managers)
-        try:  # a worker's certificate, without the etcd one (due until it is done)
-            await renew_from_manager(tls, session.current, node.node_id)
-            self._cert = None
-            await asyncio.to_thread(tls.reload, [session.client.ssl_context])
-        except (RpcError, RuntimeError, OSError) as e:
-            log.warning("swarm: the demoted node's certificate: %s", e)
-        await asyncio.to_thread(self._write_state, _worker_state(node, managers))
-        await self._activate_worker(node, session)
+        store = ObjectStore(_worker_client(url, _tls(self.root)))
+        remote = next(
+            (str(r.get("Addr") or "") for r in manager.info()["RemoteManagers"] or []
+             if r.get("NodeID") != node.node_id),
+            "",
+        )  # fmt: skip
+        await asyncio.to_thread(self._write_state, _worker_state(node, url, remote))
+        await self._activate_worker(node, store, remote)
 
-    async def _promote(self, node: LocalNode, session: DispatcherSession) -> None:
-        """A promoted worker: its certificates renewed for its new role first (the etcd
-        certificate, signed by the managers' CA, is what opens etcd), then it joins the
-        managers' etcd as a member."""
+    async def _promote(self, node: LocalNode, store: ObjectStore, remote: str) -> None:
         log.info("swarm: this node is promoted to a manager")
-        tls = _tls(self.root)
-        if tls is None or not session.client_urls:
-            return
         await self._stop_duties()
-        via = None
         try:
-            await renew_from_manager(tls, session.current, node.node_id)
-            self._cert = None
-            via = _etcd_client(session.client_urls[0], tls)
-            etcd = await join_members(self.root, node.node_id, node.addr, tls, via)
+            etcd = await join_members(
+                self.root, node.node_id, node.addr, _tls(self.root), store.etcd
+            )
         except Exception as e:
             log.warning("swarm: cannot become a manager yet: %s", e)
-            await self._activate_worker(node, session)
+            await self._activate_worker(node, store, remote)
             return
-        finally:
-            if via is not None:
-                await via.close()
         manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
         try:
             await manager.take_manager_status()
@@ -509,7 +440,7 @@ class Cluster:
             log.warning("swarm: the promoted node's manager status: %s", e)
         await asyncio.to_thread(self._write_state, _manager_state(node, etcd.settings))
         self._worker = None
-        await session.close()
+        await store.etcd.close()
         await self._activate(etcd, manager)
 
     def _poke(self) -> None:
@@ -529,7 +460,7 @@ class Cluster:
             await self._etcd.stop()
             self._etcd = None
         if self._worker is not None:
-            await self._worker[1].close()
+            await self._worker[1].etcd.close()
             self._worker = None
         self._manager = None
 
@@ -556,14 +487,14 @@ class Cluster:
 
     def info(self) -> dict[str, Any]:
         if self._worker is not None:
-            node, session = self._worker
+            node, _, remote = self._worker
             return {
                 "NodeID": node.node_id,
                 "NodeAddr": node.addr,
                 "LocalNodeState": "active",
                 "ControlAvailable": False,
                 "Error": "",
-                "RemoteManagers": [{"NodeID": "", "Addr": m} for m in session.managers] or None,
+                "RemoteManagers": [{"NodeID": "", "Addr": remote}] if remote else None,
             }
         if self._manager is None:
             out = self._inactive.info()
@@ -595,10 +526,9 @@ class Cluster:
             await asyncio.to_thread(self._clear)
             try:
                 ca, cluster_id = await asyncio.to_thread(new_root_ca), new_id()
-                etcd_ca = await asyncio.to_thread(new_root_ca, "swarm-etcd-ca")
                 await asyncio.to_thread(
                     tls.issue, ca.cert_pem, ca.key_pem, node.node_id, "manager", cluster_id,
-                    [host], CERT_DAYS, (etcd_ca.cert_pem, etcd_ca.key_pem),
+                    [host],
                 )  # fmt: skip
             except (OSError, RuntimeError, subprocess.SubprocessError) as e:
                 await asyncio.to_thread(self._clear)
@@ -610,7 +540,7 @@ class Cluster:
                 except (OSError, RuntimeError) as e:  # no etcd binary, etcd failing
                     raise System(f"swarm component could not be started: {e}") from e
                 manager = SwarmManager(ObjectStore(etcd.client), node, self._events)
-                await manager.bootstrap(req, self._describe(), ca, cluster_id, etcd_ca)
+                await manager.bootstrap(req, self._describe(), ca, cluster_id)
                 await asyncio.to_thread(self._write_state, _manager_state(node, settings))
             except BaseException:
                 await etcd.stop()
@@ -712,8 +642,6 @@ class Cluster:
                     "PeerURL": settings.peer_url,
                     "Addr": node.advertise_addr,
                     "CSR": csr,
-                    "Availability": str(req.get("Availability") or "active"),
-                    "Description": self._describe(),
                 }
                 reply = await call_join(remote, body, ssl_context=pinned_context(ca))
             except RpcError as e:
@@ -722,33 +650,38 @@ class Cluster:
                 raise Unavailable(e.message) from None
             except RuntimeError as e:  # openssl
                 raise System(f"cannot make this node's certificate request: {e}") from None
-            try:
-                signed = signed_from(reply)
-            except ValueError as e:
-                raise Unavailable(str(e)) from None
+            cert = str(reply.get("Certificate") or "")
+            if "-----BEGIN CERTIFICATE-----" not in cert:
+                raise Unavailable("the manager sent no certificate for this node")
             await asyncio.to_thread(self._clear)
-            await asyncio.to_thread(tls.write, ca, signed.cert, key, signed.etcd)
+            await asyncio.to_thread(tls.write, ca, cert, key)
             if reply.get("Role") != "manager":
-                await self._join_as_worker(node, remote, reply)
+                await self._join_as_worker(req, node, remote, reply)
                 return
             await self._join_as_manager(req, node, settings, reply)
 
-    async def _join_as_worker(self, node: LocalNode, remote: str, reply: dict[str, Any]) -> None:
-        """A worker runs no etcd and cannot open the managers': the manager that admitted
-        it wrote its node object, and its agent and heartbeat go through the managers'
-        dispatcher (``session.py``), starting with the manager it joined through."""
-        managers = [remote, *(str(m) for m in reply.get("Managers") or [] if m)]
-        managers = list(dict.fromkeys(managers))
-        tls = NodeTLS(self.root / "certs")
-        session = await asyncio.to_thread(_session, tls, managers)
+    async def _join_as_worker(
+        self, req: dict[str, Any], node: LocalNode, remote: str, reply: dict[str, Any]
+    ) -> None:
+        """A worker runs no etcd: its agent and heartbeat use the etcd of the manager it
+        joined, through that manager's client URL (a phase-1 simplification: SwarmKit
+        workers talk to a manager's dispatcher only)."""
+        urls = [str(u) for u in reply.get("ClientURLs") or []]
+        if not urls:
+            await asyncio.to_thread(self._clear)
+            raise Unavailable("the manager sent no address to reach the swarm's store")
+        store = ObjectStore(_worker_client(urls[0], _tls(self.root)))
         try:
+            availability = str(req.get("Availability") or "active")
+            registrar = SwarmManager(store, node, self._events)
+            await registrar.register("worker", availability, self._describe())
             await asyncio.to_thread(self.root.mkdir, 0o700, True, True)
-            await asyncio.to_thread(self._write_state, _worker_state(node, managers))
+            await asyncio.to_thread(self._write_state, _worker_state(node, urls[0], remote))
         except BaseException:
-            await session.close()
+            await store.etcd.close()
             await asyncio.to_thread(self._clear)
             raise
-        await self._activate_worker(node, session)
+        await self._activate_worker(node, store, remote)
 
     async def _join_as_manager(
         self,
@@ -775,9 +708,8 @@ class Cluster:
         except BaseException:
             await etcd.stop()
             urls = [str(u) for u in reply.get("ClientURLs") or []]
-            tls = _tls(self.root)
-            if urls and tls is not None:  # the manager added this node's member: undo it
-                via = _etcd_client(urls[0], tls)
+            if urls:  # the manager added this node's member: take it out again
+                via = _worker_client(urls[0], _tls(self.root))
                 try:
                     await undo_member(via, settings.peer_url)
                 finally:
@@ -804,8 +736,8 @@ class Cluster:
             if self._agent is not None:
                 await self._agent.stop()
                 self._agent = None
-            await self._remove_task_containers()
             with contextlib.suppress(NoLeader):
+                await self._remove_task_containers(manager.store)
                 await manager.store.wipe()
             if self.files_root is not None:
                 await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
@@ -837,7 +769,8 @@ class Cluster:
             if agent.heartbeat is not None:
                 await agent.heartbeat.stop(revoke=True)
             await agent.stop()
-        await self._remove_task_containers()
+        with contextlib.suppress(NoLeader):
+            await self._remove_task_containers(manager.store, node_id)
         for _ in range(3):  # the leader may write the node's status meanwhile
             try:
                 obj = await manager.store.get("node", node_id)
@@ -865,25 +798,30 @@ class Cluster:
         """A worker leaves: its heartbeat revoked (it is Down in the managers' list, as in
         dockerd, until ``docker node rm``), its task containers removed."""
         assert self._worker is not None
+        node, store, _ = self._worker
         agent, self._agent = self._agent, None
         if agent is not None:
             if agent.heartbeat is not None:
                 await agent.heartbeat.stop(revoke=True)
             await agent.stop()
-        await self._remove_task_containers()
+        with contextlib.suppress(NoLeader):
+            await self._remove_task_containers(store, node.node_id)
         if self.files_root is not None:
             await asyncio.to_thread(shutil.rmtree, self.files_root.parent, True)
         await self.shutdown()
         await asyncio.to_thread(self._clear)
 
-    async def _remove_task_containers(self) -> None:
-        """A node leaving its swarm removes the containers of its tasks, as dockerd does
-        (the ones on this node: what the store says is not needed, nor always readable)."""
+    async def _remove_task_containers(self, store: ObjectStore, node_id: str = "") -> None:
+        """A node leaving its swarm removes the containers of its tasks, as dockerd does."""
         if self.runtime is None:
             return
-        for cid in self.runtime.task_containers().values():
-            with contextlib.suppress(BerthdError):
-                await self.runtime.remove(cid)
+        for task in await store.list("task"):
+            if node_id and task.get("NodeID") != node_id:
+                continue
+            cid = (task.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID")
+            if cid and self.runtime.state(cid) is not None:
+                with contextlib.suppress(BerthdError):
+                    await self.runtime.remove(cid)
 
     async def inspect(self) -> dict[str, Any]:
         return await (await self._active()).inspect()
@@ -975,8 +913,8 @@ class Cluster:
     ) -> dict[str, LogSource]:
         """The other nodes running these tasks, by their swarm port (mutual TLS)."""
         node_ids.discard(manager.node.node_id)
-        # the node's certificate as a client of swarm ports (reloaded when renewed)
-        ctx = self._node_ctx
+        # the node's certificate as its etcd client holds it (reloaded when renewed)
+        ctx = self._etcd.client.ssl_context if self._etcd is not None else None
         if not node_ids or ctx is None:
             return {}
         endpoints = await manager.store.endpoints()

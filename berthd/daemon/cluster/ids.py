@@ -115,9 +115,8 @@ def unlock_key() -> str:
     return "SWMKEY-1-" + base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
-def new_root_ca(cn: str = "swarm-ca") -> RootCA:
-    """Blocking: a fresh root CA through ``openssl`` (a few milliseconds); ``cn`` names
-    another CA of the swarm (its managers-only etcd CA)."""
+def new_root_ca() -> RootCA:
+    """Blocking: a fresh root CA through ``openssl`` (a few milliseconds)."""
     with tempfile.TemporaryDirectory(prefix="berthd-ca-") as tmp:
         key, cert = Path(tmp, "key.pem"), Path(tmp, "cert.pem")
         run = {"check": True, "capture_output": True, "timeout": 30}
@@ -134,7 +133,7 @@ def new_root_ca(cn: str = "swarm-ca") -> RootCA:
                 "-key",
                 str(key),
                 "-subj",
-                f"/CN={cn}",
+                "/CN=swarm-ca",
                 "-days",
                 "7300",
                 "-sha256",

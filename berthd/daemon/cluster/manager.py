@@ -22,7 +22,7 @@ from berthd.daemon.cluster.store import ObjectStore
 from berthd.errdefs import Conflict, InvalidParameter, System
 from berthd.lib.timefmt import format_ns, now_ns
 
-__all__ = ["LocalNode", "SwarmManager", "register_node"]
+__all__ = ["LocalNode", "SwarmManager"]
 
 
 @dataclass(frozen=True)
@@ -37,34 +37,6 @@ class LocalNode:
     @property
     def addr(self) -> str:
         return self.advertise_addr.rsplit(":", 1)[0].strip("[]")
-
-
-async def register_node(
-    store: ObjectStore,
-    node: LocalNode,
-    role: str,
-    availability: str,
-    description: dict[str, Any],
-) -> None:
-    """A joined node's object: written by the node itself when it joined as a manager,
-    by the manager that admitted it for a worker (which cannot write the store)."""
-    if availability not in ("active", "pause", "drain"):
-        raise InvalidParameter(f'invalid Availability: "{availability}"')
-    cluster = await store.get("cluster", "")
-    if cluster is None:
-        raise System("the swarm's cluster object is missing from etcd")
-    now = format_ns(now_ns())
-    obj: dict[str, Any] = {
-        "ID": node.node_id,
-        "CreatedAt": now,
-        "UpdatedAt": now,
-        "Spec": {"Labels": {}, "Role": role, "Availability": availability},
-        "Description": dict(description, TLSInfo=cluster["TLSInfo"]),
-        "Status": {"State": "ready", "Addr": node.addr},
-    }
-    if role == "manager":
-        obj["ManagerStatus"] = {"Reachability": "reachable", "Addr": node.advertise_addr}
-    await store.create("node", obj)
 
 
 class SwarmManager:
@@ -82,16 +54,10 @@ class SwarmManager:
 
     # -- bootstrap and load -----------------------------------------------------------
     async def bootstrap(
-        self,
-        req: dict[str, Any],
-        description: dict[str, Any],
-        ca: RootCA,
-        cluster_id: str,
-        etcd_ca: RootCA | None = None,
+        self, req: dict[str, Any], description: dict[str, Any], ca: RootCA, cluster_id: str
     ) -> None:
         """The cluster object and this node, at ``swarm init`` (``ca``: the root CA this
-        node's certificate was signed with, ``cluster_id`` the O of its subject,
-        ``etcd_ca`` the managers-only CA its etcd trusts)."""
+        node's certificate was signed with, ``cluster_id`` the O of its subject)."""
         availability = str(req.get("Availability") or "active")
         if availability not in ("active", "pause", "drain"):
             raise InvalidParameter(f'invalid Availability: "{availability}"')
@@ -113,8 +79,6 @@ class SwarmManager:
             "UnlockKey": unlock_key() if spec["EncryptionConfig"]["AutoLockManagers"] else "",
             "CAKey": ca.key_pem,
         }
-        if etcd_ca is not None:  # only managers read it: etcd opens to managers only
-            cluster["EtcdCA"] = {"Cert": etcd_ca.cert_pem, "Key": etcd_ca.key_pem}
         await self.store.create("cluster", cluster)
         node = {
             "ID": self.node.node_id,
@@ -139,9 +103,28 @@ class SwarmManager:
         await self.refresh()
 
     async def register(self, role: str, availability: str, description: dict[str, Any]) -> None:
-        """This node's object, written by a manager that has just joined (its etcd
-        member is up)."""
-        await register_node(self.store, self.node, role, availability, description)
+        """This node's object, written by a node that has just joined (its etcd member is
+        up, or it is a worker talking to a manager's)."""
+        if availability not in ("active", "pause", "drain"):
+            raise InvalidParameter(f'invalid Availability: "{availability}"')
+        cluster = await self.store.get("cluster", "")
+        if cluster is None:
+            raise System("the swarm's cluster object is missing from etcd")
+        now = format_ns(now_ns())
+        node: dict[str, Any] = {
+            "ID": self.node.node_id,
+            "CreatedAt": now,
+            "UpdatedAt": now,
+            "Spec": {"Labels": {}, "Role": role, "Availability": availability},
+            "Description": dict(description, TLSInfo=cluster["TLSInfo"]),
+            "Status": {"State": "ready", "Addr": self.node.addr},
+        }
+        if role == "manager":
+            node["ManagerStatus"] = {
+                "Reachability": "reachable",
+                "Addr": self.node.advertise_addr,
+            }
+        await self.store.create("node", node)
         await self.refresh()
 
     async def load(self) -> None:

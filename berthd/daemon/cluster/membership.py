@@ -8,10 +8,9 @@ reconfiguration check refuses it: a member that joined less than 5 s ago is not 
 "connected long enough"), and the answer carries the ``--initial-cluster`` string it
 starts its own etcd with (``--initial-cluster-state existing``). One join is admitted
 at a time, so a member is never added while the previous one has not started (quorum).
-A manager joiner registers its node object itself once its etcd has joined: between
+The joiner registers its node object itself once its etcd has joined: between
 MemberAdd and that start, a one-member cluster has lost its quorum and could take no
-write anyway. A worker's object is written here, since a worker cannot reach the store;
-its answer lists the managers' swarm ports, where its dispatcher calls go.
+write anyway.
 """
 
 from __future__ import annotations
@@ -26,10 +25,8 @@ from typing import Any
 from berthd.cluster import EtcdClient, EtcdError, Member
 from berthd.cluster.rpc import RpcError
 from berthd.daemon.cluster.ids import token_matches
-from berthd.daemon.cluster.manager import LocalNode, register_node
-from berthd.daemon.cluster.renewal import Signed, signed_for
+from berthd.daemon.cluster.renewal import signed_for
 from berthd.daemon.cluster.store import ObjectStore
-from berthd.errdefs import BerthdError, InvalidParameter
 
 __all__ = [
     "INVALID_TOKEN",
@@ -104,13 +101,11 @@ class JoinHandler:
         out: dict[str, Any] = {
             "Role": role,
             "CACert": cluster["TLSInfo"]["TrustRoot"],
-            "Managers": await self._managers(),
+            "ClientURLs": await self._client_urls(),
         }
         csr = str(req.get("CSR") or "")
         if csr:
-            out.update((await self._sign(cluster, csr, node_id, role, req)).answer())
-        if role == "worker":  # a worker cannot write the store: its object is written here
-            await self._register_worker(node_id, req)
+            out["Certificate"] = await self._sign(cluster, csr, node_id, role, req)
         if role == "manager":
             peer_url = str(req.get("PeerURL") or "")
             if not peer_url.startswith(("http://", "https://")):
@@ -118,7 +113,6 @@ class JoinHandler:
             async with self._lock:
                 members = await self._add_member(peer_url)
             out["InitialCluster"] = initial_cluster(members, node_id, peer_url)
-            out["ClientURLs"] = await self._client_urls()
             out["ClusterToken"] = self.cluster_token
         log.info("swarm: node %s joins as a %s", node_id, role)
         return out
@@ -126,10 +120,9 @@ class JoinHandler:
     @staticmethod
     async def _sign(
         cluster: dict[str, Any], csr: str, node_id: str, role: str, req: dict[str, Any]
-    ) -> Signed:
-        """The joiner's node certificate (and a manager's etcd certificate): its subject
-        (node ID, role, cluster) and its address are the manager's, whatever the request
-        says."""
+    ) -> str:
+        """The joiner's node certificate: its subject (node ID, role, cluster) and its
+        address are the manager's, whatever the request says."""
         host = str(req.get("Addr") or "").rsplit(":", 1)[0]
         try:
             return await asyncio.to_thread(signed_for, cluster, csr, node_id, role, host)
@@ -149,9 +142,9 @@ class JoinHandler:
         addr = str((node.get("Status") or {}).get("Addr") or "")
         hostport = f"[{addr}]:0" if ":" in addr else f"{addr}:0"
         csr = str(req.get("CSR") or "")
-        signed = await self._sign(cluster, csr, node_id, role, {"Addr": hostport})
+        cert = await self._sign(cluster, csr, node_id, role, {"Addr": hostport})
         log.info("swarm: renewed the certificate of node %s", node_id)
-        return signed.answer()
+        return {"Certificate": cert}
 
     async def _cluster(self) -> dict[str, Any]:
         try:
@@ -161,31 +154,6 @@ class JoinHandler:
         if cluster is None:
             raise RpcError("this node is no longer a manager of a swarm", 503)
         return cluster
-
-    async def _register_worker(self, node_id: str, req: dict[str, Any]) -> None:
-        description = req.get("Description")
-        addr = str(req.get("Addr") or "")
-        if not isinstance(description, dict) or not addr:
-            raise RpcError("a joining worker sends its address and its description", 400)
-        node = LocalNode(node_id, addr, "")
-        try:
-            await register_node(
-                self.store, node, "worker", str(req.get("Availability") or "active"), description
-            )
-        except BerthdError as e:
-            raise RpcError(str(e), 400 if isinstance(e, InvalidParameter) else 503) from None
-
-    async def _managers(self) -> list[str]:
-        """The managers' swarm ports (a worker's dispatchers)."""
-        try:
-            nodes = await self.store.list("node")
-        except BerthdError as e:
-            raise RpcError(str(e), 503) from None
-        return [
-            str(n["ManagerStatus"]["Addr"])
-            for n in nodes
-            if n.get("ManagerStatus") and n["ManagerStatus"].get("Addr")
-        ]
 
     async def _client_urls(self) -> list[str]:
         """Every manager's etcd client URL, this one first (a worker talks to them)."""

@@ -17,22 +17,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from berthd.cluster.rpc import call_renew
-from berthd.cluster.tls import NodeTLS, cert_dates, new_key_and_csr, sign_csr
+from berthd.cluster.tls import NodeTLS, cert_dates, new_key_and_csr, pinned_context, sign_csr
 
-__all__ = [
-    "Signed",
-    "cert_days",
-    "due",
-    "etcd_ca_of",
-    "renew_from_manager",
-    "renew_here",
-    "signed_for",
-    "signed_from",
-]
+__all__ = ["cert_days", "due", "renew_from_manager", "renew_here", "signed_for"]
 
 _DAY = 86400
 _DEFAULT_EXPIRY_NS = 2160 * 3600 * 10**9
@@ -52,73 +42,39 @@ def due(dates: tuple[float, float], days: int, now: float | None = None) -> bool
     return now >= start + lifetime / 2 or abs(lifetime - days * _DAY) > 3600
 
 
-def etcd_ca_of(cluster: dict[str, Any]) -> tuple[str, str] | None:
-    """The managers-only CA etcd trusts (certificate, key), None in an older swarm."""
-    ca = cluster.get("EtcdCA") or {}
-    return (str(ca["Cert"]), str(ca["Key"])) if ca.get("Cert") and ca.get("Key") else None
-
-
-@dataclass(frozen=True)
-class Signed:
-    """A node's certificates for one request: the swarm certificate, and for a manager
-    the etcd CA and its etcd certificate (``TLSInfo``'s files, as ``NodeTLS.write``)."""
-
-    cert: str
-    etcd: tuple[str, str] | None = None
-
-    def answer(self) -> dict[str, str]:
-        out = {"Certificate": self.cert}
-        if self.etcd is not None:
-            out["EtcdCA"], out["EtcdCertificate"] = self.etcd
-        return out
-
-
-def signed_for(cluster: dict[str, Any], csr: str, node_id: str, role: str, host: str) -> Signed:
-    """Blocking: a node's certificates of this swarm for ``csr``."""
-    ids = str(cluster["ID"])
-    ips, days = [host] if host else [], cert_days(cluster)
-    cert = sign_csr(
-        cluster["TLSInfo"]["TrustRoot"], str(cluster.get("CAKey") or ""), csr, node_id, role,
-        ids, ips, days,
-    )  # fmt: skip
-    etcd_ca = etcd_ca_of(cluster) if role == "manager" else None
-    if etcd_ca is None:
-        return Signed(cert)
-    return Signed(cert, (etcd_ca[0], sign_csr(*etcd_ca, csr, node_id, role, ids, ips, days)))
-
-
-def signed_from(answer: dict[str, Any]) -> Signed:
-    """A manager's answer (a join's, a renewal's) as certificates; ValueError without one."""
-    cert = str(answer.get("Certificate") or "")
-    if "-----BEGIN CERTIFICATE-----" not in cert:
-        raise ValueError("the manager sent no certificate for this node")
-    ca, etcd = str(answer.get("EtcdCA") or ""), str(answer.get("EtcdCertificate") or "")
-    return Signed(cert, (ca, etcd) if ca and etcd else None)
+def signed_for(cluster: dict[str, Any], csr: str, node_id: str, role: str, host: str) -> str:
+    """Blocking: a node certificate of this swarm for ``csr``."""
+    return sign_csr(
+        cluster["TLSInfo"]["TrustRoot"],
+        str(cluster.get("CAKey") or ""),
+        csr,
+        node_id,
+        role,
+        str(cluster["ID"]),
+        [host] if host else [],
+        cert_days(cluster),
+    )
 
 
 async def renew_here(tls: NodeTLS, cluster: dict[str, Any], node_id: str, host: str) -> None:
-    """A manager renews its own certificates."""
+    """A manager renews its own certificate."""
     await asyncio.to_thread(
         tls.issue, cluster["TLSInfo"]["TrustRoot"], str(cluster.get("CAKey") or ""), node_id,
         "manager", str(cluster["ID"]), [host] if host else [], cert_days(cluster),
-        etcd_ca_of(cluster),
     )  # fmt: skip
 
 
-async def renew_from_manager(tls: NodeTLS, manager_addr: str, node_id: str) -> Signed:
-    """A node renews its certificates at the manager at ``manager_addr``: signed for its
-    present role there (a promoted worker gets its etcd certificate this way, a demoted
-    manager loses it)."""
+async def renew_from_manager(tls: NodeTLS, manager_addr: str, node_id: str) -> None:
+    """A worker renews its certificate at the manager at ``manager_addr``."""
     ca = await asyncio.to_thread(tls.ca.read_text)
     key, csr = await asyncio.to_thread(new_key_and_csr, node_id)
-    ctx = await asyncio.to_thread(tls.client_context)
+    ctx = pinned_context(ca)
+    await asyncio.to_thread(ctx.load_cert_chain, str(tls.cert), str(tls.key))
     reply = await call_renew(manager_addr, {"CSR": csr}, ctx)
-    try:
-        signed = signed_from(reply)
-    except ValueError as e:
-        raise RuntimeError(str(e)) from None
-    await asyncio.to_thread(tls.write, ca, signed.cert, key, signed.etcd)
-    return signed
+    cert = str(reply.get("Certificate") or "")
+    if "-----BEGIN CERTIFICATE-----" not in cert:
+        raise RuntimeError("the manager sent no certificate")
+    await asyncio.to_thread(tls.write, ca, cert, key)
 
 
 async def dates_of(tls: NodeTLS) -> tuple[float, float]:

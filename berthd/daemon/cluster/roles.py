@@ -7,15 +7,14 @@ an etcd membership change made by the node whose role changes:
 
 - demoted, a manager removes its own member (MemberRemove through its member, while it
   still counts for the quorum), stops its etcd, deletes its data, and goes on as a
-  worker with the other managers' dispatchers (its certificates renewed as a worker's,
-  without the etcd one);
-- promoted, a worker renews its certificates as a manager's (the etcd certificate is
-  what opens etcd), adds itself (MemberAdd of its peer URL through a manager's etcd),
-  starts its etcd with ``--initial-cluster-state existing`` and goes on as a manager.
-  A start that fails removes the member again (through the other members, while they
-  still have quorum) and the node stays a worker.
+  worker through another manager's client URL;
+- promoted, a worker adds itself (MemberAdd of its peer URL through the manager it
+  uses), starts its etcd with ``--initial-cluster-state existing`` and goes on as a
+  manager. A start that fails removes the member again (through the other members,
+  while they still have quorum) and the node stays a worker.
 
-Its node ID, addresses and containers stay.
+Its certificate stays the one it joined with (the OU is not checked: see
+docs/architecture.md); its node ID, addresses and containers stay.
 """
 
 from __future__ import annotations

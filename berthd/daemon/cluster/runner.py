@@ -15,9 +15,8 @@ import logging
 
 from berthd.daemon.cluster.agent import TaskAgent
 from berthd.daemon.cluster.election import LeaderElection
-from berthd.daemon.cluster.heartbeat import DEFAULT_PERIOD_NS, Heartbeat, Liveness
+from berthd.daemon.cluster.heartbeat import DEFAULT_PERIOD_NS, Heartbeat
 from berthd.daemon.cluster.orchestrator import Orchestrator
-from berthd.daemon.cluster.store import ObjectStore
 from berthd.lib.tasks import cancel_and_wait
 
 __all__ = ["NodeLoop"]
@@ -28,16 +27,11 @@ _PASS_SECONDS = 1.0
 
 
 class NodeLoop:
-    def __init__(
-        self, agent: TaskAgent, liveness: Liveness, store: ObjectStore | None = None
-    ) -> None:
-        """``store``: a manager's (it campaigns, and leads the orchestrator when
-        elected); a worker has none."""
+    def __init__(self, agent: TaskAgent, manager: bool = True) -> None:
         self.agent = agent
-        self.liveness = liveness
-        self.store = store
-        self.election = LeaderElection(store.etcd, agent.node_id) if store else None
-        self.orchestrator = Orchestrator(store) if store else None
+        store = agent.store
+        self.election = LeaderElection(store.etcd, agent.node_id) if manager else None
+        self.orchestrator = Orchestrator(store)
         self.heartbeat: Heartbeat | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -58,20 +52,17 @@ class NodeLoop:
             await self.heartbeat.stop(revoke=False)  # a restart is not a Down node
 
     async def _period(self) -> int:
-        """The cluster's heartbeat period (a worker's comes with its first beat)."""
-        if self.store is None:
-            return DEFAULT_PERIOD_NS
-        cluster = await self.store.get("cluster", "")
+        cluster = await self.agent.store.get("cluster", "")
         spec = (cluster or {}).get("Spec") or {}
         return int((spec.get("Dispatcher") or {}).get("HeartbeatPeriod") or DEFAULT_PERIOD_NS)
 
     async def _run(self) -> None:
         while self.heartbeat is None:
             try:
-                hb = Heartbeat(self.liveness, await self._period())
+                hb = Heartbeat(self.agent.store.etcd, self.agent.node_id, await self._period())
                 await hb.beat()
                 self.heartbeat = hb
-            except Exception as e:  # etcd or the managers not answering yet
+            except Exception as e:  # etcd not answering yet, or the cluster object
                 log.warning("swarm heartbeat: %s", e)
                 await asyncio.sleep(_PASS_SECONDS)
         self.heartbeat.start()
@@ -79,8 +70,7 @@ class NodeLoop:
             self.election.start()
         while True:
             try:
-                leading = self.election is not None and self.election.leading
-                if leading and self.orchestrator is not None and self.election is not None:
+                if self.election is not None and self.election.leading:
                     await self.orchestrator.reconcile(self.election.token)
                 await self.agent.reconcile()
             except asyncio.CancelledError:

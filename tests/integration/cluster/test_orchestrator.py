@@ -8,20 +8,44 @@ node's agent does. The runtime itself is tested in test_swarm.py.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from berthd.cluster import EtcdProcess, EtcdSettings
 from berthd.daemon.cluster.election import LeaderElection, leader_id
-from berthd.daemon.cluster.heartbeat import EtcdLiveness, Heartbeat
+from berthd.daemon.cluster.heartbeat import Heartbeat
 from berthd.daemon.cluster.orchestrator import Orchestrator
 from berthd.daemon.cluster.store import ObjectStore
 from berthd.daemon.cluster.tasks import task_status
 from berthd.errdefs import BerthdError
-from tests.integration.cluster.one_etcd import run
+from tests.integration.daemon_process import free_port
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/etcd").exists(), reason="needs etcd-server")
+
+Scenario = Callable[[ObjectStore], Awaitable[None]]
+
+
+def run(scenario: Scenario) -> None:
+    root = Path(tempfile.mkdtemp(prefix="berthd-orch-it-"))
+
+    async def main() -> None:
+        etcd = EtcdProcess(EtcdSettings(root / "swarm", "n1", free_port(), free_port()))
+        await etcd.start()
+        try:
+            await scenario(ObjectStore(etcd.client))
+        finally:
+            await etcd.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def node(nid: str) -> dict[str, Any]:
@@ -72,7 +96,7 @@ def test_election_fencing() -> None:
         svc = service("web", {"Replicated": {"Replicas": 1}})
         await store.create("service", svc, "web")
         await store.create("node", node("n1"))
-        hb = Heartbeat(EtcdLiveness(store.etcd, "n1"), 1_000_000_000)
+        hb = Heartbeat(store.etcd, "n1", 1_000_000_000)
         await hb.beat()
         await Orchestrator(store).reconcile(old)
         assert len(await live(store, "web")) == 1
@@ -99,7 +123,7 @@ def test_down_node_tasks_replaced_without_duplicates() -> None:
     async def scenario(store: ObjectStore) -> None:
         e = LeaderElection(store.etcd, "n1")
         assert await e.campaign_once()
-        hbs = {n: Heartbeat(EtcdLiveness(store.etcd, n), 1_000_000_000) for n in ("n1", "n2")}
+        hbs = {n: Heartbeat(store.etcd, n, 1_000_000_000) for n in ("n1", "n2")}
         for n, hb in hbs.items():
             await store.create("node", node(n))
             await hb.beat()
@@ -153,7 +177,7 @@ def test_jobs_restart_policy_and_pending() -> None:
         e = LeaderElection(store.etcd, "n1")
         assert await e.campaign_once()
         await store.create("node", node("n1"))
-        hb = Heartbeat(EtcdLiveness(store.etcd, "n1"), 1_000_000_000)
+        hb = Heartbeat(store.etcd, "n1", 1_000_000_000)
         await hb.beat()
         job = service("job", {"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 3}})
         await store.create("service", job, "job")

@@ -282,8 +282,8 @@ def _etcd_call(d: BerthdProcess, call: Callable[[EtcdClient], Awaitable[T]]) -> 
     tls = NodeTLS(Path(d.data_root, "swarm", "certs"))
 
     async def go() -> T:
-        # the swarm's etcd takes only clients with a certificate of its managers' CA
-        client = EtcdClient(f"https://127.0.0.1:{port}", ssl_context=tls.etcd_client_context())
+        # the swarm's etcd takes only clients with a certificate of the swarm's CA
+        client = EtcdClient(f"https://127.0.0.1:{port}", ssl_context=tls.client_context())
         try:
             return await call(client)
         finally:
