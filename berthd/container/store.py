@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -50,21 +51,33 @@ class ContainerStore:
         # hash of the hostconfig.json last written per container: it is rewritten only
         # when HostConfig changed (most checkpoints change the state alone)
         self._hostconfig_written: dict[str, int] = {}
+        # one checkpoint at a time per container, the record taken under the lock: two
+        # checkpoints in flight (a start's and the exit that follows it at once) would
+        # otherwise race, and the older state could be renamed over the newer one
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # -- disk -----------------------------------------------------------------------
     def dir_of(self, container_id: str) -> str:
         return os.path.join(self.root, container_id)
 
+    def _lock(self, container_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(container_id, threading.Lock())
+
     def checkpoint(self, c: Container) -> None:
-        """Persist ``c`` atomically (blocking: use asyncio.to_thread on hot paths)."""
+        """Persist ``c`` atomically (blocking: use asyncio.to_thread on hot paths). The
+        record is the container's state when the write starts, so the last checkpoint
+        to run writes the newest state."""
         d = self.dir_of(c.id)
-        os.makedirs(d, mode=0o710, exist_ok=True)
-        record = c.to_disk()
-        host_config = orjson.dumps(c.host_config)
-        if self._hostconfig_written.get(c.id) != hash(host_config):
-            write_atomic(os.path.join(d, HOSTCONFIG_FILE), host_config, mode=0o644, sync=False)
-            self._hostconfig_written[c.id] = hash(host_config)
-        write_atomic(os.path.join(d, CONFIG_FILE), orjson.dumps(record), mode=0o600)
+        with self._lock(c.id):
+            os.makedirs(d, mode=0o710, exist_ok=True)
+            record = c.to_disk()
+            host_config = orjson.dumps(c.host_config)
+            if self._hostconfig_written.get(c.id) != hash(host_config):
+                write_atomic(os.path.join(d, HOSTCONFIG_FILE), host_config, mode=0o644, sync=False)
+                self._hostconfig_written[c.id] = hash(host_config)
+            write_atomic(os.path.join(d, CONFIG_FILE), orjson.dumps(record), mode=0o600)
 
     def load_all(self) -> LoadResult:
         """Read every container directory (blocking)."""
@@ -98,6 +111,8 @@ class ContainerStore:
 
     def remove_dir(self, container_id: str) -> None:
         self._hostconfig_written.pop(container_id, None)
+        with self._locks_guard:
+            self._locks.pop(container_id, None)
         shutil.rmtree(self.dir_of(container_id), ignore_errors=True)
 
     # -- memory -----------------------------------------------------------------------

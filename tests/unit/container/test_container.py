@@ -126,3 +126,44 @@ def test_store_round_trip_and_lookup(tmp_path: Path) -> None:
         store.get("zzz")
     store.delete(loaded)
     assert store.try_get("alpha") is None
+
+
+def test_a_checkpoint_in_flight_never_overwrites_a_newer_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start's checkpoint still writing when the exit's checkpoint comes: the file
+    ends with the exit, not with the older running state renamed over it."""
+    import threading
+
+    import orjson
+
+    from berthd.container import store as store_module
+
+    real = store_module.write_atomic
+    first_config = threading.Event()
+    release = threading.Event()
+    calls: list[str] = []
+
+    def slow_first(path: str, data: bytes, **kw: object) -> None:
+        if path.endswith("config.v2.json") and not calls:
+            calls.append(path)
+            first_config.set()
+            release.wait(5)
+        real(path, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "write_atomic", slow_first)
+    store = ContainerStore(str(tmp_path))
+    c = make("d" * 64, "/racer")
+    c.state.set_running(pid=7, monitor_pid=6, started_at=9 * S)
+    start = threading.Thread(target=store.checkpoint, args=(c,))
+    start.start()
+    assert first_config.wait(5)
+    c.state.set_stopped(exit_code=0, oom_killed=False)
+    exit_write = threading.Thread(target=store.checkpoint, args=(c,))
+    exit_write.start()
+    exit_write.join(0.3)
+    release.set()
+    start.join(5)
+    exit_write.join(5)
+    on_disk = orjson.loads((tmp_path / ("d" * 64) / "config.v2.json").read_bytes())
+    assert on_disk["State"]["Running"] is False
